@@ -1,0 +1,166 @@
+"""The checkpoint format: atomic writes and safe loads.
+
+The core owns the format; the ``checkpoint`` plugin decides when to save and what to keep.
+
+A checkpoint is a dict that ``torch.load(weights_only=True)`` reads, so loading one can never
+run code. It holds ``format`` (``"hookwise-checkpoint"``), ``format_version``, the position
+(``epoch``, ``global_step``, ``batch_in_epoch``, ``epoch_complete``), ``seed``, the ``model``
+state (without a DDP ``module.`` prefix), ``optimizers``, ``lr_schedulers``, ``rng`` states,
+``plugins`` (each plugin's state under its name) and the latest ``metrics``.
+
+Writes are atomic: the data goes to a temporary file in the same folder, which is flushed,
+fsynced and renamed over the target, so a process killed mid-write leaves the previous file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hookwise.errors import CheckpointError
+
+FORMAT = "hookwise-checkpoint"
+FORMAT_VERSION = 1
+#: Test-only: when set to a file path, ``atomic_save`` creates that file once the temporary
+#: file holds part of the data, then waits, so a test can kill the process mid-write.
+PAUSE_ENV = "HOOKWISE_TEST_PAUSE_IN_CHECKPOINT_WRITE"
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pause_for_tests(handle: Any) -> None:
+    marker = os.environ.get(PAUSE_ENV)
+    if not marker:
+        return
+    import time
+
+    handle.flush()
+    os.fsync(handle.fileno())
+    Path(marker).write_text(str(os.getpid()))
+    while True:  # the test kills the process here
+        time.sleep(0.05)
+
+
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``obj`` with ``torch.save`` to ``path`` atomically (temp file, fsync, rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            if os.environ.get(PAUSE_ENV):
+                handle.truncate(max(1, handle.tell() // 2))
+                _pause_for_tests(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a hookwise checkpoint safely (``weights_only=True``) and check its format.
+
+    :raises CheckpointError: the file is missing, truncated or corrupt, is not a hookwise
+        checkpoint, or has an incompatible format version; the message names the file.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CheckpointError(f"checkpoint {str(file)!r} does not exist")
+    try:
+        data = torch.load(file, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} holds objects a safe load refuses (it was not written by "
+            f"hookwise, and loading it could run code): {exc}"
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} is truncated or corrupt and cannot be read: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{str(file)!r} is not a hookwise checkpoint (no 'format': {FORMAT!r} entry); "
+            f"load plain weights with --weights or torch.load"
+        )
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} has format version {version!r}; this hookwise reads "
+            f"version {FORMAT_VERSION}. Use the hookwise release that wrote it."
+        )
+    return data
+
+
+def strip_module_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Remove a DDP ``module.`` (or ``model.``) prefix shared by every key."""
+    keys = list(state)
+    for prefix in ("module.", "model."):
+        if keys and all(k.startswith(prefix) for k in keys):
+            return {k[len(prefix) :]: v for k, v in state.items()}
+    return dict(state)
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """The RNG states of torch (CPU and CUDA), Python's ``random`` and numpy, if imported."""
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": _python_state_to_plain(random.getstate()),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    numpy = _numpy()
+    if numpy is not None:
+        kind, keys, pos, has_gauss, cached = numpy.random.get_state()
+        state["numpy"] = [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached]
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`capture_rng_state` returned."""
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if "python" in state:
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    numpy = _numpy()
+    if numpy is not None and "numpy" in state:
+        kind, keys, pos, has_gauss, cached = state["numpy"]
+        numpy.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
+
+
+def _python_state_to_plain(state: tuple[Any, ...]) -> list[Any]:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _numpy() -> Any:
+    import sys
+
+    return sys.modules.get("numpy")

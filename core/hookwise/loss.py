@@ -1,0 +1,114 @@
+"""``LossModule``: weighted losses, each fed by its own connector (vis4d's ``LossModule``).
+
+One deliberate change from vis4d: the metrics are detached 0-d tensors, not floats, so that
+computing the loss never synchronises host and device. Whoever logs them converts them
+(``float(v)`` or ``f"{v:.4f}"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+import torch
+from torch import Tensor, nn
+from typing_extensions import NotRequired
+
+from hookwise.connectors import LossConnector
+
+
+class LossDefinition(TypedDict):
+    """One loss: the callable, its connector, an optional weight (or per-key weights), a name."""
+
+    loss: Any
+    connector: LossConnector
+    weight: NotRequired[float | dict[str, float]]
+    name: NotRequired[str]
+
+
+def _is_namedtuple(value: Any) -> bool:
+    return isinstance(value, tuple) and hasattr(value, "_fields")
+
+
+class LossModule(nn.Module):
+    """Computes the total loss and its named parts.
+
+    :param losses: one :class:`LossDefinition` or a list of them.
+    :param exclude_attributes: names of loss values reported as metrics but left out of the
+        total.
+
+    ``loss_module(outputs, batch)`` returns ``(total, metrics)``: ``metrics`` maps each loss
+    name (``name.key`` for losses that return dicts or namedtuples) and ``"loss"`` to detached
+    0-d tensors.
+    """
+
+    def __init__(
+        self,
+        losses: list[LossDefinition] | LossDefinition,
+        exclude_attributes: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        definitions = [losses] if isinstance(losses, Mapping) else list(losses)
+        self.losses: list[LossDefinition] = []
+        for index, definition in enumerate(definitions):
+            assert "loss" in definition, f"Loss definition {index} must contain a loss."
+            assert "connector" in definition, f"Loss definition {index} must contain a connector."
+            completed: LossDefinition = {
+                "loss": definition["loss"],
+                "connector": definition["connector"],
+                "weight": definition.get("weight", 1.0),
+                "name": definition.get("name", type(definition["loss"]).__name__),
+            }
+            self.losses.append(completed)
+            if isinstance(definition["loss"], nn.Module):
+                self.add_module(f"loss_{index}", definition["loss"])
+        self.exclude_attributes = list(exclude_attributes or [])
+
+    def forward(self, output: Any, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        values: dict[str, Tensor] = {}
+        for definition in self.losses:
+            name = definition["name"]  # type: ignore[typeddict-item]
+            weight = definition["weight"]  # type: ignore[typeddict-item]
+            result = definition["loss"](**definition["connector"](output, batch))
+            for key, value in self._flatten(name, result).items():
+                factor = weight.get(key, 1.0) if isinstance(weight, Mapping) else weight
+                while key in values:
+                    key = f"__{key}"
+                values[key] = value * factor if factor != 1.0 else value
+        included = [v for k, v in values.items() if k not in self.exclude_attributes]
+        if not included:
+            raise ValueError(
+                f"LossModule: no loss left to sum (values {list(values)}, excluded "
+                f"{self.exclude_attributes})"
+            )
+        total = included[0] if len(included) == 1 else torch.stack(
+            [v.reshape(()) for v in included]
+        ).sum()
+        metrics = {k: v.detach() for k, v in values.items()}
+        metrics["loss"] = total.detach()
+        return total, metrics
+
+    @staticmethod
+    def _flatten(name: str, result: Any) -> dict[str, Tensor]:
+        if result is None:
+            return {}
+        if isinstance(result, Tensor):
+            return {name: result}
+        items = result._asdict().items() if _is_namedtuple(result) else (
+            result.items() if isinstance(result, Mapping) else None
+        )
+        if items is None:
+            raise ValueError(
+                f"loss {name!r} returned {type(result).__name__}; expected a Tensor, a dict of "
+                f"Tensors or a namedtuple of Tensors"
+            )
+        flat: dict[str, Tensor] = {}
+        for key, value in items:
+            if value is None:
+                continue
+            if not isinstance(value, Tensor):
+                raise ValueError(
+                    f"loss {name!r} returned a non-tensor value for {key!r}: {type(value).__name__}"
+                )
+            flat[f"{name}.{key}"] = value
+        return flat

@@ -1,0 +1,1 @@
+"""pytest plugin for plugin authors (the toolkit issue fills this in)."""

@@ -1,0 +1,807 @@
+"""``Trainer``: the torch training and test loops, calling the plugin manager at every hook point.
+
+The constructor accepts vis4d v0.1.2's ``Trainer`` arguments as they are, plus ``plugins``
+(names enabled through the plugin manager). The call order follows vis4d's trainer; its known
+faults are fixed: ``global_step`` counts batches (not optimizer steps), the epoch-end hooks run
+when ``num_steps`` ends an epoch early, step-based validation is logged under ``val/`` and runs
+when ``global_step % val_check_interval == 0``, and schedulers step after
+``on_train_epoch_end``. The trainer's own code adds no host-device synchronisation per step.
+
+One fit::
+
+    setup (once per process) -> resume -> on_fit_start
+    per epoch: on_train_epoch_start
+        per batch: on_train_batch_start -> forward, loss, backward
+                   -> on_before_optimizer_step (per optimizer) -> optimizer.step()
+                   -> on_train_batch_end -> [step validation]
+        on_train_epoch_end -> schedulers.step() -> [validation: on_test_epoch_start,
+        on_test_batch_end..., on_test_epoch_end, on_validation_end]
+    on_fit_end
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from hookwise import checkpointing
+from hookwise.callback import Callback
+from hookwise.errors import CheckpointError, ConfigError, HookwiseError, add_note
+from hookwise.plugins import HookFailure, PluginManager
+from hookwise.state import TrainerState
+
+logger = logging.getLogger("hookwise")
+
+PluginsArg = PluginManager | Iterable[Any] | Mapping[str, Mapping[str, Any]] | None
+
+
+class TrainingInterrupted(HookwiseError):
+    """Raised by :meth:`Trainer.fit` after a SIGINT or SIGTERM ended the run cleanly.
+
+    A checkpoint was written into the run folder and the end hooks ran. ``signal_number`` says
+    which signal; the command line exits with ``128 + signal_number``.
+    """
+
+    def __init__(self, signal_number: int, checkpoint: Path | None) -> None:
+        name = signal.Signals(signal_number).name
+        where = f"; checkpoint written to {checkpoint}" if checkpoint else ""
+        super().__init__(f"training interrupted by {name}{where}")
+        self.signal_number = signal_number
+        self.checkpoint = checkpoint
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """Who asked the trainer to stop, why, and where."""
+
+    reason: str
+    plugin: str | None
+    epoch: int
+    global_step: int
+
+
+def _derive_seed(seed: int, *parts: int) -> int:
+    value = seed & 0xFFFFFFFFFFFFFFFF
+    for part in parts:
+        value = (value * 6364136223846793005 + 1442695040888963407 + part) & 0xFFFFFFFFFFFFFFFF
+    return value & 0x7FFFFFFFFFFFFFFF
+
+
+def _to_device(data: Any, device: torch.device) -> Any:
+    if isinstance(data, torch.Tensor):
+        return data.to(device, non_blocking=True)
+    if isinstance(data, Mapping):
+        return {k: _to_device(v, device) for k, v in data.items()}
+    if isinstance(data, (list, tuple)) and not hasattr(data, "_fields"):
+        return type(data)(_to_device(v, device) for v in data)
+    return data
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _check_log_value(plugin: str, hook: str, key: Any, value: Any) -> None:
+    if not isinstance(key, str):
+        raise TypeError(
+            f"plugin {plugin!r}, hook {hook!r}: returned a log key {key!r} that is not a string"
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise TypeError(
+            f"plugin {plugin!r}, hook {hook!r}: log {key!r} is {type(value).__name__}; hooks "
+            f"return a mapping of names to numbers or 0-d tensors"
+        )
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        raise TypeError(
+            f"plugin {plugin!r}, hook {hook!r}: log {key!r} is a tensor of shape "
+            f"{tuple(value.shape)}; return a number or a 0-d tensor"
+        )
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        return float(value.detach().float().cpu().reshape(()).item())
+    return float(value)
+
+
+class Trainer:
+    """Runs training and evaluation, dispatching every hook to the enabled plugins.
+
+    The first arguments are vis4d's ``Trainer`` arguments, by the same names:
+
+    :param device: where the model and batches go (``"cpu"``, ``"cuda"``, ``torch.device``);
+        ``None`` or ``"auto"`` picks CUDA when it is available.
+    :param output_dir: the run's folder (checkpoints, logs, the interrupt checkpoint).
+    :param train_dataloader: the training loader (batches are dicts).
+    :param test_dataloader: a list of evaluation loaders (one loader is accepted too).
+    :param train_data_connector: a :class:`~hookwise.DataConnector` selecting the model's
+        inputs from the batch: ``model(**connector(batch))``. ``None`` calls ``model(batch)``.
+    :param test_data_connector: the same for evaluation (defaults to the train connector).
+    :param callbacks: vis4d-style ``Callback`` objects, registered in this order under their
+        class names (``Name#2`` for a second one).
+    :param num_epochs: the number of epochs (-1: unlimited).
+    :param num_steps: the number of training batches (-1: unlimited).
+    :param epoch: the epoch to start from.
+    :param global_step: the step to start from.
+    :param check_val_every_n_epoch: validate after every n-th epoch (``None``: never).
+    :param val_check_interval: also validate whenever ``global_step % n == 0`` (``None``: off).
+    :param log_every_n_steps: kept for vis4d compatibility (logging plugins read it).
+
+    hookwise's own arguments (keyword only):
+
+    :param plugins: plugin names to enable (``"name"``, ``"name@instance"``,
+        ``"package.module:Object"``), ``(name, params)`` pairs, a mapping ``{name: params}``,
+        or a ready :class:`~hookwise.PluginManager`.
+    :param seed: the seed; data order depends only on it and the epoch. ``None`` draws one
+        (saved in checkpoints). A given seed also seeds torch, ``random`` and numpy at fit start.
+    :param scheduler_interval: step schedulers per ``"epoch"`` (after ``on_train_epoch_end``)
+        or per ``"step"``. vis4d's ``LRSchedulerWrapper`` objects are stepped as in vis4d.
+    :param profile_hooks: time every plugin's hooks (see :attr:`profiler`).
+    :param handle_signals: during ``fit``, turn SIGINT/SIGTERM into a clean stop with a
+        checkpoint (main thread only).
+    """
+
+    def __init__(
+        self,
+        device: torch.device | str | None = None,
+        output_dir: str | os.PathLike[str] = "hookwise-runs/run",
+        train_dataloader: DataLoader[Any] | None = None,
+        test_dataloader: Sequence[DataLoader[Any]] | DataLoader[Any] | None = None,
+        train_data_connector: Any = None,
+        test_data_connector: Any = None,
+        callbacks: Sequence[Callback] | None = None,
+        num_epochs: int = 1000,
+        num_steps: int = -1,
+        epoch: int = 0,
+        global_step: int = 0,
+        check_val_every_n_epoch: int | None = 1,
+        val_check_interval: int | None = None,
+        log_every_n_steps: int = 50,
+        *,
+        plugins: PluginsArg = None,
+        seed: int | None = None,
+        scheduler_interval: str = "epoch",
+        profile_hooks: bool = False,
+        handle_signals: bool = True,
+    ) -> None:
+        if device is None or device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.output_dir = Path(output_dir)
+        self.train_dataloader = train_dataloader
+        self.test_dataloader: list[DataLoader[Any]] | None = (
+            _as_list(test_dataloader) if test_dataloader is not None else None
+        )
+        self.train_data_connector = train_data_connector
+        self.test_data_connector = (
+            test_data_connector if test_data_connector is not None else train_data_connector
+        )
+        self.num_epochs = num_epochs
+        self.num_steps = num_steps
+        self.epoch = epoch
+        self.global_step = global_step
+        self.check_val_every_n_epoch = check_val_every_n_epoch
+        self.val_check_interval = val_check_interval
+        self.log_every_n_steps = log_every_n_steps
+        if scheduler_interval not in ("epoch", "step"):
+            raise ConfigError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        self.scheduler_interval = scheduler_interval
+        self.seed = seed
+        self.handle_signals = handle_signals
+        if num_epochs == -1 and num_steps == -1:
+            logger.info("Neither num_epochs nor num_steps is set: training runs until stopped.")
+
+        self.pm = plugins if isinstance(plugins, PluginManager) else PluginManager()
+        if not isinstance(plugins, PluginManager):
+            for name, params in _plugin_entries(plugins):
+                self.pm.enable(name, **params)
+        for callback in callbacks or []:
+            self.pm.register(callback, self._callback_name(callback))
+        self.pm.describe_position = self._position
+        self.pm.on_tolerated_failure = self._tolerated_failure
+
+        #: The latest value of every logged key (``train/…``, ``val/…``, ``test/…``).
+        self._latest: dict[str, Any] = {}
+        self._clash_warned: set[tuple[str, str, str]] = set()
+        self._stop: StopRequest | None = None
+        self._signal: int | None = None
+        self._is_setup = False
+        self._batch_in_epoch = 0
+        self._epoch_complete = False
+        self._resume_batch = 0
+        self._pending_rng: Mapping[str, Any] | None = None
+        self._model: nn.Module | None = None
+        self._optimizers: list[torch.optim.Optimizer] = []
+        self._lr_schedulers: list[Any] = []
+        self._loss_module: Any = None
+        self.profiler: Any = None
+        if profile_hooks:
+            from hookwise.profiler import HookProfiler
+
+            self.profiler = HookProfiler(self.pm)
+
+    # -- public state -----------------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The latest value of every logged key, as floats (read off the device on access)."""
+        return {key: _to_float(value) for key, value in self._latest.items()}
+
+    @property
+    def stop_request(self) -> StopRequest | None:
+        """The stop request, once one was made."""
+        return self._stop
+
+    @property
+    def should_stop(self) -> bool:
+        """Whether a stop was requested (by a plugin or a signal)."""
+        return self._stop is not None
+
+    def request_stop(self, reason: str, plugin: str | None = None) -> None:
+        """Ask the trainer to stop at its next check (after the current batch, or after the
+        epoch's validation). A latch: the first request is kept, nothing clears it. The plugin
+        that asked is found from the call stack when not given."""
+        if self._stop is not None:
+            return
+        source = plugin or self._calling_plugin()
+        self._stop = StopRequest(reason, source, self.epoch, self.global_step)
+        logger.info(
+            "Stop requested%s at epoch %d, step %d: %s",
+            f" by plugin {source!r}" if source else "",
+            self.epoch,
+            self.global_step,
+            reason,
+        )
+
+    def validates_after_epoch(self, epoch: int) -> bool:
+        """Whether the trainer validates after training epoch ``epoch``."""
+        return (
+            self.check_val_every_n_epoch is not None
+            and bool(self.test_dataloader)
+            and (epoch + 1) % self.check_val_every_n_epoch == 0
+        )
+
+    def get_state(
+        self,
+        metrics: Mapping[str, Any] | None = None,
+        optimizers: list[torch.optim.Optimizer] | None = None,
+        lr_schedulers: list[Any] | None = None,
+    ) -> TrainerState:
+        """A fresh :class:`TrainerState` (vis4d's ``Trainer.get_state``)."""
+        train = self.train_dataloader
+        tests = self.test_dataloader
+        state = TrainerState(
+            current_epoch=self.epoch,
+            num_epochs=self.num_epochs,
+            global_step=self.global_step,
+            num_steps=self.num_steps,
+            train_dataloader=train,
+            num_train_batches=_length(train),
+            test_dataloader=tests,
+            num_test_batches=[_length(t) or 0 for t in tests] if tests is not None else None,
+            train_module=self,
+            train_engine="hookwise",
+        )
+        if metrics is not None:
+            state["metrics"] = metrics  # type: ignore[typeddict-item]
+        if optimizers is not None:
+            state["optimizers"] = optimizers
+        if lr_schedulers is not None:
+            state["lr_schedulers"] = lr_schedulers
+        return state
+
+    # -- fit --------------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        model: nn.Module,
+        optimizers: Sequence[torch.optim.Optimizer] | torch.optim.Optimizer,
+        lr_schedulers: Sequence[Any] | Any = None,
+        loss_module: Any = None,
+        *,
+        resume_from: str | os.PathLike[str] | None = None,
+    ) -> dict[str, float]:
+        """Train ``model``; return :attr:`metrics`.
+
+        :param model: the model (moved to the trainer's device).
+        :param optimizers: one optimizer or a list.
+        :param lr_schedulers: ``torch.optim.lr_scheduler`` objects (or vis4d wrappers), or None.
+        :param loss_module: ``loss_module(outputs, batch)`` returns ``(total, metrics)`` (a
+            :class:`~hookwise.LossModule`) or just the total loss.
+        :param resume_from: a checkpoint path, or ``"last"`` for the newest checkpoint in the
+            output folder: restores weights, optimizers, schedulers, position, RNG and plugin
+            state, so the run continues as if it had never stopped.
+        :raises TrainingInterrupted: after a SIGINT/SIGTERM ended the run cleanly.
+        """
+        if self.train_dataloader is None:
+            raise ConfigError("Trainer.fit needs a train_dataloader")
+        if loss_module is None:
+            raise ConfigError("Trainer.fit needs a loss_module: loss_module(outputs, batch)")
+        self._model = model = model.to(self.device)
+        self._optimizers = _as_list(optimizers)
+        self._lr_schedulers = _as_list(lr_schedulers)
+        self._loss_module = loss_module
+        self._stop = None
+        self._signal = None
+        with self._signal_handlers():
+            try:
+                self._ensure_setup()
+                if resume_from is not None:
+                    self.resume(resume_from)
+                elif self.seed is not None:
+                    _seed_everything(self.seed)
+                if self.seed is None:
+                    self.seed = int(torch.initial_seed() & 0x7FFFFFFF)
+                self.pm.hook.on_fit_start(trainer_state=self.get_state(), model=model)
+                while not self._done():
+                    self._train_epoch(model, loss_module)
+                    self.epoch += 1
+            except BaseException as exc:
+                if self._signal is None or not isinstance(exc, KeyboardInterrupt):
+                    self._report_exception(model, exc, fatal=True)
+                    raise
+            checkpoint = self._write_interrupt_checkpoint() if self._signal is not None else None
+            self.pm.hook.on_fit_end(trainer_state=self.get_state(), model=model)
+        if self._signal is not None:
+            raise TrainingInterrupted(self._signal, checkpoint)
+        if self.profiler is not None:
+            self.profiler.log_report()
+        return self.metrics
+
+    def _done(self) -> bool:
+        if self._stop is not None:
+            return True
+        if self.num_steps != -1 and self.global_step >= self.num_steps:
+            logger.info("Trainer.fit stopped: num_steps=%d reached.", self.num_steps)
+            return True
+        if self.num_epochs != -1 and self.epoch >= self.num_epochs:
+            logger.info("Trainer.fit stopped: num_epochs=%d reached.", self.num_epochs)
+            return True
+        return False
+
+    def _train_epoch(self, model: nn.Module, loss_module: Any) -> None:
+        hook = self.pm.hook
+        loader = self.train_dataloader
+        assert loader is not None
+        optimizers = self._optimizers
+        connector = self.train_data_connector
+        device = self.device
+        move = device.type != "cpu"
+        per_step_schedulers = [
+            s for s in self._lr_schedulers if hasattr(s, "step_on_batch")
+        ] if self.scheduler_interval == "epoch" else list(self._lr_schedulers)
+        batch_start = self.pm.caller("on_train_batch_start")
+        before_step = self.pm.caller("on_before_optimizer_step")
+        batch_end = self.pm.caller("on_train_batch_end")
+
+        start = self._resume_batch
+        self._resume_batch = 0
+        self._epoch_complete = False
+        self._batch_in_epoch = start
+        if start == 0:
+            self._pending_rng_if_epoch_start()
+        hook.on_train_epoch_start(trainer_state=self.get_state(), model=model, loss_module=loss_module)
+        model.train()
+        self._seed_loader(loader, self.epoch)
+        iterator = iter(loader)
+        for _ in range(start):
+            next(iterator)
+        if start:
+            self._restore_pending_rng()
+        batch_idx = start
+        for batch in iterator:
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            if move:
+                batch = _to_device(batch, device)
+            if batch_start.calls or batch_start.wrappers:
+                batch_start.call_ordered(
+                    trainer_state=self.get_state(),
+                    model=model,
+                    loss_module=loss_module,
+                    batch=batch,
+                    batch_idx=batch_idx,
+                )
+            outputs = model(**connector(batch)) if connector is not None else model(batch)
+            total, metrics = _compute_loss(loss_module, outputs, batch)
+            total.backward()
+            has_before_step = bool(before_step.calls or before_step.wrappers)
+            for optimizer in optimizers:
+                if has_before_step:
+                    before_step.call_ordered(
+                        trainer_state=self.get_state(metrics), model=model, optimizer=optimizer
+                    )
+                optimizer.step()
+            self.global_step += 1
+            self._batch_in_epoch = batch_idx + 1
+            for scheduler in per_step_schedulers:
+                if hasattr(scheduler, "step_on_batch"):
+                    scheduler.step_on_batch(self.global_step)
+                else:
+                    scheduler.step()
+            if batch_end.calls or batch_end.wrappers:
+                results = batch_end.call_attributed(
+                    trainer_state=self.get_state(metrics),
+                    model=model,
+                    loss_module=loss_module,
+                    outputs=outputs,
+                    batch=batch,
+                    batch_idx=batch_idx,
+                )
+                if results:
+                    self._merge_logs("train/", "on_train_batch_end", results)
+            if (
+                self.val_check_interval is not None
+                and self.test_dataloader
+                and self.global_step % self.val_check_interval == 0
+            ):
+                self.test(model, is_val=True)
+                model.train()
+            batch_idx += 1
+            if self._stop is not None or self._signal is not None or (
+                self.num_steps != -1 and self.global_step >= self.num_steps
+            ):
+                break
+        self._epoch_complete = True
+        results = self.pm.caller("on_train_epoch_end").call_attributed(
+            trainer_state=self.get_state(
+                optimizers=self._optimizers, lr_schedulers=self._lr_schedulers
+            ),
+            model=model,
+            loss_module=loss_module,
+        )
+        if results:
+            self._merge_logs("train/", "on_train_epoch_end", results)
+        if self.scheduler_interval == "epoch":
+            for scheduler in self._lr_schedulers:
+                if hasattr(scheduler, "step_on_batch"):
+                    scheduler.step(self.epoch)
+                else:
+                    scheduler.step()
+        if self.validates_after_epoch(self.epoch) and self._signal is None:
+            self.test(model, is_val=True)
+
+    # -- test -------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def test(self, model: nn.Module, is_val: bool = False) -> dict[str, float]:
+        """Run one evaluation pass over every test loader and return its prefixed metrics.
+
+        Logs are named ``val/<key>`` when ``is_val`` (validation during fit) and
+        ``test/<key>`` otherwise; ``on_validation_end`` receives them.
+        """
+        if not self.test_dataloader:
+            raise ConfigError("Trainer.test needs a test_dataloader")
+        model = model.to(self.device)
+        if self._model is None:
+            self._model = model
+        self._ensure_setup()
+        hook = self.pm.hook
+        connector = self.test_data_connector
+        device = self.device
+        move = device.type != "cpu"
+        batch_end = self.pm.caller("on_test_batch_end")
+        model.eval()
+        hook.on_test_epoch_start(trainer_state=self.get_state(), model=model)
+        for loader_idx, loader in enumerate(self.test_dataloader):
+            self._seed_loader(loader, -1 - loader_idx)
+            for batch_idx, batch in enumerate(loader):
+                if move:
+                    batch = _to_device(batch, device)
+                outputs = model(**connector(batch)) if connector is not None else model(batch)
+                if batch_end.calls or batch_end.wrappers:
+                    batch_end.call_ordered(
+                        trainer_state=self.get_state(),
+                        model=model,
+                        outputs=outputs,
+                        batch=batch,
+                        batch_idx=batch_idx,
+                        dataloader_idx=loader_idx,
+                    )
+        prefix = "val/" if is_val else "test/"
+        results = self.pm.caller("on_test_epoch_end").call_attributed(
+            trainer_state=self.get_state(), model=model
+        )
+        logged = self._merge_logs(prefix, "on_test_epoch_end", results)
+        metrics = {key: _to_float(value) for key, value in logged.items()}
+        hook.on_validation_end(trainer_state=self.get_state(), model=model, metrics=metrics)
+        return metrics
+
+    # -- logs -------------------------------------------------------------------------------------
+
+    def _merge_logs(
+        self, prefix: str, hook: str, results: list[tuple[str, Any]]
+    ) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        for plugin, logs in results:
+            if not isinstance(logs, Mapping):
+                raise TypeError(
+                    f"plugin {plugin!r}, hook {hook!r}: returned {type(logs).__name__}; hooks "
+                    f"return None or a mapping of names to numbers"
+                )
+            for key, value in logs.items():
+                _check_log_value(plugin, hook, key, value)
+                name = prefix + key
+                if name in merged:
+                    first = owners[name]
+                    if (name, first, plugin) not in self._clash_warned:
+                        self._clash_warned.add((name, first, plugin))
+                        logger.warning(
+                            "plugins %r and %r both returned %r from %s; the later one is "
+                            "kept as %r",
+                            first,
+                            plugin,
+                            name,
+                            hook,
+                            f"{name}@{plugin}",
+                        )
+                    name = f"{name}@{plugin}"
+                else:
+                    owners[name] = plugin
+                merged[name] = value.detach() if isinstance(value, torch.Tensor) else value
+        self._latest.update(merged)
+        return merged
+
+    # -- setup, errors, signals ------------------------------------------------------------------
+
+    def _ensure_setup(self) -> None:
+        if not self._is_setup:
+            self._is_setup = True
+            self.pm.hook.setup()
+
+    def _position(self) -> str:
+        return f"epoch {self.epoch}, step {self.global_step}"
+
+    def _report_exception(self, model: nn.Module, exc: BaseException, fatal: bool) -> None:
+        """Run ``on_exception``; errors raised there are logged, never hiding ``exc``."""
+        if isinstance(exc, Exception):
+            add_note(exc, f"hookwise: the run failed at {self._position()}")
+        for call in self.pm.caller("on_exception").calls:
+            try:
+                call.call(
+                    {
+                        "trainer_state": self.get_state(),
+                        "model": model,
+                        "exception": exc,
+                        "fatal": fatal,
+                    }
+                )
+            except Exception:  # noqa: BLE001 - must not hide the original failure
+                logger.exception(
+                    "plugin %r failed in hook 'on_exception' while handling %s",
+                    call.plugin_name,
+                    type(exc).__name__,
+                )
+
+    def _tolerated_failure(self, failure: HookFailure) -> None:
+        if self._model is not None and failure.hook != "on_exception":
+            self._report_exception(self._model, failure.exception, fatal=False)
+
+    def _calling_plugin(self) -> str | None:
+        frame = inspect.currentframe()
+        plugins = {id(self.pm.get_plugin(n)): n for n in self.pm.plugin_names()}
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if owner is not None and id(owner) in plugins and owner is not self:
+                return plugins[id(owner)]
+            module = sys.modules.get(frame.f_globals.get("__name__", ""))
+            if module is not None and id(module) in plugins:
+                return plugins[id(module)]
+            frame = frame.f_back
+        return None
+
+    @contextlib.contextmanager
+    def _signal_handlers(self) -> Iterator[None]:
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, _frame: Any) -> None:
+            if self._signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second Ctrl-C exits at once
+            self._signal = signum
+            logger.warning(
+                "%s received: finishing the current step, writing a checkpoint and ending the "
+                "run (press Ctrl-C again to exit at once)",
+                signal.Signals(signum).name,
+            )
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    # -- checkpoints ------------------------------------------------------------------------------
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """The complete checkpoint of the run as it is now (see :mod:`hookwise.checkpointing`)."""
+        from hookwise.distributed import unwrap_model
+
+        model = self._model
+        if model is None:
+            raise HookwiseError("there is nothing to checkpoint before fit or test has started")
+        return {
+            "format": checkpointing.FORMAT,
+            "format_version": checkpointing.FORMAT_VERSION,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "batch_in_epoch": self._batch_in_epoch,
+            "epoch_complete": self._epoch_complete,
+            "seed": self.seed,
+            "model": unwrap_model(model).state_dict(),
+            "optimizers": [o.state_dict() for o in self._optimizers],
+            "lr_schedulers": [s.state_dict() for s in self._lr_schedulers if hasattr(s, "state_dict")],
+            "rng": checkpointing.capture_rng_state(),
+            "plugins": self.pm.state_dict(),
+            "metrics": self.metrics,
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Write the complete checkpoint to ``path`` atomically; return the path."""
+        return checkpointing.atomic_save(self.checkpoint_state(), path)
+
+    def find_last_checkpoint(self) -> Path:
+        """The newest ``*.ckpt`` under the output folder (``last.ckpt`` wins a tie)."""
+        candidates = [p for p in self.output_dir.rglob("*.ckpt") if p.is_file()]
+        if not candidates:
+            raise CheckpointError(
+                f"no checkpoint to resume under {str(self.output_dir)!r}; run fit with the "
+                f"checkpoint plugin enabled, or give a checkpoint path"
+            )
+        return max(candidates, key=lambda p: (p.stat().st_mtime_ns, p.name == "last.ckpt"))
+
+    def resume(self, path: str | os.PathLike[str]) -> Path:
+        """Restore a checkpoint written by :meth:`save_checkpoint` into the current fit."""
+        from hookwise.distributed import unwrap_model
+
+        file = self.find_last_checkpoint() if str(path) == "last" else Path(path)
+        data = checkpointing.load_checkpoint(file, map_location=self.device)
+        model = self._model
+        assert model is not None
+        try:
+            unwrap_model(model).load_state_dict(checkpointing.strip_module_prefix(data["model"]))
+        except RuntimeError as exc:
+            raise CheckpointError(f"checkpoint {str(file)!r} does not fit the model: {exc}") from exc
+        saved_optimizers = data.get("optimizers", [])
+        if len(saved_optimizers) != len(self._optimizers):
+            raise CheckpointError(
+                f"checkpoint {str(file)!r} has {len(saved_optimizers)} optimizer states; the "
+                f"run has {len(self._optimizers)} optimizers"
+            )
+        for optimizer, state in zip(self._optimizers, saved_optimizers):
+            optimizer.load_state_dict(state)
+        stateful = [s for s in self._lr_schedulers if hasattr(s, "load_state_dict")]
+        for scheduler, state in zip(stateful, data.get("lr_schedulers", [])):
+            scheduler.load_state_dict(state)
+        missing = self.pm.load_state_dict(data.get("plugins", {}))
+        for name in missing:
+            logger.info("checkpoint %s has no state for plugin %r; it starts fresh", file, name)
+        self.seed = data.get("seed", self.seed)
+        self.global_step = int(data["global_step"])
+        if data.get("epoch_complete", True):
+            self.epoch = int(data["epoch"]) + 1
+            self._resume_batch = 0
+        else:
+            self.epoch = int(data["epoch"])
+            self._resume_batch = int(data.get("batch_in_epoch", 0))
+        self._latest.update(data.get("metrics", {}))
+        self._pending_rng = data.get("rng")
+        logger.info(
+            "Resumed from %s: epoch %d, batch %d, step %d",
+            file,
+            self.epoch,
+            self._resume_batch,
+            self.global_step,
+        )
+        return file
+
+    def _pending_rng_if_epoch_start(self) -> None:
+        if self._pending_rng is not None:
+            self._restore_pending_rng()
+
+    def _restore_pending_rng(self) -> None:
+        if self._pending_rng is not None:
+            checkpointing.restore_rng_state(self._pending_rng)
+            self._pending_rng = None
+
+    def _write_interrupt_checkpoint(self) -> Path | None:
+        try:
+            return self.save_checkpoint(self.output_dir / "checkpoints" / "interrupted.ckpt")
+        except Exception:  # noqa: BLE001 - the interrupt must still end the run
+            logger.exception("could not write the interrupt checkpoint")
+            return None
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _seed_loader(self, loader: DataLoader[Any], epoch: int) -> None:
+        """Give the loader generators seeded from (seed, epoch), so data order depends on
+        nothing else (evaluation passes never shift the training order)."""
+        seed = self.seed if self.seed is not None else 0
+        sampler = loader.sampler
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+        elif isinstance(sampler, RandomSampler):
+            generator = torch.Generator()
+            generator.manual_seed(_derive_seed(seed, epoch, 1))
+            sampler.generator = generator
+        loader_generator = torch.Generator()
+        loader_generator.manual_seed(_derive_seed(seed, epoch, 2))
+        loader.generator = loader_generator
+
+    def _callback_name(self, callback: Callback) -> str:
+        base = type(callback).__name__
+        name, count = base, 1
+        while self.pm.get_plugin(name) is not None:
+            count += 1
+            name = f"{base}#{count}"
+        return name
+
+
+def _length(loader: Any) -> int | None:
+    if loader is None:
+        return None
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def _compute_loss(loss_module: Any, outputs: Any, batch: Any) -> tuple[torch.Tensor, Any]:
+    result = loss_module(outputs, batch)
+    if isinstance(result, tuple):
+        total, metrics = result
+        return total, metrics
+    return result, {"loss": result.detach()}
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    torch.manual_seed(seed)
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)
+
+
+def _plugin_entries(plugins: Any) -> list[tuple[str, dict[str, Any]]]:
+    if plugins is None:
+        return []
+    if isinstance(plugins, Mapping):
+        return [(str(name), dict(params or {})) for name, params in plugins.items()]
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for item in plugins:
+        if isinstance(item, str):
+            entries.append((item, {}))
+        elif isinstance(item, tuple) and len(item) == 2:
+            entries.append((str(item[0]), dict(item[1])))
+        elif hasattr(item, "name") and hasattr(item, "params"):
+            entries.append((item.name, dict(item.params)))
+        else:
+            raise ConfigError(
+                f"plugins entries are names, (name, params) pairs or plugin specs, got {item!r}"
+            )
+    return entries
+
+
+__all__ = ["StopRequest", "Trainer", "TrainingInterrupted"]
