@@ -119,7 +119,7 @@ class OrderedHookCaller(pluggy.HookCaller):
     Use :func:`make_caller` to create one.
     """
 
-    __slots__ = ("_manager", "_calls", "_wrappers")
+    __slots__ = ("_calls", "_manager", "_wrappers")
 
     def __init__(self, name: str, hook_execute: Any, manager: PluginManager) -> None:
         super().__init__(name, hook_execute)
@@ -168,7 +168,11 @@ class OrderedHookCaller(pluggy.HookCaller):
 
         spec_args = self.spec.argnames if self.spec is not None else ()
         runner = compile_runner(
-            self.name, spec_args, calls, recover, attributed=attributed,
+            self.name,
+            spec_args,
+            calls,
+            recover,
+            attributed=attributed,
             firstresult=self._firstresult(),
         )
         cls = type(self)
@@ -214,7 +218,7 @@ class OrderedHookCaller(pluggy.HookCaller):
                 continue
             try:
                 result = call.call(kwargs)
-            except Exception as later:  # noqa: BLE001 - routed to the error policy
+            except Exception as later:
                 self._manager.handle_failure(self.name, call.plugin_name, later)
                 continue
             if result is None:
@@ -242,7 +246,7 @@ class OrderedHookCaller(pluggy.HookCaller):
                     ) from None
                 teardowns.append((wrapper, generator))
             inner = self.build(attributed)(self, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the wrappers, then re-raised
+        except BaseException as exc:
             error = exc
         plain = [r for _, r in inner] if attributed and inner is not None else inner
         result = plain
@@ -304,7 +308,7 @@ def _teardown(
             generator.send(result)
     except StopIteration as stop:
         return stop.value, None
-    except BaseException as exc:  # noqa: BLE001 - the wrapper's own outcome
+    except BaseException as exc:
         return None, exc
     return result, RuntimeError(
         f"wrapper of plugin {wrapper.plugin_name!r} for hook {hook!r} yielded twice"

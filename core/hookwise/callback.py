@@ -43,8 +43,8 @@ class Callback:
     def __init__(
         self,
         epoch_based: bool = True,
-        train_connector: None | CallbackConnector | Mapping[str, Any] = None,
-        test_connector: None | CallbackConnector | Mapping[str, Any] = None,
+        train_connector: CallbackConnector | Mapping[str, Any] | None = None,
+        test_connector: CallbackConnector | Mapping[str, Any] | None = None,
     ) -> None:
         from hookwise.connectors import connector_from_config
 
@@ -108,13 +108,13 @@ class Callback:
         outputs: DictData,
         batch: DictData,
         batch_idx: int,
-    ) -> None | MetricLogs:
+    ) -> MetricLogs | None:
         """Hook run at the end of a training batch; may return logs (``train/<key>``)."""
         return None
 
     def on_train_epoch_end(
         self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
-    ) -> None | MetricLogs:
+    ) -> MetricLogs | None:
         """Hook run at the end of a training epoch."""
         return None
 
@@ -132,7 +132,7 @@ class Callback:
     ) -> None:
         """Hook run at the end of a testing batch."""
 
-    def on_test_epoch_end(self, trainer_state: TrainerState, model: nn.Module) -> None | MetricLogs:
+    def on_test_epoch_end(self, trainer_state: TrainerState, model: nn.Module) -> MetricLogs | None:
         """Hook run at the end of a testing epoch; may return logs (``val/`` or ``test/``)."""
         return None
 

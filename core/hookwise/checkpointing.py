@@ -131,7 +131,7 @@ def capture_rng_state() -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "python": _python_state_to_plain(random.getstate()),
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
         state["cuda"] = torch.cuda.get_rng_state_all()
     numpy = _numpy()
     if numpy is not None:

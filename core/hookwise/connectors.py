@@ -144,7 +144,9 @@ def get_multi_sensor_inputs(
 
 def _check_mapping(key_mapping: Any, owner: str) -> None:
     if not isinstance(key_mapping, Mapping):
-        raise TypeError(f"{owner} takes a mapping of names to key descriptions, got {key_mapping!r}")
+        raise TypeError(
+            f"{owner} takes a mapping of names to key descriptions, got {key_mapping!r}"
+        )
     for name, description in key_mapping.items():
         if not isinstance(description, Mapping) or "key" not in description:
             raise TypeError(
@@ -201,7 +203,9 @@ class DataConnector:
 
     def __init__(self, key_mapping: Mapping[str, str]) -> None:
         if not isinstance(key_mapping, Mapping):
-            raise TypeError(f"DataConnector takes a mapping {{argument: batch_key}}, got {key_mapping!r}")
+            raise TypeError(
+                f"DataConnector takes a mapping {{argument: batch_key}}, got {key_mapping!r}"
+            )
         self.key_mapping: dict[str, str] = dict(key_mapping)
 
     def __call__(self, data: Any) -> DictData:

@@ -59,7 +59,7 @@ def broadcast(obj: T, src: int = 0) -> T:
         return obj
     holder = [obj]
     dist.broadcast_object_list(holder, src=src)
-    return holder[0]  # type: ignore[no-any-return]
+    return holder[0]
 
 
 def all_gather_object(obj: T) -> list[T]:
@@ -75,9 +75,11 @@ def all_reduce_flag(flag: bool) -> bool:
     """``True`` on every rank if ``flag`` is ``True`` on any rank (one small all-reduce)."""
     if not is_distributed():
         return flag
-    device = torch.device("cuda", torch.cuda.current_device()) if (
-        dist.get_backend() == "nccl"
-    ) else torch.device("cpu")
+    device = (
+        torch.device("cuda", torch.cuda.current_device())
+        if (dist.get_backend() == "nccl")
+        else torch.device("cpu")
+    )
     value = torch.tensor([1 if flag else 0], device=device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
@@ -100,8 +102,6 @@ def rank_zero_only(function: Callable[..., T]) -> Callable[..., T | None]:
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
     """The module inside DDP/DataParallel wrappers (recursively)."""
-    while isinstance(
-        model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
-    ):
+    while isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
         model = model.module
     return model

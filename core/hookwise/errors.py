@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 
 class HookwiseError(Exception):
     """Base class of hookwise's own errors."""
@@ -39,7 +41,5 @@ def add_note(exc: BaseException, note: str) -> None:
     if hasattr(exc, "add_note"):
         exc.add_note(note)
     else:  # Python 3.10
-        try:
+        with contextlib.suppress(AttributeError):
             exc.__notes__ = [*(notes or []), note]  # type: ignore[attr-defined]
-        except AttributeError:
-            pass

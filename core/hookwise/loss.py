@@ -67,8 +67,8 @@ class LossModule(nn.Module):
     def forward(self, output: Any, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
         values: dict[str, Tensor] = {}
         for definition in self.losses:
-            name = definition["name"]  # type: ignore[typeddict-item]
-            weight = definition["weight"]  # type: ignore[typeddict-item]
+            name = definition["name"]
+            weight = definition["weight"]
             result = definition["loss"](**definition["connector"](output, batch))
             for key, value in self._flatten(name, result).items():
                 factor = weight.get(key, 1.0) if isinstance(weight, Mapping) else weight
@@ -81,9 +81,11 @@ class LossModule(nn.Module):
                 f"LossModule: no loss left to sum (values {list(values)}, excluded "
                 f"{self.exclude_attributes})"
             )
-        total = included[0] if len(included) == 1 else torch.stack(
-            [v.reshape(()) for v in included]
-        ).sum()
+        total = (
+            included[0]
+            if len(included) == 1
+            else torch.stack([v.reshape(()) for v in included]).sum()
+        )
         metrics = {k: v.detach() for k, v in values.items()}
         metrics["loss"] = total.detach()
         return total, metrics
@@ -94,8 +96,10 @@ class LossModule(nn.Module):
             return {}
         if isinstance(result, Tensor):
             return {name: result}
-        items = result._asdict().items() if _is_namedtuple(result) else (
-            result.items() if isinstance(result, Mapping) else None
+        items = (
+            result._asdict().items()
+            if _is_namedtuple(result)
+            else (result.items() if isinstance(result, Mapping) else None)
         )
         if items is None:
             raise ValueError(

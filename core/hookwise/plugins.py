@@ -90,7 +90,9 @@ def _allowed_from_env() -> frozenset[str] | None:
     raw = os.environ.get(ALLOWED_ENV)
     if raw is None:
         return None
-    return frozenset(normalize_name(p.strip()) for p in raw.replace(";", ",").split(",") if p.strip())
+    return frozenset(
+        normalize_name(p.strip()) for p in raw.replace(";", ",").split(",") if p.strip()
+    )
 
 
 class PluginManager(pluggy.PluginManager):
@@ -108,7 +110,9 @@ class PluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT_NAME)
         self.group = group
         self.allowed: frozenset[str] | None = (
-            frozenset(normalize_name(a) for a in allowed) if allowed is not None else _allowed_from_env()
+            frozenset(normalize_name(a) for a in allowed)
+            if allowed is not None
+            else _allowed_from_env()
         )
         self._installed: list[InstalledPlugin] | None = None
         self._sequence: dict[str, int] = {}
@@ -132,11 +136,11 @@ class PluginManager(pluggy.PluginManager):
     def add_hookspecs(self, module_or_class: types.ModuleType | type) -> None:
         """Add hook specifications; every hook gets hookwise's ordered, fast caller."""
         for name in dir(module_or_class):
-            if self.parse_hookspec_opts(module_or_class, name) is not None:
-                if getattr(self.hook, name, None) is None:
-                    caller = make_caller(name, self._hookexec, self)
-                    setattr(self.hook, name, caller)
-                    self._callers[name] = caller
+            is_spec = self.parse_hookspec_opts(module_or_class, name) is not None
+            if is_spec and getattr(self.hook, name, None) is None:
+                caller = make_caller(name, self._hookexec, self)
+                setattr(self.hook, name, caller)
+                self._callers[name] = caller
         super().add_hookspecs(module_or_class)
 
     @property
@@ -148,13 +152,20 @@ class PluginManager(pluggy.PluginManager):
         """The caller of ``hook`` (``pm.hook.<hook>``)."""
         return self._callers[hook]
 
-    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> pluggy.HookimplOpts | None:
         """A ``Callback``'s overridden hook methods are hook implementations, marked or not."""
         opts = super().parse_hookimpl_opts(plugin, name)
         if opts is None and isinstance(plugin, Callback) and name in self._callers:
             overrides = getattr(type(plugin), name, None) is not getattr(Callback, name, None)
             if overrides:
-                opts = {}
+                return pluggy.HookimplOpts(  # pluggy fills in the defaults
+                    wrapper=False,
+                    hookwrapper=False,
+                    optionalhook=False,
+                    tryfirst=False,
+                    trylast=False,
+                    specname=None,
+                )
         return opts
 
     def add_impl_wrapper(self, wrapper: ImplWrapper) -> None:
@@ -189,10 +200,14 @@ class PluginManager(pluggy.PluginManager):
                 positional = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
                 by_keyword = positional[: len(argnames)] != list(argnames)
         wrapper = "new" if impl.wrapper else ("old" if impl.hookwrapper else None)
-        call = ImplCall(hook, impl.plugin_name, function, argnames, by_keyword, wrapper, impl.plugin)
+        call = ImplCall(
+            hook, impl.plugin_name, function, argnames, by_keyword, wrapper, impl.plugin
+        )
         for wrap in self._impl_wrappers:
             if wrapper is None:
-                call = ImplCall(hook, call.plugin_name, wrap(call), argnames, by_keyword, None, impl.plugin)
+                call = ImplCall(
+                    hook, call.plugin_name, wrap(call), argnames, by_keyword, None, impl.plugin
+                )
         return call
 
     def _order_key(self, impl: pluggy.HookImpl) -> tuple[int, int]:
@@ -262,7 +277,11 @@ class PluginManager(pluggy.PluginManager):
         for attr in dir(plugin):
             opts = self.parse_hookimpl_opts(plugin, attr)
             if opts is None:
-                if isinstance(plugin, Callback) and attr.startswith("on_") and attr not in self._callers:
+                if (
+                    isinstance(plugin, Callback)
+                    and attr.startswith("on_")
+                    and attr not in self._callers
+                ):
                     close = _closest(attr, self._callers)
                     hint = f"; did you mean {close[0]!r}?" if close else ""
                     warnings.warn(
@@ -312,7 +331,9 @@ class PluginManager(pluggy.PluginManager):
         """
         policy = self.error_policy(plugin)
         position = self.describe_position()
-        where = f"plugin {plugin!r} failed in hook {hook!r}" + (f" at {position}" if position else "")
+        where = f"plugin {plugin!r} failed in hook {hook!r}" + (
+            f" at {position}" if position else ""
+        )
         add_note(exc, where)
         failure = self.failures.get(plugin)
         if policy == "raise" or failure is None:
@@ -326,8 +347,10 @@ class PluginManager(pluggy.PluginManager):
         self.failures[plugin] = failure
         if failure.count == 1:
             trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            action = "it is disabled for the rest of the run" if policy == "disable" else (
-                "training goes on; later failures of this plugin are counted"
+            action = (
+                "it is disabled for the rest of the run"
+                if policy == "disable"
+                else ("training goes on; later failures of this plugin are counted")
             )
             logger.warning("%s (on_error=%s): %s\n%s", where, policy, action, trace)
         if policy == "disable" and self.is_active(plugin):
@@ -377,14 +400,16 @@ class PluginManager(pluggy.PluginManager):
             if normalize_name(split_instance(registered)[0]) == normalize_name(base):
                 self.unregister(name=registered)
 
-    def is_blocked(self, name: str) -> bool:  # type: ignore[override]
+    def is_blocked(self, name: str) -> bool:
         """Whether ``name`` (or its base name) is blocked by :meth:`block`."""
         base, _ = split_instance(name)
         return normalize_name(base) in self._blocked or super().is_blocked(name)
 
     def _check_allowed(self, base: str) -> None:
         if self.is_blocked(base):
-            raise PluginBlockedError(f"plugin {base!r} is blocked (-p no:{base}); it cannot be enabled")
+            raise PluginBlockedError(
+                f"plugin {base!r} is blocked (-p no:{base}); it cannot be enabled"
+            )
         if self.allowed is not None and normalize_name(base) not in self.allowed:
             raise PluginBlockedError(
                 f"plugin {base!r} is not in the allow-list {sorted(self.allowed)} "
@@ -421,7 +446,7 @@ class PluginManager(pluggy.PluginManager):
             PluginValidationError: with the plugin, the distribution and the fix named.
         """
         on_error = str(params.pop("on_error", "raise"))
-        base, instance = split_instance(name)
+        _, instance = split_instance(name)
         target, canonical, info = self.load_target(name)
         registered_name = f"{canonical}@{instance}" if instance else canonical
         if self.get_plugin(registered_name) is not None:
@@ -449,7 +474,9 @@ class PluginManager(pluggy.PluginManager):
         """``(name, plugin)`` for every registered plugin that has ``state_dict``."""
         for name in self.plugin_names():
             plugin = self.get_plugin(name)
-            if callable(getattr(plugin, "state_dict", None)) and not isinstance(plugin, types.ModuleType):
+            if callable(getattr(plugin, "state_dict", None)) and not isinstance(
+                plugin, types.ModuleType
+            ):
                 yield name, plugin
 
     def state_dict(self) -> dict[str, Any]:
@@ -524,14 +551,18 @@ def accepted_params(target: Any) -> tuple[list[str], bool]:
         for base in target.__mro__[1:]:
             if base is object:
                 break
-            base_names, base_var = accepted_params(base) if base is not Callback else (list(CALLBACK_PARAMS), False)
+            base_names, base_var = (
+                accepted_params(base) if base is not Callback else (list(CALLBACK_PARAMS), False)
+            )
             names += [n for n in base_names if n not in names]
             if not base_var:
                 return names, False
     return names, var_keyword
 
 
-def _build(target: Any, params: dict[str, Any], name: str, info: InstalledPlugin | None) -> list[Any]:
+def _build(
+    target: Any, params: dict[str, Any], name: str, info: InstalledPlugin | None
+) -> list[Any]:
     """Turn a loaded entry-point target into plugin objects."""
     origin = f" (distribution {info.distribution} {info.version})" if info else ""
     if isinstance(target, types.ModuleType) or not callable(target) or _has_hookimpls(target):

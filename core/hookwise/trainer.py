@@ -201,7 +201,9 @@ class Trainer:
         self.val_check_interval = val_check_interval
         self.log_every_n_steps = log_every_n_steps
         if scheduler_interval not in ("epoch", "step"):
-            raise ConfigError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+            raise ConfigError(
+                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+            )
         self.scheduler_interval = scheduler_interval
         self.seed = seed
         self.handle_signals = handle_signals
@@ -384,9 +386,11 @@ class Trainer:
         connector = self.train_data_connector
         device = self.device
         move = device.type != "cpu"
-        per_step_schedulers = [
-            s for s in self._lr_schedulers if hasattr(s, "step_on_batch")
-        ] if self.scheduler_interval == "epoch" else list(self._lr_schedulers)
+        per_step_schedulers = (
+            [s for s in self._lr_schedulers if hasattr(s, "step_on_batch")]
+            if self.scheduler_interval == "epoch"
+            else list(self._lr_schedulers)
+        )
         batch_start = self.pm.caller("on_train_batch_start")
         before_step = self.pm.caller("on_before_optimizer_step")
         batch_end = self.pm.caller("on_train_batch_end")
@@ -397,7 +401,9 @@ class Trainer:
         self._batch_in_epoch = start
         if start == 0:
             self._pending_rng_if_epoch_start()
-        hook.on_train_epoch_start(trainer_state=self.get_state(), model=model, loss_module=loss_module)
+        hook.on_train_epoch_start(
+            trainer_state=self.get_state(), model=model, loss_module=loss_module
+        )
         model.train()
         self._seed_loader(loader, self.epoch)
         iterator = iter(loader)
@@ -421,7 +427,7 @@ class Trainer:
                 )
             outputs = model(**connector(batch)) if connector is not None else model(batch)
             total, metrics = _compute_loss(loss_module, outputs, batch)
-            total.backward()
+            total.backward()  # type: ignore[no-untyped-call]
             has_before_step = bool(before_step.calls or before_step.wrappers)
             for optimizer in optimizers:
                 if has_before_step:
@@ -455,8 +461,10 @@ class Trainer:
                 self.test(model, is_val=True)
                 model.train()
             batch_idx += 1
-            if self._stop is not None or self._signal is not None or (
-                self.num_steps != -1 and self.global_step >= self.num_steps
+            if (
+                self._stop is not None
+                or self._signal is not None
+                or (self.num_steps != -1 and self.global_step >= self.num_steps)
             ):
                 break
         self._epoch_complete = True
@@ -526,9 +534,7 @@ class Trainer:
 
     # -- logs -------------------------------------------------------------------------------------
 
-    def _merge_logs(
-        self, prefix: str, hook: str, results: list[tuple[str, Any]]
-    ) -> dict[str, Any]:
+    def _merge_logs(self, prefix: str, hook: str, results: list[tuple[str, Any]]) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         owners: dict[str, str] = {}
         for plugin, logs in results:
@@ -584,7 +590,7 @@ class Trainer:
                         "fatal": fatal,
                     }
                 )
-            except Exception:  # noqa: BLE001 - must not hide the original failure
+            except Exception:
                 logger.exception(
                     "plugin %r failed in hook 'on_exception' while handling %s",
                     call.plugin_name,
@@ -650,7 +656,9 @@ class Trainer:
             "seed": self.seed,
             "model": unwrap_model(model).state_dict(),
             "optimizers": [o.state_dict() for o in self._optimizers],
-            "lr_schedulers": [s.state_dict() for s in self._lr_schedulers if hasattr(s, "state_dict")],
+            "lr_schedulers": [
+                s.state_dict() for s in self._lr_schedulers if hasattr(s, "state_dict")
+            ],
             "rng": checkpointing.capture_rng_state(),
             "plugins": self.pm.state_dict(),
             "metrics": self.metrics,
@@ -681,17 +689,19 @@ class Trainer:
         try:
             unwrap_model(model).load_state_dict(checkpointing.strip_module_prefix(data["model"]))
         except RuntimeError as exc:
-            raise CheckpointError(f"checkpoint {str(file)!r} does not fit the model: {exc}") from exc
+            raise CheckpointError(
+                f"checkpoint {str(file)!r} does not fit the model: {exc}"
+            ) from exc
         saved_optimizers = data.get("optimizers", [])
         if len(saved_optimizers) != len(self._optimizers):
             raise CheckpointError(
                 f"checkpoint {str(file)!r} has {len(saved_optimizers)} optimizer states; the "
                 f"run has {len(self._optimizers)} optimizers"
             )
-        for optimizer, state in zip(self._optimizers, saved_optimizers):
+        for optimizer, state in zip(self._optimizers, saved_optimizers, strict=True):
             optimizer.load_state_dict(state)
         stateful = [s for s in self._lr_schedulers if hasattr(s, "load_state_dict")]
-        for scheduler, state in zip(stateful, data.get("lr_schedulers", [])):
+        for scheduler, state in zip(stateful, data.get("lr_schedulers", []), strict=False):
             scheduler.load_state_dict(state)
         missing = self.pm.load_state_dict(data.get("plugins", {}))
         for name in missing:
@@ -727,7 +737,7 @@ class Trainer:
     def _write_interrupt_checkpoint(self) -> Path | None:
         try:
             return self.save_checkpoint(self.output_dir / "checkpoints" / "interrupted.ckpt")
-        except Exception:  # noqa: BLE001 - the interrupt must still end the run
+        except Exception:
             logger.exception("could not write the interrupt checkpoint")
             return None
 
