@@ -16,7 +16,6 @@ the front or the back. ``pm.hook.<name>`` keeps pluggy's calling convention.
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 import logging
 import os
@@ -46,6 +45,7 @@ from hookwise.errors import (
     PluginValidationError,
     add_note,
 )
+from hookwise.targets import resolve
 
 logger = logging.getLogger("hookwise")
 
@@ -509,25 +509,10 @@ def _required_args(function: Any) -> list[str]:
 
 
 def _import_object(path: str) -> Any:
-    module_name, _, attribute = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise PluginLoadError(
-            f"cannot import module {module_name!r} of plugin {path!r}: {type(exc).__name__}: {exc}"
-        ) from exc
-    obj: Any = module
-    for part in attribute.split(".") if attribute else []:
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            public = sorted(n for n in dir(obj) if not n.startswith("_"))
-            close = _closest(part, public)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise PluginLoadError(
-                f"plugin {path!r}: {module_name!r} has no attribute {part!r}.{hint}"
-            ) from None
-    return obj
+        return resolve(path, where=f"plugin {path!r}")
+    except ConfigError as exc:
+        raise PluginLoadError(str(exc)) from exc
 
 
 def accepted_params(target: Any) -> tuple[list[str], bool]:
