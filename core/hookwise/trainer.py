@@ -28,7 +28,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,10 @@ class Trainer:
 
         #: The latest value of every logged key (``train/…``, ``val/…``, ``test/…``).
         self._latest: dict[str, Any] = {}
+        #: Functions called with each hook's merged logs (prefixed names -> numbers or detached
+        #: 0-d tensors, as returned) right after they are merged: how a logging plugin sees
+        #: every logged scalar without converting values every step (:attr:`metrics` does).
+        self.log_listeners: list[Callable[[Mapping[str, Any]], None]] = []
         self._clash_warned: set[tuple[str, str, str]] = set()
         self._stop: StopRequest | None = None
         self._signal: int | None = None
@@ -564,6 +568,9 @@ class Trainer:
                     owners[name] = plugin
                 merged[name] = value.detach() if isinstance(value, torch.Tensor) else value
         self._latest.update(merged)
+        if merged:
+            for listener in self.log_listeners:
+                listener(merged)
         return merged
 
     # -- setup, errors, signals ------------------------------------------------------------------
