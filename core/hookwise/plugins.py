@@ -520,6 +520,8 @@ def accepted_params(target: Any) -> tuple[list[str], bool]:
 
     For a ``Callback`` subclass whose constructor forwards ``**kwargs`` (vis4d style), the
     base class's ``epoch_based``, ``train_connector`` and ``test_connector`` count as accepted.
+    A class that checks its ``**kwargs`` itself (they are not forwarded) says so with the class
+    attribute ``accepts_extra_params = True``.
     """
     function = target.__init__ if inspect.isclass(target) else target
     try:
@@ -532,6 +534,8 @@ def accepted_params(target: Any) -> tuple[list[str], bool]:
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", "cls")
     ]
     var_keyword = any(p.kind == p.VAR_KEYWORD for p in parameters)
+    if inspect.isclass(target) and getattr(target, "accepts_extra_params", False) is True:
+        return names, var_keyword
     if inspect.isclass(target) and issubclass(target, Callback) and var_keyword:
         for base in target.__mro__[1:]:
             if base is object:
