@@ -346,6 +346,10 @@ class Trainer:
         self._loss_module = loss_module
         self._stop = None
         self._signal = None
+        profiler = self.profiler
+        if profiler is not None:
+            profiler.begin("fit")
+        first_step = self.global_step
         with self._signal_handlers():
             try:
                 self._ensure_setup()
@@ -355,6 +359,7 @@ class Trainer:
                     _seed_everything(self.seed)
                 if self.seed is None:
                     self.seed = int(torch.initial_seed() & 0x7FFFFFFF)
+                first_step = self.global_step
                 self.pm.hook.on_fit_start(trainer_state=self.get_state(), model=model)
                 while not self._done():
                     self._train_epoch(model, loss_module)
@@ -365,10 +370,12 @@ class Trainer:
                     raise
             checkpoint = self._write_interrupt_checkpoint() if self._signal is not None else None
             self.pm.hook.on_fit_end(trainer_state=self.get_state(), model=model)
+        if profiler is not None:
+            profiler.end("fit", steps=self.global_step - first_step)
         if self._signal is not None:
             raise TrainingInterrupted(self._signal, checkpoint)
-        if self.profiler is not None:
-            self.profiler.log_report()
+        if profiler is not None:
+            profiler.log_report()
         return self.metrics
 
     def _done(self) -> bool:
@@ -501,6 +508,9 @@ class Trainer:
         """
         if not self.test_dataloader:
             raise ConfigError("Trainer.test needs a test_dataloader")
+        profiler = self.profiler
+        if profiler is not None:
+            profiler.begin("eval")
         model = model.to(self.device)
         if self._model is None:
             self._model = model
@@ -534,6 +544,8 @@ class Trainer:
         logged = self._merge_logs(prefix, "on_test_epoch_end", results)
         metrics = {key: _to_float(value) for key, value in logged.items()}
         hook.on_validation_end(trainer_state=self.get_state(), model=model, metrics=metrics)
+        if profiler is not None:
+            profiler.end("eval")
         return metrics
 
     # -- logs -------------------------------------------------------------------------------------
