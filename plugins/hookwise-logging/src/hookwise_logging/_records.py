@@ -1,0 +1,145 @@
+"""The history of logged scalars and the metrics file (CSV or JSON lines) that mirrors it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: Metrics file formats and their file names.
+FORMATS: dict[str, str] = {"csv": "metrics.csv", "jsonl": "metrics.jsonl"}
+#: The columns every row has, before the logged keys.
+INDEX_COLUMNS: tuple[str, ...] = ("epoch", "step")
+
+Row = dict[str, float | int]
+
+
+def to_floats(events: list[tuple[int, int, Mapping[str, Any]]]) -> list[Row]:
+    """Turn pending events into rows, reading all tensor values off their devices at once
+    (one transfer per device), and merge consecutive events of the same epoch and step
+    whose keys do not overlap."""
+    by_device: dict[torch.device, list[torch.Tensor]] = {}
+    for _, _, logs in events:
+        for value in logs.values():
+            if isinstance(value, torch.Tensor):
+                by_device.setdefault(value.device, []).append(value)
+    converted: dict[int, float] = {}
+    for tensors in by_device.values():
+        stacked = torch.stack([t.detach().reshape(()).to(torch.float64) for t in tensors])
+        for tensor, number in zip(tensors, stacked.tolist(), strict=True):
+            converted[id(tensor)] = float(number)
+    rows: list[Row] = []
+    for epoch, step, logs in events:
+        values = {
+            key: converted[id(value)] if isinstance(value, torch.Tensor) else float(value)
+            for key, value in logs.items()
+        }
+        last = rows[-1] if rows else None
+        if (
+            last is not None
+            and last["epoch"] == epoch
+            and last["step"] == step
+            and not (values.keys() & last.keys())
+        ):
+            last.update(values)
+        else:
+            rows.append({"epoch": epoch, "step": step, **values})
+    return rows
+
+
+class MetricsFile:
+    """Appends rows to ``metrics.csv`` or ``metrics.jsonl``.
+
+    The CSV file has one column per logged key (``epoch``, ``step``, then the keys in the
+    order they first appeared); a row leaves the keys it does not have empty. When a new key
+    appears the file is rewritten with the wider header. JSON lines hold one object per row
+    (non-finite values are written as ``NaN``/``Infinity``, which Python's ``json`` reads).
+    """
+
+    def __init__(self, directory: Path, fmt: str) -> None:
+        self.format = fmt
+        self.path = directory / FORMATS[fmt]
+        self.columns: list[str] = list(INDEX_COLUMNS)
+
+    def read(self) -> list[Row]:
+        """The rows already in the file (none when there is no file)."""
+        if not self.path.is_file():
+            return []
+        rows: list[Row] = []
+        with self.path.open(newline="", encoding="utf-8") as file:
+            if self.format == "jsonl":
+                for number, line in enumerate(file, 1):
+                    if line.strip():
+                        try:
+                            rows.append(json.loads(line))
+                        except json.JSONDecodeError as exc:
+                            raise ValueError(
+                                f"logging: {self.path}:{number} is not a JSON object ({exc}); "
+                                f"move the file away to start a new one"
+                            ) from exc
+            else:
+                for record in csv.DictReader(file):
+                    row: Row = {}
+                    for key, text in record.items():
+                        if key is None or text in (None, ""):
+                            continue
+                        row[key] = int(text) if key in INDEX_COLUMNS else float(text)
+                    rows.append(row)
+        return rows
+
+    def rewrite(self, rows: list[Row]) -> None:
+        """Replace the file with ``rows`` (atomically)."""
+        self.columns = list(INDEX_COLUMNS)
+        self._add_columns(rows)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with temporary.open("w", newline="", encoding="utf-8") as file:
+            self._write(file, rows, header=True)
+        os.replace(temporary, self.path)
+
+    def append(self, rows: list[Row], history: list[Row]) -> None:
+        """Add ``rows`` (already appended to ``history``); rewrite when the header grows."""
+        if not rows:
+            return
+        if self.format == "csv" and (self._add_columns(rows) or not self.path.is_file()):
+            self.rewrite(history)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", newline="", encoding="utf-8") as file:
+            self._write(file, rows, header=False)
+
+    def _add_columns(self, rows: Iterable[Row]) -> bool:
+        known = set(self.columns)
+        grown = False
+        for row in rows:
+            for key in row:
+                if key not in known:
+                    known.add(key)
+                    self.columns.append(key)
+                    grown = True
+        return grown
+
+    def _write(self, file: Any, rows: list[Row], *, header: bool) -> None:
+        if self.format == "jsonl":
+            for row in rows:
+                file.write(json.dumps(row) + "\n")
+            return
+        writer = csv.DictWriter(file, fieldnames=self.columns, restval="")
+        if header:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+def _csv_value(value: float | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "nan"
+    return repr(float(value))
