@@ -21,6 +21,7 @@ One fit::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import inspect
 import logging
@@ -35,9 +36,10 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from hookwise import checkpointing
+from hookwise import checkpointing, distributed
 from hookwise.callback import Callback
 from hookwise.errors import CheckpointError, ConfigError, HookwiseError, add_note
 from hookwise.plugins import HookFailure, PluginManager
@@ -156,6 +158,26 @@ class Trainer:
     :param profile_hooks: time every plugin's hooks (see :attr:`profiler`).
     :param handle_signals: during ``fit``, turn SIGINT/SIGTERM into a clean stop with a
         checkpoint (main thread only).
+
+    Distributed runs (see ``docs/distributed.md``): under ``torchrun`` the trainer initialises
+    the process group (gloo on the CPU, NCCL on CUDA, where ``"cuda"`` means
+    ``cuda:LOCAL_RANK``), wraps the model in ``DistributedDataParallel`` during ``fit``, gives
+    the train loader a ``DistributedSampler`` seeded with ``seed`` and the evaluation loaders a
+    :class:`~hookwise.distributed.DistributedEvalSampler` (no padding), registers plugins marked
+    ``rank_zero_only = True`` on rank 0 only, writes checkpoints from rank 0, and combines stop
+    requests and signals across ranks at points every rank reaches together.
+
+    :param dist_timeout: seconds a collective call waits for the other ranks before failing
+        (so a lost rank ends the run in bounded time).
+    :param dist_stop_check_interval: in a distributed run, stop requests and signals are
+        combined across ranks (one small all-reduce) at every epoch end, after every
+        validation, and every this many training steps (``None``: only at epoch ends and
+        validations). All ranks stop at the same step.
+    :param use_distributed_sampler: replace the loaders' samplers in a distributed run
+        (``False`` when the data is already split per rank, e.g. by data factories that take
+        ``rank`` and ``world_size``; loaders with a ``DistributedSampler`` are always kept).
+    :param ddp_kwargs: keyword arguments for ``DistributedDataParallel`` (for example
+        ``{"find_unused_parameters": True}``).
     """
 
     def __init__(
@@ -180,10 +202,14 @@ class Trainer:
         scheduler_interval: str = "epoch",
         profile_hooks: bool = False,
         handle_signals: bool = True,
+        dist_timeout: float = distributed.DEFAULT_TIMEOUT_S,
+        dist_stop_check_interval: int | None = 10,
+        use_distributed_sampler: bool = True,
+        ddp_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         if device is None or device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = distributed.device_for_rank(torch.device(device))
         self.output_dir = Path(output_dir)
         self.train_dataloader = train_dataloader
         self.test_dataloader: list[DataLoader[Any]] | None = (
@@ -207,6 +233,27 @@ class Trainer:
         self.scheduler_interval = scheduler_interval
         self.seed = seed
         self.handle_signals = handle_signals
+        if dist_stop_check_interval is not None and (
+            isinstance(dist_stop_check_interval, bool)
+            or not isinstance(dist_stop_check_interval, int)
+            or dist_stop_check_interval < 1
+        ):
+            raise ConfigError(
+                f"dist_stop_check_interval must be a positive number of steps or None, got "
+                f"{dist_stop_check_interval!r}"
+            )
+        if not float(dist_timeout) > 0:
+            raise ConfigError(
+                f"dist_timeout must be a positive number of seconds, got {dist_timeout!r}"
+            )
+        self.dist_timeout = float(dist_timeout)
+        self.dist_stop_check_interval = dist_stop_check_interval
+        self.use_distributed_sampler = use_distributed_sampler
+        self.ddp_kwargs = dict(ddp_kwargs or {})
+        self._world = 1
+        self._owns_process_group = False
+        self._agreed_stop = False
+        self._agreed_signal = False
         if num_epochs == -1 and num_steps == -1:
             logger.info("Neither num_epochs nor num_steps is set: training runs until stopped.")
 
@@ -340,12 +387,14 @@ class Trainer:
             raise ConfigError("Trainer.fit needs a train_dataloader")
         if loss_module is None:
             raise ConfigError("Trainer.fit needs a loss_module: loss_module(outputs, batch)")
-        self._model = model = model.to(self.device)
+        self._setup_distributed()
+        self._model = model = self._wrap_model(model.to(self.device))
         self._optimizers = _as_list(optimizers)
         self._lr_schedulers = _as_list(lr_schedulers)
         self._loss_module = loss_module
         self._stop = None
         self._signal = None
+        self._agreed_stop = self._agreed_signal = False
         profiler = self.profiler
         if profiler is not None:
             profiler.begin("fit")
@@ -359,6 +408,7 @@ class Trainer:
                     _seed_everything(self.seed)
                 if self.seed is None:
                     self.seed = int(torch.initial_seed() & 0x7FFFFFFF)
+                    self.seed = distributed.broadcast(self.seed) if self._world > 1 else self.seed
                 first_step = self.global_step
                 self.pm.hook.on_fit_start(trainer_state=self.get_state(), model=model)
                 while not self._done():
@@ -367,6 +417,7 @@ class Trainer:
             except BaseException as exc:
                 if self._signal is None or not isinstance(exc, KeyboardInterrupt):
                     self._report_exception(model, exc, fatal=True)
+                    self._distributed_failure(exc)
                     raise
             checkpoint = self._write_interrupt_checkpoint() if self._signal is not None else None
             self.pm.hook.on_fit_end(trainer_state=self.get_state(), model=model)
@@ -379,7 +430,7 @@ class Trainer:
         return self.metrics
 
     def _done(self) -> bool:
-        if self._stop is not None:
+        if self._stopping(sync=True):
             return True
         if self.num_steps != -1 and self.global_step >= self.num_steps:
             logger.info("Trainer.fit stopped: num_steps=%d reached.", self.num_steps)
@@ -391,7 +442,7 @@ class Trainer:
 
     def _train_epoch(self, model: nn.Module, loss_module: Any) -> None:
         hook = self.pm.hook
-        loader = self.train_dataloader
+        loader = self.train_dataloader = self._shard_train_loader(self.train_dataloader)
         assert loader is not None
         optimizers = self._optimizers
         connector = self.train_data_connector
@@ -472,10 +523,8 @@ class Trainer:
                 self.test(model, is_val=True)
                 model.train()
             batch_idx += 1
-            if (
-                self._stop is not None
-                or self._signal is not None
-                or (self.num_steps != -1 and self.global_step >= self.num_steps)
+            if self._stopping(sync=self._stop_check_due()) or (
+                self.num_steps != -1 and self.global_step >= self.num_steps
             ):
                 break
         self._epoch_complete = True
@@ -494,7 +543,7 @@ class Trainer:
                     scheduler.step(self.epoch)
                 else:
                     scheduler.step()
-        if self.validates_after_epoch(self.epoch) and self._signal is None:
+        if self.validates_after_epoch(self.epoch) and not self._interrupted():
             self.test(model, is_val=True)
 
     # -- test -------------------------------------------------------------------------------------
@@ -514,20 +563,24 @@ class Trainer:
         model = model.to(self.device)
         if self._model is None:
             self._model = model
+        self._setup_distributed()
         self._ensure_setup()
+        self._shard_eval_loaders()
         hook = self.pm.hook
         connector = self.test_data_connector
         device = self.device
         move = device.type != "cpu"
         batch_end = self.pm.caller("on_test_batch_end")
         model.eval()
+        # evaluation forward passes bypass DDP: ranks may run different numbers of batches
+        forward = model.module if isinstance(model, DistributedDataParallel) else model
         hook.on_test_epoch_start(trainer_state=self.get_state(), model=model)
         for loader_idx, loader in enumerate(self.test_dataloader):
             self._seed_loader(loader, -1 - loader_idx)
             for batch_idx, batch in enumerate(loader):
                 if move:
                     batch = _to_device(batch, device)
-                outputs = model(**connector(batch)) if connector is not None else model(batch)
+                outputs = forward(**connector(batch)) if connector is not None else forward(batch)
                 if batch_end.calls or batch_end.wrappers:
                     batch_end.call_ordered(
                         trainer_state=self.get_state(),
@@ -593,7 +646,10 @@ class Trainer:
             self.pm.hook.setup()
 
     def _position(self) -> str:
-        return f"epoch {self.epoch}, step {self.global_step}"
+        where = f"epoch {self.epoch}, step {self.global_step}"
+        if self._world > 1:
+            return f"rank {distributed.get_rank()} of {self._world}, {where}"
+        return where
 
     def _report_exception(self, model: nn.Module, exc: BaseException, fatal: bool) -> None:
         """Run ``on_exception``; errors raised there are logged, never hiding ``exc``."""
@@ -684,7 +740,16 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
-        """Write the complete checkpoint to ``path`` atomically; return the path."""
+        """Write the complete checkpoint to ``path`` atomically; return the path.
+
+        In a distributed run only rank 0 writes (every rank holds the same weights); the other
+        ranks return the path without writing. The call makes no collective call, so any rank
+        may make it, in an exception handler too; a plugin that needs the file complete on
+        every rank calls :func:`hookwise.distributed.synchronize` afterwards, at a point every
+        rank reaches together.
+        """
+        if self._world > 1 and distributed.get_rank() != 0:
+            return Path(path)
         return checkpointing.atomic_save(self.checkpoint_state(), path)
 
     def find_last_checkpoint(self) -> Path:
@@ -701,8 +766,8 @@ class Trainer:
         """Restore a checkpoint written by :meth:`save_checkpoint` into the current fit."""
         from hookwise.distributed import unwrap_model
 
-        file = self.find_last_checkpoint() if str(path) == "last" else Path(path)
-        data = checkpointing.load_checkpoint(file, map_location=self.device)
+        file = self._resume_file(path)
+        data = self._load_resume_checkpoint(file)
         model = self._model
         assert model is not None
         try:
@@ -759,6 +824,239 @@ class Trainer:
         except Exception:
             logger.exception("could not write the interrupt checkpoint")
             return None
+
+    # -- distributed ------------------------------------------------------------------------------
+
+    @property
+    def rank(self) -> int:
+        """This process's global rank (0 when not distributed; ``RANK`` under torchrun)."""
+        return distributed.get_rank()
+
+    @property
+    def world_size(self) -> int:
+        """The number of processes (1 when not distributed; ``WORLD_SIZE`` under torchrun)."""
+        return distributed.get_world_size()
+
+    @property
+    def owns_process_group(self) -> bool:
+        """Whether this trainer initialised the process group (:meth:`close` destroys it)."""
+        return self._owns_process_group
+
+    def close(self) -> None:
+        """Destroy the process group if this trainer created it; a no-op otherwise.
+
+        Also runs at interpreter exit. Call it (or use the trainer as a context manager) to
+        release the group earlier; a later ``fit`` or ``test`` initialises a new one.
+        """
+        if self._owns_process_group:
+            self._owns_process_group = False
+            atexit.unregister(self.close)
+            distributed.destroy_process_group()
+        self._world = 1
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _setup_distributed(self) -> None:
+        """Join torchrun's process group (once) and fit the plugins to this rank."""
+        if distributed.init_process_group(self.device, self.dist_timeout):
+            self._owns_process_group = True
+            atexit.register(self.close)
+        self._world = distributed.get_world_size() if distributed.is_distributed() else 1
+        if self._world > 1:
+            self._prepare_plugins_for_rank()
+
+    def _prepare_plugins_for_rank(self) -> None:
+        """Unregister rank-zero-only plugins on the other ranks; refuse error policies that
+        would let the ranks drift apart (DESIGN decision 9)."""
+        rank = distributed.get_rank()
+        for name in self.pm.plugin_names():
+            plugin = self.pm.get_plugin(name)
+            if rank != 0 and distributed.is_rank_zero_only(plugin):
+                self.pm.unregister(name=name)
+                logger.debug("plugin %r is rank_zero_only: not registered on rank %d", name, rank)
+                continue
+            policy = self.pm.error_policy(name)
+            if policy == "raise":
+                continue
+            functions = [
+                impl.function
+                for caller in self.pm.get_hookcallers(plugin) or []
+                for impl in caller.get_hookimpls()
+                if impl.plugin is plugin
+            ]
+            if not distributed.is_collective_free(plugin, functions):
+                raise ConfigError(
+                    f"plugin {name!r} has on_error={policy!r}, which a distributed run "
+                    f"({self._world} processes) allows only for plugins that make no collective "
+                    f"call: a failure tolerated on one rank would leave the ranks out of step. "
+                    f"Use on_error='raise', or, if the plugin never calls all_gather_object, "
+                    f"broadcast, synchronize or another collective, mark its class "
+                    f"`collective_free = True` (or `rank_zero_only = True` when it acts on rank "
+                    f"0 only)."
+                )
+
+    def _wrap_model(self, model: nn.Module) -> nn.Module:
+        if self._world == 1 or isinstance(model, DistributedDataParallel):
+            return model
+        device_ids = [self.device] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=device_ids, **self.ddp_kwargs)
+
+    def _shard_train_loader(self, loader: DataLoader[Any] | None) -> DataLoader[Any] | None:
+        if loader is None or self._world == 1 or not self.use_distributed_sampler:
+            return loader
+        seed = self.seed if self.seed is not None else 0
+        return distributed.shard_train_loader(
+            loader, seed=seed, num_replicas=self._world, rank=distributed.get_rank()
+        )
+
+    def _shard_eval_loaders(self) -> None:
+        loaders = self.test_dataloader
+        if not loaders or self._world == 1 or not self.use_distributed_sampler:
+            return
+        rank = distributed.get_rank()
+        sharded = [
+            distributed.shard_eval_loader(loader, num_replicas=self._world, rank=rank)
+            for loader in loaders
+        ]
+        if any(new is not old for new, old in zip(sharded, loaders, strict=True)):
+            self.test_dataloader = sharded
+
+    def _stop_check_due(self) -> bool:
+        """Whether this step is a point where every rank combines its stop requests."""
+        if self._world == 1:
+            return False
+        step = self.global_step
+        every = self.dist_stop_check_interval
+        if every is not None and step % every == 0:
+            return True
+        validate = self.val_check_interval
+        return validate is not None and bool(self.test_dataloader) and step % validate == 0
+
+    def _stopping(self, sync: bool) -> bool:
+        """Whether training stops now. In a distributed run only what every rank agreed on
+        counts (combined at ``sync`` points), so every rank stops at the same step."""
+        if self._world == 1:
+            return self._stop is not None or self._signal is not None
+        if sync:
+            self._sync_stop()
+        return self._agreed_stop or self._agreed_signal
+
+    def _interrupted(self) -> bool:
+        """Whether a signal ended the run (agreed across ranks in a distributed run)."""
+        if self._world == 1:
+            return self._signal is not None
+        self._sync_stop()
+        return self._agreed_signal
+
+    def _sync_stop(self) -> None:
+        """Combine stop requests and signals across ranks: one small all-reduce, plus one
+        gather of the stop reasons when some rank asked to stop."""
+        requested, signum = distributed.all_reduce_max(
+            [int(self._stop is not None), self._signal or 0]
+        )
+        if signum and not self._agreed_signal:
+            self._agreed_signal = True
+            if self._signal is None:
+                self._signal = signum
+                logger.warning(
+                    "%s was received by another rank: every rank ends the run at step %d",
+                    signal.Signals(signum).name,
+                    self.global_step,
+                )
+        if requested and not self._agreed_stop:
+            self._agreed_stop = True
+            requests = distributed.all_gather_object(self._stop)
+            if self._stop is None:
+                rank, first = next((r, q) for r, q in enumerate(requests) if q is not None)
+                self._stop = StopRequest(
+                    f"{first.reason} (requested on rank {rank})",
+                    first.plugin,
+                    self.epoch,
+                    self.global_step,
+                )
+                logger.info(
+                    "Stop requested on rank %d%s: %s; every rank stops at step %d",
+                    rank,
+                    f" by plugin {first.plugin!r}" if first.plugin else "",
+                    first.reason,
+                    self.global_step,
+                )
+
+    def _distributed_failure(self, exc: BaseException) -> None:
+        """On a fatal error in a distributed run: name this rank, record the error for
+        torchrun's summary, and tear the process group down without any collective call, so
+        that the other ranks fail fast (or torchrun ends them) instead of waiting."""
+        if self._world == 1 and not self._owns_process_group:
+            return
+        rank, world = distributed.get_rank(), distributed.get_world_size()
+        if distributed.is_peer_failure(exc):
+            logger.error(
+                "rank %d of %d: a collective call failed, most likely because another rank "
+                "failed first (see its error): %s: %s",
+                rank,
+                world,
+                type(exc).__name__,
+                exc,
+            )
+        else:
+            distributed.record_failure(exc)  # torchrun's summary names this as the root cause
+            notes = "; ".join(getattr(exc, "__notes__", []))
+            logger.error(
+                "rank %d of %d: the run failed with %s: %s%s",
+                rank,
+                world,
+                type(exc).__name__,
+                exc,
+                f" ({notes})" if notes else "",
+            )
+        if self._owns_process_group:
+            self._owns_process_group = False
+            atexit.unregister(self.close)
+            distributed.abort_process_group()
+        self._world = 1
+
+    def _resume_file(self, path: str | os.PathLike[str]) -> Path:
+        """The checkpoint to resume: ``"last"`` is resolved on rank 0 and shared."""
+        if str(path) != "last":
+            return Path(path)
+        if self._world == 1:
+            return self.find_last_checkpoint()
+        found: str | None = None
+        error: str | None = None
+        if distributed.get_rank() == 0:
+            try:
+                found = str(self.find_last_checkpoint())
+            except CheckpointError as exc:
+                error = str(exc)
+        found, error = distributed.broadcast((found, error))
+        if error is not None or found is None:
+            raise CheckpointError(f"rank 0: {error}")
+        return Path(found)
+
+    def _load_resume_checkpoint(self, file: Path) -> dict[str, Any]:
+        """Load ``file``; in a distributed run every rank raises if any rank failed to."""
+        if self._world == 1:
+            return checkpointing.load_checkpoint(file, map_location=self.device)
+        data: dict[str, Any] = {}
+        error: CheckpointError | None = None
+        try:
+            data = checkpointing.load_checkpoint(file, map_location=self.device)
+        except CheckpointError as exc:
+            error = exc
+        failures = distributed.all_gather_object(None if error is None else str(error))
+        if error is not None:
+            raise error
+        for rank, message in enumerate(failures):
+            if message is not None:
+                raise CheckpointError(
+                    f"rank {rank} could not load the checkpoint to resume, so no rank does: "
+                    f"{message}. Every rank reads the file: put it on storage all nodes share."
+                )
+        return data
 
     # -- helpers ----------------------------------------------------------------------------------
 
