@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,6 +279,9 @@ class Trainer:
         self._is_setup = False
         self._batch_in_epoch = 0
         self._epoch_complete = False
+        #: Whether the epoch schedulers stepped for the epoch that ended (a checkpoint taken in
+        #: ``on_train_epoch_end`` comes before that step; resuming from it makes the step).
+        self._epoch_schedulers_stepped = True
         self._resume_batch = 0
         self._pending_rng: Mapping[str, Any] | None = None
         self._model: nn.Module | None = None
@@ -414,6 +418,9 @@ class Trainer:
                 while not self._done():
                     self._train_epoch(model, loss_module)
                     self.epoch += 1
+                    # the position is now the start of the next epoch (for checkpoints taken
+                    # after fit, or at its end): resuming there must not skip that epoch
+                    self._epoch_complete, self._batch_in_epoch = False, 0
             except BaseException as exc:
                 if self._signal is None or not isinstance(exc, KeyboardInterrupt):
                     self._report_exception(model, exc, fatal=True)
@@ -460,6 +467,7 @@ class Trainer:
         start = self._resume_batch
         self._resume_batch = 0
         self._epoch_complete = False
+        self._epoch_schedulers_stepped = False
         self._batch_in_epoch = start
         if start == 0:
             self._pending_rng_if_epoch_start()
@@ -537,14 +545,18 @@ class Trainer:
         )
         if results:
             self._merge_logs("train/", "on_train_epoch_end", results)
+        self._step_epoch_schedulers(self.epoch)
+        if self.validates_after_epoch(self.epoch) and not self._interrupted():
+            self.test(model, is_val=True)
+
+    def _step_epoch_schedulers(self, epoch: int) -> None:
         if self.scheduler_interval == "epoch":
             for scheduler in self._lr_schedulers:
                 if hasattr(scheduler, "step_on_batch"):
-                    scheduler.step(self.epoch)
+                    scheduler.step(epoch)
                 else:
                     scheduler.step()
-        if self.validates_after_epoch(self.epoch) and not self._interrupted():
-            self.test(model, is_val=True)
+        self._epoch_schedulers_stepped = True
 
     # -- test -------------------------------------------------------------------------------------
 
@@ -728,6 +740,7 @@ class Trainer:
             "global_step": self.global_step,
             "batch_in_epoch": self._batch_in_epoch,
             "epoch_complete": self._epoch_complete,
+            "epoch_schedulers_stepped": self._epoch_schedulers_stepped,
             "seed": self.seed,
             "model": unwrap_model(model).state_dict(),
             "optimizers": [o.state_dict() for o in self._optimizers],
@@ -770,8 +783,12 @@ class Trainer:
         data = self._load_resume_checkpoint(file)
         model = self._model
         assert model is not None
+        target = unwrap_model(model)
+        weights = data["model"]
+        if set(weights) != set(target.state_dict()):  # keys that fit are never renamed
+            weights = checkpointing.strip_module_prefix(weights)
         try:
-            unwrap_model(model).load_state_dict(checkpointing.strip_module_prefix(data["model"]))
+            target.load_state_dict(weights)
         except RuntimeError as exc:
             raise CheckpointError(
                 f"checkpoint {str(file)!r} does not fit the model: {exc}"
@@ -793,6 +810,10 @@ class Trainer:
         self.seed = data.get("seed", self.seed)
         self.global_step = int(data["global_step"])
         if data.get("epoch_complete", True):
+            if not data.get("epoch_schedulers_stepped", True):
+                with warnings.catch_warnings():  # the optimizers did step, before the save
+                    warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
+                    self._step_epoch_schedulers(int(data["epoch"]))
             self.epoch = int(data["epoch"]) + 1
             self._resume_batch = 0
         else:

@@ -1,0 +1,74 @@
+"""File names, atomic links and deletion for the checkpoint folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+
+logger = logging.getLogger("hookwise.checkpoint")
+
+#: Always the newest checkpoint the plugin wrote.
+LAST = "last.ckpt"
+#: The checkpoint with the best monitored value.
+BEST = "best.ckpt"
+#: Written when the run fails (``on_exception(fatal=True)``); other ranks add ``-rank<r>``.
+EMERGENCY = "emergency.ckpt"
+
+
+def periodic_file_name(epoch: int, step: int) -> str:
+    """``epoch={epoch}-step={step}.ckpt``, vis4d's name for periodic checkpoints."""
+    return f"epoch={epoch}-step={step}.ckpt"
+
+
+def format_value(value: float) -> str:
+    """A metric value as vis4d prints it: 4 decimals, scientific notation below 1e-3."""
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.3e}"
+    return f"{value:.4f}"
+
+
+def best_file_name(epoch: int, step: int, monitor: str, value: float) -> str:
+    """``best-epoch={epoch}-step={step}-{metric}={value}.ckpt`` (``/`` in the metric: ``_``)."""
+    metric = re.sub(r"[^A-Za-z0-9_.-]+", "_", monitor).strip("_") or "metric"
+    return f"best-epoch={epoch}-step={step}-{metric}={format_value(value)}.ckpt"
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Make ``target`` hold the same bytes as ``source``, atomically.
+
+    A hard link costs no space and no time; where the file system has none, the file is copied
+    and fsynced. Either way the new name is prepared under a temporary name and renamed over
+    ``target``, so a reader sees the old file or the new one, never a partial one. Removing
+    ``source`` later leaves ``target`` intact.
+    """
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.link.tmp")
+    temporary.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(source, temporary)
+        except OSError:
+            shutil.copyfile(source, temporary)
+            _fsync_file(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def delete_quietly(path: Path) -> None:
+    """Remove a checkpoint the plugin no longer keeps; a failure is logged, not raised."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("could not remove old checkpoint %s: %s", path, exc)

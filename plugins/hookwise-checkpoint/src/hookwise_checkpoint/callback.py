@@ -1,0 +1,481 @@
+"""``CheckpointCallback``: decides when to save, what the files are called and which to keep.
+
+The checkpoint itself (its content, format version and atomic write) belongs to the core:
+the plugin calls :meth:`hookwise.Trainer.save_checkpoint`, so every file it writes is complete
+(model, optimizers, schedulers, position inside the epoch, RNG states, every plugin's state)
+and ``Trainer.fit(..., resume_from=path)`` continues the run exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hookwise import distributed
+from hookwise.callback import Callback
+from hookwise.checkpointing import atomic_save
+from hookwise.errors import CheckpointError, ConfigError
+from hookwise.hookspecs import hookimpl
+
+from hookwise_checkpoint._files import (
+    BEST,
+    EMERGENCY,
+    LAST,
+    best_file_name,
+    delete_quietly,
+    link_or_copy,
+    periodic_file_name,
+)
+
+if TYPE_CHECKING:
+    from hookwise.connectors import CallbackConnector
+    from hookwise.hookspecs import MetricLogs
+    from hookwise.state import TrainerState
+    from torch import nn
+
+logger = logging.getLogger("hookwise.checkpoint")
+
+#: Version of the plugin's own entry in the checkpoint (``plugins["checkpoint"]``).
+STATE_VERSION = 1
+_MODES = ("min", "max")
+
+
+def validation_key(monitor: str, plugin: str) -> str:
+    """The validation metric ``monitor`` names: ``"loss"`` and ``"val/loss"`` both mean
+    ``"val/loss"``; ``train/`` and ``test/`` keys are refused (the plugin acts on validation
+    passes, whose metrics are all ``val/...``)."""
+    if not isinstance(monitor, str) or not monitor.strip():
+        raise ConfigError(
+            f"{plugin}: monitor must be the name of a validation metric such as 'val/loss', "
+            f"got {monitor!r}"
+        )
+    for prefix in ("train/", "test/"):
+        if monitor.startswith(prefix):
+            raise ConfigError(
+                f"{plugin}: monitor={monitor!r} cannot be watched: the plugin acts after "
+                f"validation passes, whose metrics are named 'val/<key>'. Use "
+                f"monitor='val/{monitor[len(prefix) :]}'."
+            )
+    return monitor if monitor.startswith("val/") else f"val/{monitor}"
+
+
+def _check_int(plugin: str, name: str, value: Any, minimum: int, *, none_ok: bool = False) -> None:
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        allowed = f"an integer >= {minimum}" + (" or None" if none_ok else "")
+        raise ConfigError(f"{plugin}: {name} must be {allowed}, got {value!r}")
+
+
+class CheckpointCallback(Callback):
+    """Saves complete checkpoints of the run and keeps the ones you ask for.
+
+    Files go to ``{save_prefix}/checkpoints/``:
+
+    - ``epoch={e}-step={s}.ckpt`` every ``checkpoint_period`` epochs (``epoch_based=True``) or
+      steps (``epoch_based=False``); ``keep_last`` limits how many are kept.
+    - ``last.ckpt``: the newest checkpoint written (``save_last``).
+    - ``best-epoch={e}-step={s}-{metric}={value}.ckpt``: the ``save_top_k`` best by
+      ``monitor``, decided after every validation pass; ``best.ckpt`` is the best of them.
+    - ``emergency.ckpt``: the state when a fatal error ended the run (``save_on_exception``).
+
+    An epoch checkpoint is written after that epoch's validation (in ``on_validation_end``),
+    or at ``on_train_epoch_end`` in epochs without validation, so it holds the state that
+    validation updated (best scores, early stopping) and a resumed run starts at the next
+    epoch. A step checkpoint is written in ``on_train_batch_end`` and is just as complete:
+    resuming from it skips the batches that epoch already used. The plugin's hooks run last
+    (``trylast``), so the other plugins' state for that step is in the file. Each name of one
+    checkpoint is a hard link to the same file where the file system allows (a copy where it
+    does not), and every file appears atomically. Only rank 0 writes; the other ranks wait at
+    a barrier until the file is complete.
+
+    Resume with ``Trainer.fit(..., resume_from=path)`` or ``resume_from="last"``; the plugin's
+    own state (the files it keeps, the best scores) is in the checkpoint, so a resumed run goes
+    on keeping and deleting the right files.
+
+    :param save_prefix: the folder that gets ``checkpoints/``; default: the trainer's
+        ``output_dir``.
+    :param checkpoint_period: save every this many epochs (epoch mode) or steps (step mode).
+    :param keep_last: how many ``epoch=..-step=..`` files to keep (the newest); ``None`` keeps
+        all, ``0`` writes only ``last.ckpt``.
+    :param monitor: the validation metric that ranks checkpoints, e.g. ``"val/loss"`` (a name
+        without ``val/`` gets it). ``None``: no best checkpoints. A validation pass without
+        this key is an error that lists the keys it has.
+    :param mode: ``"min"`` (lower is better) or ``"max"``.
+    :param save_top_k: how many best checkpoints to keep (``-1``: all that were ever best
+        of their time, ``0``: none). Needs ``monitor`` when more than 1.
+    :param save_last: keep ``last.ckpt`` pointing at the newest checkpoint.
+    :param save_on_exception: write ``emergency.ckpt`` when a fatal error ends the run (no
+        collective call: every rank that fails writes its own, ``emergency-rank<r>.ckpt`` on
+        ranks other than 0).
+    :param epoch_based: save by epochs (``True``, vis4d's default) or by steps.
+    :param train_connector: accepted as in vis4d; unused.
+    :param test_connector: accepted as in vis4d; unused.
+    """
+
+    def __init__(
+        self,
+        *,
+        save_prefix: str | os.PathLike[str] | None = None,
+        checkpoint_period: int = 1,
+        keep_last: int | None = None,
+        monitor: str | None = None,
+        mode: str = "min",
+        save_top_k: int = 1,
+        save_last: bool = True,
+        save_on_exception: bool = True,
+        epoch_based: bool = True,
+        train_connector: CallbackConnector | Mapping[str, Any] | None = None,
+        test_connector: CallbackConnector | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            epoch_based=epoch_based, train_connector=train_connector, test_connector=test_connector
+        )
+        name = "checkpoint"
+        _check_int(name, "checkpoint_period", checkpoint_period, 1)
+        _check_int(name, "keep_last", keep_last, 0, none_ok=True)
+        _check_int(name, "save_top_k", save_top_k, -1)
+        if mode not in _MODES:
+            raise ConfigError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
+        if monitor is None and save_top_k not in (0, 1):
+            raise ConfigError(
+                f"{name}: save_top_k={save_top_k} keeps the best checkpoints by a metric; "
+                f"set monitor (e.g. monitor='val/loss') or leave save_top_k at 1"
+            )
+        if save_prefix is not None and not isinstance(save_prefix, (str, os.PathLike)):
+            raise ConfigError(f"{name}: save_prefix must be a path, got {save_prefix!r}")
+        self.save_prefix = save_prefix
+        self.checkpoint_period = checkpoint_period
+        self.keep_last = keep_last
+        self.monitor = validation_key(monitor, name) if monitor is not None else None
+        self.mode = mode
+        self.save_top_k = save_top_k
+        self.save_last = bool(save_last)
+        self.save_on_exception = bool(save_on_exception)
+        #: The checkpoint folder, ``{save_prefix}/checkpoints`` (known at fit start when
+        #: ``save_prefix`` is not given).
+        self.output_dir: Path | None = (
+            Path(save_prefix) / "checkpoints" if save_prefix is not None else None
+        )
+        self._kept: list[str] = []
+        self._best: list[dict[str, Any]] = []
+        self._pending_epoch: int | None = None
+        self._in_fit = False
+        self._write_failed = False
+        self._nan_warned = False
+
+    # -- what the plugin keeps ------------------------------------------------------------------
+
+    @property
+    def kept_checkpoints(self) -> list[Path]:
+        """The periodic checkpoints kept, oldest first."""
+        return [self._folder() / name for name in self._kept]
+
+    @property
+    def best_checkpoints(self) -> list[tuple[float, Path]]:
+        """``(score, path)`` of the best checkpoints kept, best first."""
+        return [(float(b["score"]), self._folder() / str(b["file"])) for b in self._best]
+
+    @property
+    def best_score(self) -> float | None:
+        """The best monitored value seen so far (``None`` before the first validation)."""
+        return float(self._best[0]["score"]) if self._best else None
+
+    def _folder(self) -> Path:
+        if self.output_dir is None:
+            raise ConfigError(
+                "checkpoint: the checkpoint folder is not known yet (it is the trainer's "
+                "output_dir, known at fit start); pass save_prefix=... to set it"
+            )
+        return self.output_dir
+
+    def _resolve_folder(self, trainer_state: TrainerState) -> Path:
+        if self.output_dir is None:
+            trainer = trainer_state.get("train_module")
+            output = getattr(trainer, "output_dir", None)
+            if output is None:
+                raise ConfigError(
+                    "checkpoint: save_prefix is not set and the trainer has no output_dir; "
+                    "pass save_prefix=... (checkpoints go to {save_prefix}/checkpoints)"
+                )
+            self.output_dir = Path(output) / "checkpoints"
+        return self.output_dir
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Agree on the checkpoint folder across ranks (rank 0's wins)."""
+        if self.output_dir is not None:
+            self.output_dir = Path(distributed.broadcast(str(self.output_dir)))
+
+    def on_fit_start(self, trainer_state: TrainerState, model: nn.Module) -> None:
+        """Resolve the checkpoint folder (rank 0's, on every rank)."""
+        folder = self._resolve_folder(trainer_state)
+        self.output_dir = Path(distributed.broadcast(str(folder)))
+        self._in_fit = True
+        self._pending_epoch = None
+        self._write_failed = False
+
+    def on_fit_end(self, trainer_state: TrainerState, model: nn.Module) -> None:
+        """Forget the fit's pending work."""
+        self._in_fit = False
+        self._pending_epoch = None
+
+    def on_train_epoch_start(
+        self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
+    ) -> None:
+        """A new epoch has no pending epoch checkpoint."""
+        self._pending_epoch = None
+
+    @hookimpl(trylast=True)
+    def on_train_batch_end(
+        self,
+        trainer_state: TrainerState,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> MetricLogs | None:
+        """Step mode: save every ``checkpoint_period`` steps."""
+        if not self.epoch_based and trainer_state["global_step"] % self.checkpoint_period == 0:
+            self._save(trainer_state, model, periodic=True)
+        return None
+
+    @hookimpl(trylast=True)
+    def on_train_epoch_end(
+        self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
+    ) -> MetricLogs | None:
+        """Epoch mode: save now if this epoch has no validation, else after it."""
+        if not self.epoch_based:
+            return None
+        epoch = trainer_state["current_epoch"]
+        if (epoch + 1) % self.checkpoint_period != 0:
+            return None
+        trainer = trainer_state.get("train_module")
+        validates = getattr(trainer, "validates_after_epoch", None)
+        if callable(validates) and validates(epoch):
+            self._pending_epoch = epoch
+        else:
+            self._save(trainer_state, model, periodic=True)
+        return None
+
+    @hookimpl(trylast=True)
+    def on_validation_end(
+        self, trainer_state: TrainerState, model: nn.Module, metrics: Mapping[str, float]
+    ) -> None:
+        """Rank the pass by ``monitor``; write the epoch checkpoint that waited for it."""
+        if not (self._in_fit or any(k.startswith("val/") for k in metrics)):
+            return  # a standalone test pass: nothing to save
+        score: float | None = None
+        if self.monitor is not None:
+            if self.monitor not in metrics:
+                raise ConfigError(
+                    f"checkpoint: monitor={self.monitor!r} is not among this validation "
+                    f"pass's metrics {sorted(metrics)}. Set monitor to one of them, or enable "
+                    f"the plugin that logs it (an evaluator)."
+                )
+            value = float(metrics[self.monitor])
+            if math.isnan(value):
+                if not self._nan_warned:
+                    self._nan_warned = True
+                    logger.warning(
+                        "checkpoint: %s is NaN at epoch %d, step %d; a NaN never ranks as best",
+                        self.monitor,
+                        trainer_state["current_epoch"],
+                        trainer_state["global_step"],
+                    )
+            elif self._ranks(value):
+                score = value
+        epoch = trainer_state["current_epoch"]
+        periodic = self._pending_epoch is not None and self._pending_epoch == epoch
+        self._pending_epoch = None
+        if periodic or score is not None:
+            self._save(trainer_state, model, periodic=periodic, score=score)
+
+    def on_exception(
+        self,
+        trainer_state: TrainerState,
+        model: nn.Module,
+        exception: BaseException,
+        fatal: bool,
+    ) -> None:
+        """Write ``emergency.ckpt`` when a fatal error ends the fit (no collective call)."""
+        if not (fatal and self.save_on_exception and self._in_fit) or self._write_failed:
+            return
+        trainer = trainer_state.get("train_module")
+        if not callable(getattr(trainer, "save_checkpoint", None)):
+            return
+        rank = distributed.get_rank()
+        name = EMERGENCY if rank == 0 else EMERGENCY.replace(".ckpt", f"-rank{rank}.ckpt")
+        try:
+            path = trainer.save_checkpoint(self._resolve_folder(trainer_state) / name)
+        except Exception:
+            logger.exception("checkpoint: could not write the emergency checkpoint")
+            return
+        logger.warning(
+            "checkpoint: the run failed at epoch %d, step %d (%s); its state is saved in %s",
+            trainer_state["current_epoch"],
+            trainer_state["global_step"],
+            type(exception).__name__,
+            path,
+        )
+
+    # -- saving ---------------------------------------------------------------------------------
+
+    def _ranks(self, value: float) -> bool:
+        """Whether ``value`` enters the top ``save_top_k``."""
+        if self.save_top_k == 0:
+            return False
+        if self.save_top_k == -1:
+            best = self.best_score
+            return best is None or self._better(value, best)
+        if len(self._best) < self.save_top_k:
+            return True
+        return self._better(value, float(self._best[-1]["score"]))
+
+    def _better(self, value: float, than: float) -> bool:
+        return value < than if self.mode == "min" else value > than
+
+    def _save(
+        self,
+        trainer_state: TrainerState,
+        model: nn.Module,
+        *,
+        periodic: bool,
+        score: float | None = None,
+    ) -> None:
+        """Update what is kept, write one checkpoint under every name it gets, drop the rest.
+
+        The bookkeeping comes first, so the plugin state stored in the new file already lists
+        it; if the write fails, the bookkeeping is rolled back.
+        """
+        folder = self._resolve_folder(trainer_state)
+        epoch = trainer_state["current_epoch"]
+        step = trainer_state["global_step"]
+        kept_before = list(self._kept)
+        best_before = [dict(entry) for entry in self._best]
+        names: list[str] = []
+        doomed: list[str] = []
+        if periodic and self.keep_last != 0:
+            name = periodic_file_name(epoch, step)
+            if name in self._kept:
+                self._kept.remove(name)
+            self._kept.append(name)
+            names.append(name)
+            if self.keep_last is not None and len(self._kept) > self.keep_last:
+                excess = len(self._kept) - self.keep_last
+                doomed += self._kept[:excess]
+                del self._kept[:excess]
+        if score is not None and self.monitor is not None:
+            name = best_file_name(epoch, step, self.monitor, score)
+            self._best = [entry for entry in self._best if entry["file"] != name]
+            self._best.append({"score": score, "file": name, "epoch": epoch, "step": step})
+            self._best.sort(key=lambda entry: float(entry["score"]), reverse=self.mode == "max")
+            if self.save_top_k > 0 and len(self._best) > self.save_top_k:
+                doomed += [str(entry["file"]) for entry in self._best[self.save_top_k :]]
+                del self._best[self.save_top_k :]
+            names.append(name)
+            if self._best[0]["file"] == name:
+                names.append(BEST)
+        if self.save_last:
+            names.append(LAST)
+        if not names:
+            return
+        keep = set(names) | set(self._kept) | {str(entry["file"]) for entry in self._best}
+        try:
+            if distributed.is_rank_zero():
+                self._write(trainer_state, model, folder, names)
+                for name in doomed:
+                    if name not in keep:
+                        delete_quietly(folder / name)
+        except BaseException:
+            self._kept, self._best = kept_before, best_before
+            self._write_failed = True
+            raise
+        finally:
+            distributed.synchronize()
+
+    def _write(
+        self, trainer_state: TrainerState, model: nn.Module, folder: Path, names: list[str]
+    ) -> None:
+        primary = folder / names[0]
+        trainer = trainer_state.get("train_module")
+        if callable(getattr(trainer, "save_checkpoint", None)):
+            trainer.save_checkpoint(primary)
+        else:  # hooks called without a hookwise trainer (vis4d-style tests): vis4d's layout
+            atomic_save(self._vis4d_checkpoint(trainer_state, model), primary)
+        for name in names[1:]:
+            link_or_copy(primary, folder / name)
+        logger.info(
+            "checkpoint: saved epoch %d, step %d as %s",
+            trainer_state["current_epoch"],
+            trainer_state["global_step"],
+            ", ".join(names),
+        )
+
+    @staticmethod
+    def _vis4d_checkpoint(trainer_state: TrainerState, model: nn.Module) -> dict[str, Any]:
+        content: dict[str, Any] = {
+            "epoch": trainer_state["current_epoch"],
+            "global_step": trainer_state["global_step"],
+            "state_dict": distributed.unwrap_model(model).state_dict(),
+        }
+        if "optimizers" in trainer_state:
+            content["optimizers"] = [o.state_dict() for o in trainer_state["optimizers"]]
+        if "lr_schedulers" in trainer_state:
+            content["lr_schedulers"] = [
+                s.state_dict() for s in trainer_state["lr_schedulers"] if hasattr(s, "state_dict")
+            ]
+        return content
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The files kept and the best scores (plain values; names relative to the folder)."""
+        return {
+            "version": STATE_VERSION,
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "kept": list(self._kept),
+            "best": [dict(entry) for entry in self._best],
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned. A checkpoint ranked by another
+        ``monitor`` or ``mode`` restarts the ranking (its files are left on disk)."""
+        if not isinstance(state_dict, Mapping) or state_dict.get("version") != STATE_VERSION:
+            raise CheckpointError(
+                f"checkpoint: the saved state of the checkpoint plugin is not version "
+                f"{STATE_VERSION} ({state_dict!r:.200}); resume with the hookwise-checkpoint "
+                f"release that wrote it, or enable the plugin under another name to start fresh"
+            )
+        kept = state_dict.get("kept", [])
+        best = state_dict.get("best", [])
+        if not (isinstance(kept, list) and all(isinstance(k, str) for k in kept)):
+            raise CheckpointError(f"checkpoint: saved 'kept' is not a list of names: {kept!r}")
+        if not (
+            isinstance(best, list)
+            and all(isinstance(b, Mapping) and {"score", "file"} <= set(b) for b in best)
+        ):
+            raise CheckpointError(
+                f"checkpoint: saved 'best' is not a list of {{score, file, ...}}: {best!r}"
+            )
+        self._kept = list(kept)
+        if state_dict.get("monitor") == self.monitor and state_dict.get("mode") == self.mode:
+            self._best = [dict(b) for b in best]
+        else:
+            self._best = []
+            if best:
+                logger.warning(
+                    "checkpoint: the checkpoint ranked by monitor=%r, mode=%r; this run ranks by "
+                    "monitor=%r, mode=%r, so the ranking starts over (earlier best files stay)",
+                    state_dict.get("monitor"),
+                    state_dict.get("mode"),
+                    self.monitor,
+                    self.mode,
+                )
