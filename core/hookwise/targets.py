@@ -54,8 +54,12 @@ def resolve(path: str, *, where: str = "target") -> Any:
 
 
 def is_target(value: Any) -> bool:
-    """Whether ``value`` is a mapping with a ``target`` key."""
-    return isinstance(value, Mapping) and TARGET_KEY in value
+    """Whether ``value`` is a mapping whose ``target`` is a string (an import path).
+
+    A mapping whose ``target`` is something else, such as the connector entry
+    ``target = { data = "labels" }``, is plain data.
+    """
+    return isinstance(value, Mapping) and isinstance(value.get(TARGET_KEY), str)
 
 
 def instantiate(value: Any, *, where: str = "config", **extra: Any) -> Any:
