@@ -417,17 +417,22 @@ class Trainer:
                 self.pm.hook.on_fit_start(trainer_state=self.get_state(), model=model)
                 while not self._done():
                     self._train_epoch(model, loss_module)
+                    if not self._epoch_complete:  # a signal: the epoch stays open
+                        break
                     self.epoch += 1
                     # the position is now the start of the next epoch (for checkpoints taken
                     # after fit, or at its end): resuming there must not skip that epoch
                     self._epoch_complete, self._batch_in_epoch = False, 0
             except BaseException as exc:
-                if self._signal is None or not isinstance(exc, KeyboardInterrupt):
-                    self._report_exception(model, exc, fatal=True)
+                if self._signal is not None and isinstance(exc, KeyboardInterrupt):
                     self._distributed_failure(exc)
-                    raise
+                    raise  # a second Ctrl-C exits at once: no hook, no half-step checkpoint
+                self._report_exception(model, exc, fatal=True)
+                self._distributed_failure(exc)
+                raise
             checkpoint = self._write_interrupt_checkpoint() if self._signal is not None else None
             self.pm.hook.on_fit_end(trainer_state=self.get_state(), model=model)
+            self._report_tolerated_failures()
         if profiler is not None:
             profiler.end("fit", steps=self.global_step - first_step)
         if self._signal is not None:
@@ -535,6 +540,10 @@ class Trainer:
                 self.num_steps != -1 and self.global_step >= self.num_steps
             ):
                 break
+        if self._interrupted():
+            # A signal ends the run inside the epoch: no epoch-end hooks, scheduler step or
+            # validation, so resuming continues at the next batch as if nothing had happened.
+            return
         self._epoch_complete = True
         results = self.pm.caller("on_train_epoch_end").call_attributed(
             trainer_state=self.get_state(
@@ -619,13 +628,18 @@ class Trainer:
         merged: dict[str, Any] = {}
         owners: dict[str, str] = {}
         for plugin, logs in results:
-            if not isinstance(logs, Mapping):
-                raise TypeError(
-                    f"plugin {plugin!r}, hook {hook!r}: returned {type(logs).__name__}; hooks "
-                    f"return None or a mapping of names to numbers"
-                )
+            try:
+                if not isinstance(logs, Mapping):
+                    raise TypeError(
+                        f"plugin {plugin!r}, hook {hook!r}: returned {type(logs).__name__}; "
+                        f"hooks return None or a mapping of names to numbers"
+                    )
+                for key, value in logs.items():
+                    _check_log_value(plugin, hook, key, value)
+            except TypeError as exc:  # the plugin's error policy decides; its logs are dropped
+                self.pm.handle_failure(hook, plugin, exc)
+                continue
             for key, value in logs.items():
-                _check_log_value(plugin, hook, key, value)
                 name = prefix + key
                 if name in merged:
                     first = owners[name]
@@ -684,6 +698,21 @@ class Trainer:
                     type(exc).__name__,
                 )
 
+    def _report_tolerated_failures(self) -> None:
+        """At the end of fit, say how often each plugin's tolerated failures happened."""
+        for name, failure in self.pm.failures.items():
+            if failure.count > 1:
+                logger.warning(
+                    "plugin %r failed %d times in this run (on_error=%s; the first failure was "
+                    "reported with its traceback); the last one, in hook %r: %s: %s",
+                    name,
+                    failure.count,
+                    failure.policy,
+                    failure.hook,
+                    type(failure.exception).__name__,
+                    failure.exception,
+                )
+
     def _tolerated_failure(self, failure: HookFailure) -> None:
         if self._model is not None and failure.hook != "on_exception":
             self._report_exception(self._model, failure.exception, fatal=False)
@@ -707,7 +736,17 @@ class Trainer:
             yield
             return
 
+        owner = os.getpid()
+
         def handler(signum: int, _frame: Any) -> None:
+            if os.getpid() != owner:
+                # A process forked during fit (a DataLoader worker) inherited this handler: the
+                # trainer's process ends the run and shuts its workers down, so a worker ignores
+                # Ctrl-C; any other signal gets its default action.
+                if signum != signal.SIGINT:
+                    signal.signal(signum, signal.SIG_DFL)
+                    os.kill(os.getpid(), signum)
+                return
             if self._signal is not None and signum == signal.SIGINT:
                 raise KeyboardInterrupt  # a second Ctrl-C exits at once
             self._signal = signum

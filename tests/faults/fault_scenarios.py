@@ -1,0 +1,342 @@
+"""The registry of fault scenarios: what can go wrong, and what hookwise promises when it does.
+
+Every test of the suite is marked ``@pytest.mark.fault("<scenario id>")``. ``test_coverage.py``
+fails when a scenario has no test, when a test names an unknown scenario, or when
+``docs/faults.md`` and this registry disagree; the end of a pytest run prints how many scenarios
+the run covered.
+
+A scenario whose part of hookwise does not exist yet carries ``pending`` (why, and which issue
+builds it); it needs no test until that lands, and ``docs/faults.md`` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One fault and hookwise's promise for it."""
+
+    id: str
+    area: str
+    fault: str
+    promise: str
+    pending: str | None = None
+
+
+AREAS: dict[str, str] = {
+    "policy": "A plugin raises (per-plugin error policy)",
+    "signal": "Signals during fit",
+    "ckpt": "Checkpoint files",
+    "load": "Plugin loading",
+    "input": "Bad input",
+    "prop": "Property-based tests",
+}
+
+SCENARIOS: tuple[Scenario, ...] = (
+    # -- error policy ------------------------------------------------------------------------
+    Scenario(
+        "policy.raise",
+        "policy",
+        "A plugin enabled with on_error='raise' (the default) raises in a hook.",
+        "The run ends with the plugin's own exception, carrying a note that names the plugin, "
+        "the hook and the step; on_exception(fatal=True) ran first, so an emergency checkpoint "
+        "written there holds the state at the failure.",
+    ),
+    Scenario(
+        "policy.raise-emergency-checkpoint",
+        "policy",
+        "The same, with the bundled checkpoint plugin enabled.",
+        "The checkpoint plugin writes its emergency checkpoint in on_exception(fatal=True); it "
+        "loads and resumes.",
+    ),
+    Scenario(
+        "policy.warn",
+        "policy",
+        "A plugin enabled with on_error='warn' raises in a hook, again and again.",
+        "The first failure is logged once with plugin, hook, step and traceback; later ones are "
+        "counted (PluginManager.failures, and a summary when fit ends); the other plugins of "
+        "the same hook call still run; training finishes; on_exception runs with fatal=False "
+        "and no emergency checkpoint is written.",
+    ),
+    Scenario(
+        "policy.disable",
+        "policy",
+        "A plugin enabled with on_error='disable' raises in a hook.",
+        "It is logged once and unregistered: none of its hooks run again, the other plugins "
+        "and training go on; on_exception runs once with fatal=False.",
+    ),
+    Scenario(
+        "policy.invalid",
+        "policy",
+        "on_error is given a value that is not a policy.",
+        "ConfigError naming the plugin and the three policies, before anything runs.",
+    ),
+    Scenario(
+        "policy.loop-failure",
+        "policy",
+        "The model or the loss raises inside the training loop.",
+        "on_exception(fatal=True) runs, then the exception propagates with a note giving the "
+        "epoch and step.",
+    ),
+    Scenario(
+        "policy.on-exception-fails",
+        "policy",
+        "A plugin raises inside on_exception while a failure is being handled.",
+        "Its error is logged; the original exception is the one the run ends with, and the "
+        "other on_exception implementations still run.",
+    ),
+    Scenario(
+        "policy.cli",
+        "policy",
+        "`hookwise fit -p NAME:on_error=warn` with a failing plugin.",
+        "The command line passes the policy on: the run finishes and reports the failure once.",
+        pending="the `hookwise` command is not built yet (issue 5)",
+    ),
+    # -- signals -----------------------------------------------------------------------------
+    Scenario(
+        "signal.sigterm",
+        "signal",
+        "SIGTERM arrives in the middle of a training step.",
+        "The step finishes; no further batch or epoch starts; the epoch is left open (no "
+        "on_train_epoch_end, no scheduler step, no validation); "
+        "{output_dir}/checkpoints/interrupted.ckpt is written; on_fit_end runs; fit raises "
+        "TrainingInterrupted and a program that maps it like the command line exits with 143.",
+    ),
+    Scenario(
+        "signal.sigint",
+        "signal",
+        "Ctrl-C (SIGINT) arrives in the middle of a training step.",
+        "As for SIGTERM; exit status 130.",
+    ),
+    Scenario(
+        "signal.resume-exact",
+        "signal",
+        "A run interrupted by a signal is resumed from interrupted.ckpt (resume_from='last').",
+        "It continues at the next batch of the open epoch and ends with exactly the weights of "
+        "a run that was never interrupted.",
+    ),
+    Scenario(
+        "signal.second-sigint",
+        "signal",
+        "A second Ctrl-C arrives while the first is being handled.",
+        "The process exits at once (KeyboardInterrupt, exit by SIGINT): no further hook runs and "
+        "no checkpoint of a half-done step is written.",
+    ),
+    Scenario(
+        "signal.inherited-ignore",
+        "signal",
+        "The process was started with SIGINT and SIGTERM ignored (nohup, a background job, a "
+        "launcher).",
+        "fit installs its own handlers explicitly, so both signals still end the run cleanly; "
+        "the inherited dispositions are back once fit returns.",
+    ),
+    Scenario(
+        "signal.process-group",
+        "signal",
+        "Ctrl-C reaches the whole process group, DataLoader worker processes included (which "
+        "inherit the trainer's handler when they fork).",
+        "Only the trainer's own process acts on it (one message); the workers ignore it and "
+        "are shut down by the trainer; the run ends cleanly.",
+    ),
+    Scenario(
+        "signal.handlers-restored",
+        "signal",
+        "fit ends (normally or with an error), runs with handle_signals=False, or runs outside "
+        "the main thread.",
+        "The previous handlers are restored after fit; none are installed when switched off "
+        "or outside the main thread (where Python cannot install them).",
+    ),
+    Scenario(
+        "signal.cli",
+        "signal",
+        "SIGTERM or SIGINT reaches `hookwise fit`.",
+        "The command exits with 128 + the signal number after the clean stop.",
+        pending="the `hookwise` command is not built yet (issue 5)",
+    ),
+    # -- checkpoint files --------------------------------------------------------------------
+    Scenario(
+        "ckpt.truncated",
+        "ckpt",
+        "A checkpoint file is cut short (an empty file, the first bytes, half of it).",
+        "CheckpointError naming the file and saying it is truncated or corrupt.",
+    ),
+    Scenario(
+        "ckpt.corrupt",
+        "ckpt",
+        "A checkpoint file's structure is damaged (random bytes, an overwritten archive "
+        "directory, a damaged pickle record).",
+        "CheckpointError naming the file and saying it is truncated or corrupt (or not a "
+        "hookwise checkpoint).",
+    ),
+    Scenario(
+        "ckpt.foreign",
+        "ckpt",
+        "The file was written by another program: a plain torch.save of a state_dict, a "
+        "whole pickled nn.Module, a raw pickle, a text file.",
+        "CheckpointError naming the file and saying it is not a hookwise checkpoint, or that a "
+        "safe load refuses its objects.",
+    ),
+    Scenario(
+        "ckpt.malicious",
+        "ckpt",
+        "The file is a pickle that runs code when unpickled (raw pickle and torch zip format).",
+        "Loading it (load_checkpoint, resume_from) is refused with CheckpointError and the code "
+        "never runs: the test's payload, which an unsafe load does run, creates nothing.",
+    ),
+    Scenario(
+        "ckpt.format-version",
+        "ckpt",
+        "A hookwise checkpoint of another (or no) format version.",
+        "CheckpointError naming the file, its version and the version this hookwise reads.",
+    ),
+    Scenario(
+        "ckpt.missing-entries",
+        "ckpt",
+        "A hookwise checkpoint of the right version lacks entries (model, position, ...) or "
+        "holds the wrong type there.",
+        "CheckpointError naming the file and the entries that are missing or wrong.",
+    ),
+    Scenario(
+        "ckpt.wrong-model",
+        "ckpt",
+        "A valid checkpoint of another model or optimizer setup is resumed.",
+        "CheckpointError naming the file and what does not fit.",
+    ),
+    Scenario(
+        "ckpt.sigkill-mid-write",
+        "ckpt",
+        "The process is killed with SIGKILL while it writes a checkpoint over an older one.",
+        "The older checkpoint is intact and loadable, no partial *.ckpt exists, resume_from="
+        "'last' picks the older one, and the resumed run ends with the weights of an "
+        "uninterrupted run.",
+    ),
+    Scenario(
+        "ckpt.sigkill-checkpoint-plugin",
+        "ckpt",
+        "The same, with the bundled checkpoint plugin doing the writing.",
+        "The same promise: last.ckpt (or the newest complete file) survives and resumes.",
+    ),
+    Scenario(
+        "ckpt.no-last",
+        "ckpt",
+        "resume_from='last' where the output folder has no checkpoint.",
+        "CheckpointError naming the folder and how to get a checkpoint.",
+    ),
+    # -- plugin loading ----------------------------------------------------------------------
+    Scenario(
+        "load.lazy",
+        "load",
+        "Plugins are installed (pip) that are not enabled.",
+        "Their code is never imported: listing, building a PluginManager and a whole fit with "
+        "other plugins leave them unimported. Enabling imports exactly the one enabled.",
+    ),
+    Scenario(
+        "load.broken-not-enabled",
+        "load",
+        "Installed plugins are broken: one fails to import, one raises in its constructor, one "
+        "declares a hookimpl for a hook that does not exist.",
+        "While not enabled they break nothing: discovery lists them and a fit with other "
+        "plugins runs.",
+    ),
+    Scenario(
+        "load.broken-enabled",
+        "load",
+        "Those broken plugins are enabled.",
+        "A clear error each (PluginLoadError, ConfigError or PluginValidationError) naming the "
+        "plugin, its distribution and the cause; nothing of it stays registered.",
+    ),
+    Scenario(
+        "load.allow-list",
+        "load",
+        "HOOKWISE_ALLOWED_PLUGINS (or PluginManager(allowed=...)) is set and a plugin outside "
+        "it, or an import path, is enabled.",
+        "PluginBlockedError naming the plugin and the allow-list; the plugin's code is never "
+        "imported. Plugins in the list load normally.",
+    ),
+    Scenario(
+        "load.allow-list-config",
+        "load",
+        "A config file's allowed_plugins key restricts the plugins.",
+        "Plugins outside it are refused as with the environment variable.",
+        pending="config files are read by the command line, which is not built yet (issue 5)",
+    ),
+    Scenario(
+        "load.disable-autoload",
+        "load",
+        "HOOKWISE_DISABLE_PLUGIN_AUTOLOAD=1 with `hookwise fit` and no config.",
+        "The default plugins are not loaded; only plugins named explicitly are.",
+        pending="the `hookwise` command is not built yet (issue 5)",
+    ),
+    Scenario(
+        "load.block",
+        "load",
+        "A plugin is blocked (PluginManager.block, `-p no:NAME`).",
+        "Enabling it, or an instance of it, raises PluginBlockedError; its code is not imported.",
+    ),
+    # -- bad input ---------------------------------------------------------------------------
+    Scenario(
+        "input.connector-missing-key",
+        "input",
+        "A plugin's connector names a key the batch or the model output lacks.",
+        "The first batch fails with ValueError naming the key, where it was looked for, the "
+        "keys there are, and (in a note) the plugin, the hook and the step.",
+    ),
+    Scenario(
+        "input.connector-bad-spec",
+        "input",
+        "A connector is configured with something that is not a key description.",
+        "TypeError or ValueError naming the entry when the plugin is built (before training).",
+    ),
+    Scenario(
+        "input.unknown-param",
+        "input",
+        "A plugin is enabled with a parameter it does not have.",
+        "ConfigError naming the plugin, the unknown parameter and the accepted ones.",
+    ),
+    Scenario(
+        "input.param-wrong-type",
+        "input",
+        "A plugin parameter has the wrong type or value (its constructor rejects it).",
+        "ConfigError naming the plugin, the parameters and the constructor's complaint.",
+    ),
+    Scenario(
+        "input.trainer-wrong-type",
+        "input",
+        "Trainer settings of the wrong type (num_epochs='3', a negative interval, ...).",
+        "ConfigError naming the setting, the value and what is expected, when the Trainer is "
+        "built.",
+    ),
+    Scenario(
+        "input.config-wrong-type",
+        "input",
+        "A config file value of the wrong type.",
+        "An error naming the file, the key and the expected type.",
+        pending="config files are read by the command line, which is not built yet (issue 5)",
+    ),
+    Scenario(
+        "input.hook-return",
+        "input",
+        "A hook returns something that is not a mapping of names to numbers (a list, a string "
+        "value, a non-string key, a tensor of several elements, a bool).",
+        "Under on_error='raise': TypeError naming the plugin, the hook and the key. Under 'warn' "
+        "or 'disable': the policy applies, the bad result is dropped, training goes on.",
+    ),
+    # -- property-based ----------------------------------------------------------------------
+    Scenario(
+        "prop.connectors",
+        "prop",
+        "Connectors get arbitrary nested input (dicts, namedtuples, objects, lists, any keys).",
+        "They return exactly the values the keys name, or raise ValueError/TypeError with a "
+        "message; never another exception.",
+    ),
+    Scenario(
+        "prop.data-connector",
+        "prop",
+        "DataConnector gets arbitrary batches (dicts, lists of dicts, other objects).",
+        "It returns exactly the named values, or raises ValueError naming the key.",
+    ),
+)
+
+BY_ID: dict[str, Scenario] = {scenario.id: scenario for scenario in SCENARIOS}
