@@ -22,12 +22,13 @@ and exit with status 2 (``--debug`` shows the traceback); an error during traini
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,11 +142,17 @@ def _add_trainer_flags(parser: argparse.ArgumentParser) -> None:
 
     The place for flags such as ``--profile-hooks`` (``Trainer(profile_hooks=True)``).
     """
+    parser.add_argument(
+        "--profile-hooks",
+        action="store_true",
+        help="time every plugin's hooks; log a table per plugin and hook (calls, total and "
+        "mean time, share of step time) at the end of the run",
+    )
 
 
 def _trainer_flag_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The ``Trainer`` keyword arguments set by :func:`_add_trainer_flags`'s flags."""
-    return {}
+    return {"profile_hooks": True} if getattr(args, "profile_hooks", False) else {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,7 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
-    _configure_logging(debug)
+    with _cli_logging(debug):
+        return _dispatch(args, debug)
+
+
+def _dispatch(args: argparse.Namespace, debug: bool) -> int:
     handlers = {
         "plugins": cmd_plugins,
         "hooks": cmd_hooks,
@@ -296,16 +307,23 @@ class _Formatter(logging.Formatter):
         return message
 
 
-def _configure_logging(debug: bool) -> None:
+@contextlib.contextmanager
+def _cli_logging(debug: bool) -> Iterator[None]:
+    """Log hookwise's messages to stderr while the command runs (restored afterwards, so
+    calling :func:`main` in a process changes nothing there)."""
     root = logging.getLogger("hookwise")
-    if any(getattr(h, "_hookwise_cli", False) for h in root.handlers):
-        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
-    handler._hookwise_cli = True  # type: ignore[attr-defined]
+    previous = (root.level, root.propagate)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous[0])
+        root.propagate = previous[1]
 
 
 # -- hookwise plugins -------------------------------------------------------------------------
@@ -592,6 +610,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     metrics: dict[str, float] = {}
     try:
         metrics = trainer.test(job.model)
+        if trainer.profiler is not None:
+            trainer.profiler.log_report()
         status = "finished"
     finally:
         write_run_info(folder, command="test", status=status, metrics=metrics, weights=weights)
