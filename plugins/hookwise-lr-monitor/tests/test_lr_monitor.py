@@ -117,7 +117,7 @@ def test_names_follow_vis4d_for_groups_and_several_optimizers():
 
 def test_epoch_interval_without_optimizers_in_the_state_is_a_clear_error():
     monitor = LearningRateMonitor(logging_interval="epoch")
-    with pytest.raises(ConfigError, match="no 'optimizers'.*logging_interval='step'"):
+    with pytest.raises(ConfigError, match=r"no 'optimizers'.*logging_interval='step'"):
         monitor.on_train_epoch_end(_state(3), torch.nn.Linear(1, 1), None)
 
 

@@ -7,8 +7,16 @@ from typing import Any
 
 import pytest
 import torch
-from hookwise import Callback, ConfigError, DataConnector, LossConnector, LossModule, Trainer
-from hookwise import data_key, pred_key
+from hookwise import (
+    Callback,
+    ConfigError,
+    DataConnector,
+    LossConnector,
+    LossModule,
+    Trainer,
+    data_key,
+    pred_key,
+)
 from hookwise_nan_guard import NanGuard, NonFiniteLossError
 from torch.utils.data import DataLoader
 
@@ -49,9 +57,7 @@ class WeightSpy(Callback):
 
 
 def _copy(mapping: Any) -> dict[str, Any]:
-    return {
-        k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in mapping.items()
-    }
+    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in mapping.items()}
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -1,0 +1,442 @@
+"""Tests of the ``logging`` plugin: real tiny fits, checking lines, files and their numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import subprocess
+import sys
+import textwrap
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from hookwise import Callback, ConfigError, PluginManager
+from hookwise_logging import LoggingCallback, Timer
+from hookwise_logging._format import compose_log_str, format_metrics
+from hookwise_logging._plot import plot_curves
+
+LOGGER = "hookwise"
+
+
+class LogSpy(Callback):
+    """Records, independently of the plugin, every log the trainer merges and every step's
+    loss metrics."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logs: dict[tuple[int, str], float] = {}
+        self.losses: dict[int, float] = {}
+        self.trainer: Any = None
+
+    def on_fit_start(self, trainer_state: Any, model: torch.nn.Module) -> None:
+        self.trainer = trainer = trainer_state["train_module"]
+        if self._listen not in trainer.log_listeners:
+            trainer.log_listeners.append(self._listen)
+
+    def _listen(self, logs: Mapping[str, Any]) -> None:
+        for key, value in logs.items():
+            self.logs[(self.trainer.global_step, key)] = float(value)
+
+    def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):
+        self.losses[trainer_state["global_step"]] = float(trainer_state["metrics"]["loss"])
+
+
+class StepValue(Callback):
+    """Returns a tensor-valued log every step (another plugin's logs go to the file too)."""
+
+    def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):
+        return {"extra": torch.tensor(trainer_state["global_step"] * 0.5)}
+
+
+def read_csv(path: Path, *, once: bool = True) -> dict[tuple[int, str], float]:
+    """``{(step, key): value}`` of every filled cell; ``once``: no key twice at a step."""
+    cells: dict[tuple[int, str], float] = {}
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            for key, text in row.items():
+                if key not in ("epoch", "step") and text != "":
+                    if once:
+                        assert (int(row["step"]), key) not in cells, f"{key} twice, {row}"
+                    cells[(int(row["step"]), key)] = float(text)
+    return cells
+
+
+def read_jsonl(path: Path) -> dict[tuple[int, str], float]:
+    cells: dict[tuple[int, str], float] = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        for key, value in row.items():
+            if key not in ("epoch", "step"):
+                cells[(row["step"], key)] = value
+    return cells
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER]
+
+
+# -- the metrics file -----------------------------------------------------------------------
+
+
+def test_csv_holds_every_logged_scalar_with_the_trainers_values(run_fit):
+    spy = LogSpy()
+    result = run_fit(
+        [("logging", {"refresh_rate": 2}), StepValue(), spy], epochs=2, batches=3, test=True
+    )
+    cells = read_csv(result.output_dir / "metrics.csv")
+    assert cells == spy.logs  # every scalar the trainer logged, same step, same value
+
+    keys = {key for _, key in cells}
+    assert keys == {"train/loss", "train/cross_entropy", "train/extra", "val/loss", "test/loss"}
+    # train/loss is the mean of the step losses since the last line (epoch mode: 2/3, 3/3)
+    losses = spy.losses
+    expected = {
+        2: (losses[1] + losses[2]) / 2,
+        3: losses[3],
+        5: (losses[4] + losses[5]) / 2,
+        6: losses[6],
+    }
+    assert {s: v for (s, k), v in cells.items() if k == "train/loss"} == pytest.approx(expected)
+    assert [s for (s, k) in cells if k == "train/extra"] == [1, 2, 3, 4, 5, 6]
+    assert cells[(6, "test/loss")] == pytest.approx(result.test_metrics["test/loss"])
+    assert sorted(p.name for p in result.output_dir.iterdir()) == ["metrics.csv"]
+
+
+def test_jsonl_file_and_no_file(run_fit, tmp_path):
+    spy = LogSpy()
+    result = run_fit([("logging", {"refresh_rate": 3, "metrics_file": "jsonl"}), spy], epochs=2)
+    assert read_jsonl(result.output_dir / "metrics.jsonl") == spy.logs
+    assert sorted(p.name for p in result.output_dir.iterdir()) == ["metrics.jsonl"]
+
+    quiet = run_fit([("logging", {"metrics_file": None})], tmp_path=tmp_path / "quiet")
+    assert not quiet.output_dir.exists() or not any(quiet.output_dir.iterdir())
+
+
+def test_a_resumed_fit_keeps_the_rows_up_to_its_checkpoint(run_fit):
+    class SaveAfterFirstValidation(Callback):
+        def on_validation_end(self, trainer_state, model, metrics):
+            trainer = trainer_state["train_module"]
+            if trainer_state["current_epoch"] == 0 and "val/loss" in metrics:
+                trainer.save_checkpoint(trainer.output_dir / "checkpoints" / "epoch0.ckpt")
+
+    first = run_fit([("logging", {"refresh_rate": 1}), SaveAfterFirstValidation()], epochs=2)
+    before = read_csv(first.output_dir / "metrics.csv")
+    assert (6, "test/loss") in before
+
+    checkpoint = first.output_dir / "checkpoints" / "epoch0.ckpt"
+    spy = LogSpy()
+    second = run_fit([("logging", {"refresh_rate": 1}), spy], epochs=3, resume_from=checkpoint)
+    after = read_csv(second.output_dir / "metrics.csv")
+    # rows up to step 3 come from the first run, the rest from the resumed one, once each
+    assert {k: v for k, v in after.items() if k[0] <= 3} == {
+        k: v for k, v in before.items() if k[0] <= 3
+    }
+    assert {k: v for k, v in after.items() if k[0] > 3} == spy.logs
+    assert sorted(s for s, k in after if k == "train/loss") == list(range(1, 10))
+    assert [s for s, k in after if k == "test/loss"] == [9]  # the first run's test is gone
+
+
+# -- extras: plot and TensorBoard -------------------------------------------------------------
+
+
+def test_plot_writes_a_png_of_the_curves(run_fit, caplog):
+    pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
+    from PIL import Image
+
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    result = run_fit([("logging", {"refresh_rate": 1, "plot": True})], epochs=2)
+    path = result.output_dir / "curves.png"
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        width, height = image.size
+        assert width >= 600 and height >= 250
+        colors = image.convert("RGB").getcolors(maxcolors=width * height)
+        assert len(colors) > 20  # drawn, not blank
+    with Image.open(path) as image:
+        image.verify()
+    assert any(m.startswith("Curves of loss, cross_entropy written") for m in messages(caplog))
+
+
+def test_plot_panels_pair_train_and_val_keys(tmp_path):
+    pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
+    rows = [
+        {"epoch": 0, "step": 1, "train/loss": 1.0, "train/lr-SGD": 0.1},
+        {"epoch": 0, "step": 2, "val/loss": 0.9, "val/accuracy/top1": 0.5},
+    ]
+    assert plot_curves(rows, tmp_path / "c.png") == ["loss", "lr-SGD", "accuracy/top1"]
+    assert plot_curves([], tmp_path / "none.png") == []
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_tensorboard_scalars_match_the_csv(run_fit):
+    pytest.importorskip("tensorboard", reason="the 'tensorboard' extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = run_fit([("logging", {"refresh_rate": 1, "tensorboard": True})], epochs=2)
+    events = EventAccumulator(str(result.output_dir / "tensorboard"))
+    events.Reload()
+    cells = read_csv(result.output_dir / "metrics.csv")
+    tags = set(events.Tags()["scalars"])
+    assert tags == {key for _, key in cells}
+    for tag in tags:
+        scalars = {e.step: e.value for e in events.Scalars(tag)}
+        expected = {s: v for (s, k), v in cells.items() if k == tag}
+        assert scalars == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(("extra", "module"), [("plot", "matplotlib"), ("tensorboard", None)])
+def test_a_missing_extra_fails_with_the_install_command(monkeypatch, extra, module):
+    monkeypatch.setitem(sys.modules, module or "tensorboard", None)  # as if not installed
+    with pytest.raises(ConfigError) as info:
+        PluginManager().enable("logging", **{extra: True})
+    assert f"pip install 'hookwise-logging[{extra}]'" in str(info.value)
+    assert f"{extra}=True needs" in str(info.value)
+
+
+def test_extras_never_switch_on_because_they_are_installed(run_fit):
+    result = run_fit(["logging"], epochs=1)
+    assert sorted(p.name for p in result.output_dir.iterdir()) == ["metrics.csv"]
+
+
+# -- lines and the progress bar ---------------------------------------------------------------
+
+LINE = re.compile(
+    r"^(?P<prefix>Epoch \d+|Iter): (?P<i>\d+)/(?P<n>-?\d+), ETA: (\d+:\d\d:\d\d|---), "
+    r"\d+\.\d\d(it/s|s/it), loss: (?P<loss>\d+\.\d{4}), cross_entropy: \d+\.\d{4}$"
+)
+
+
+def test_plain_lines_when_stderr_is_not_a_terminal(run_fit, caplog, capsys):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    result = run_fit([("logging", {"refresh_rate": 2})], epochs=2, batches=3)
+    lines = [m for m in messages(caplog) if LINE.match(m)]
+    progress = [(LINE.match(m)["prefix"], LINE.match(m)["i"], LINE.match(m)["n"]) for m in lines]
+    assert progress == [
+        ("Epoch 1", "2", "3"),
+        ("Epoch 1", "3", "3"),
+        ("Epoch 2", "2", "3"),
+        ("Epoch 2", "3", "3"),
+    ]
+    # the printed loss is the logged one
+    cells = read_csv(result.output_dir / "metrics.csv")
+    printed = [float(LINE.match(m)["loss"]) for m in lines]
+    logged = [v for (s, k), v in sorted(cells.items()) if k == "train/loss"]
+    assert printed == pytest.approx(logged, abs=5e-5)
+    all_messages = messages(caplog)
+    assert any(
+        re.match(r"^Validation \(epoch 1, step 3\): loss: \d\.\d{4}$", m) for m in all_messages
+    )
+    assert any(re.match(r"^Validation: 2/2, ETA: ", m) for m in all_messages)
+    assert any(re.match(r"^Testing: 2/2, ETA: ", m) for m in all_messages)
+    assert any(re.match(r"^Testing: loss: \d\.\d{4}$", m) for m in all_messages)
+    assert "\r" not in capsys.readouterr().err  # no bar
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_when_stderr_is_a_terminal(run_fit, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run_fit([("logging", {"refresh_rate": 2})], epochs=2, batches=3)
+    monkeypatch.undo()
+    shown = terminal.getvalue()
+    assert re.search(r"Epoch 1: 100%.*3/3.*loss: \d\.\d{4}, cross_entropy: \d\.\d{4}", shown)
+    assert re.search(r"Epoch 2: 100%.*3/3", shown)
+    assert "Validation" in shown  # the evaluation bar
+    assert not [m for m in messages(caplog) if LINE.match(m)]  # the bar replaces the lines
+    assert any(m.startswith("Validation (epoch 2, step 6): loss:") for m in messages(caplog))
+
+
+def test_progress_bar_can_be_forced_either_way(run_fit, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run_fit([("logging", {"refresh_rate": 2, "progress_bar": False})], epochs=1, test=False)
+    monkeypatch.undo()
+    assert "%|" not in terminal.getvalue()
+    assert [m for m in messages(caplog) if LINE.match(m)]
+
+
+def test_lines_show_without_any_logging_configuration(tmp_path):
+    """A plain script that configures no logging still prints the lines (on stderr)."""
+    script = textwrap.dedent(
+        f"""
+        from hookwise.testing import run_fit
+        run_fit([("logging", {{"refresh_rate": 3}})], epochs=1, tmp_path={str(tmp_path)!r})
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^\[\d\d:\d\d:\d\d\] Epoch 1: 3/3, ETA: 0:00:00, ", done.stderr, re.M)
+    assert done.stdout == ""
+
+
+# -- step mode and vis4d's timer fault --------------------------------------------------------
+
+
+def test_step_mode_counts_global_steps_and_survives_back_to_back_validations(run_fit, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    spy = LogSpy()
+    # val_check_interval=3 with 3 batches per epoch: step and epoch validation both run after
+    # steps 3 and 6 with no training batch in between (vis4d: "Timer already paused!")
+    result = run_fit(
+        [("logging", {"refresh_rate": 2, "epoch_based": False}), spy],
+        epochs=2,
+        batches=3,
+        val_check_interval=3,
+    )
+    lines = [LINE.match(m) for m in messages(caplog) if LINE.match(m)]
+    assert [(m["prefix"], m["i"], m["n"]) for m in lines] == [
+        ("Iter", "2", "6"),
+        ("Iter", "4", "6"),
+        ("Iter", "6", "6"),
+    ]
+    cells = read_csv(result.output_dir / "metrics.csv", once=False)  # two validations a step
+    losses = spy.losses
+    assert {s: v for (s, k), v in cells.items() if k == "train/loss"} == pytest.approx(
+        {
+            2: (losses[1] + losses[2]) / 2,
+            4: (losses[3] + losses[4]) / 2,
+            6: (losses[5] + losses[6]) / 2,
+        }
+    )
+    assert len(result.calls.of("on_test_epoch_start", plugin="logging")) == 5  # 4 + test
+
+
+def test_timer_pause_and_resume_are_idempotent():
+    timer = Timer()
+    timer.pause()
+    timer.pause()  # vis4d raised ValueError("Timer already paused!") here
+    assert timer.paused
+    frozen = timer.time()
+    assert timer.time() == frozen
+    timer.resume()
+    timer.resume()
+    assert not timer.paused and timer.time() >= frozen
+
+
+# -- no per-step synchronisation --------------------------------------------------------------
+
+
+def test_values_are_read_off_the_device_only_at_refresh_steps(run_fit, monkeypatch):
+    spy = LogSpy()
+    reads: list[int] = []
+    package = str(Path(LoggingCallback.__module__.replace(".", "/")).parent)
+
+    def counting(name: str) -> Any:
+        original = getattr(torch.Tensor, name)
+
+        def read(self: torch.Tensor, *args: Any) -> Any:
+            stack = traceback.extract_stack(limit=8)
+            if any(package in frame.filename for frame in stack[:-1]):
+                reads.append(spy.trainer.global_step if spy.trainer else -1)
+            return original(self, *args)
+
+        return read
+
+    for name in ("item", "tolist", "__float__", "__bool__", "__int__", "__format__"):
+        monkeypatch.setattr(torch.Tensor, name, counting(name))
+    run_fit(
+        [spy, ("logging", {"refresh_rate": 3})],
+        epochs=1,
+        batches=6,
+        test=False,
+        check_val_every_n_epoch=None,
+    )
+    monkeypatch.undo()
+    assert reads, "the plugin never read a value (the spy is broken)"
+    assert set(reads) == {3, 6}
+
+
+# -- direct calls as in vis4d's tests ---------------------------------------------------------
+
+
+def test_direct_calls_without_a_trainer(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    callback = LoggingCallback(refresh_rate=2, save_prefix=tmp_path)
+    model = torch.nn.Linear(1, 1)
+    state: dict[str, Any] = {"current_epoch": 0, "num_train_batches": 4, "global_step": 0}
+    callback.on_train_epoch_start(state, model, None)
+    returned = []
+    for batch_idx in range(4):
+        state["global_step"] = batch_idx + 1
+        state["metrics"] = {"loss": float(batch_idx), "l1": 1e-5}  # vis4d gives floats
+        returned.append(callback.on_train_batch_end(state, model, None, {}, {}, batch_idx))
+    assert returned == [None, {"loss": 0.5, "l1": 1e-5}, None, {"loss": 2.5, "l1": 1e-5}]
+    assert any(m.endswith("loss: 0.5000, l1: 1.000e-05") for m in messages(caplog))
+    state.pop("metrics")
+    callback.on_test_epoch_start(state, model)
+    callback.on_test_epoch_start(state, model)  # twice: no timer error
+    callback.on_validation_end(state, model, {"test/acc": 0.75})
+    cells = read_csv(tmp_path / "metrics.csv")
+    assert cells == {
+        (2, "train/loss"): 0.5,
+        (2, "train/l1"): 1e-5,
+        (4, "train/loss"): 2.5,
+        (4, "train/l1"): 1e-5,
+        (4, "test/acc"): 0.75,
+    }
+
+
+def test_direct_calls_without_a_folder_warn_once_and_write_nothing(caplog):
+    callback = LoggingCallback(refresh_rate=1)
+    state: dict[str, Any] = {"current_epoch": 0, "global_step": 1, "metrics": {"loss": 1.0}}
+    callback.on_test_epoch_start(state, torch.nn.Linear(1, 1))
+    callback.on_test_epoch_start(state, torch.nn.Linear(1, 1))
+    warnings = [m for m in messages(caplog) if "pass save_prefix" in m]
+    assert len(warnings) == 1
+
+
+# -- formatting and parameters ----------------------------------------------------------------
+
+
+def test_line_format_follows_vis4d():
+    line = compose_log_str(
+        "Epoch 1", 1, 1, elapsed=0.5, iters_timed=1, metrics={"loss2": 1.0, "loss": 0.0}
+    )
+    assert line == "Epoch 1: 1/1, ETA: 0:00:00, 2.00it/s, loss: 0.000e+00, loss2: 1.0000"
+    slow = compose_log_str("Iter", 10, 100, elapsed=25.0, iters_timed=10)
+    assert slow == "Iter: 10/100, ETA: 0:03:45, 2.50s/it"
+    assert compose_log_str("Testing", 5, -1, 1.0, 5).startswith("Testing: 5/-1, ETA: ---, ")
+    assert format_metrics({"train/a/b": torch.tensor(2.0), "count": 3}) == ["b: 2.0000", "count: 3"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"refresh_rate": 0}, "refresh_rate must be a positive integer"),
+        ({"metrics_file": "xml"}, r"metrics_file must be one of \['csv', 'jsonl'\]"),
+        ({"progress_bar": "auto"}, "progress_bar must be true, false or unset"),
+        ({"plot": "yes"}, "plot must be true or false"),
+    ],
+)
+def test_bad_parameters_are_named(params, message):
+    with pytest.raises(ConfigError, match=message):
+        LoggingCallback(**params)
+
+
+def test_only_rank_zero_prints_and_writes(run_fit, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    monkeypatch.setenv("RANK", "1")
+    result = run_fit([("logging", {"refresh_rate": 1})], epochs=1)
+    assert not (result.output_dir / "metrics.csv").exists()
+    assert not [m for m in messages(caplog) if LINE.match(m)]
+    assert "train/loss" in result.metrics  # the means are still returned on every rank
+
+
+def test_plugin_is_valid(assert_plugin_valid):
+    report = assert_plugin_valid("logging", refresh_rate=1)
+    assert "on_train_batch_end" in report.hooks["logging"]
