@@ -14,7 +14,7 @@ logger = logging.getLogger("hookwise.checkpoint")
 LAST = "last.ckpt"
 #: The checkpoint with the best monitored value.
 BEST = "best.ckpt"
-#: Written when the run fails (``on_exception(fatal=True)``); other ranks add ``-rank<r>``.
+#: Written when the run fails (``on_exception(fatal=True)``).
 EMERGENCY = "emergency.ckpt"
 
 

@@ -109,9 +109,8 @@ class CheckpointCallback(Callback):
     :param save_top_k: how many best checkpoints to keep (``-1``: all that were ever best
         of their time, ``0``: none). Needs ``monitor`` when more than 1.
     :param save_last: keep ``last.ckpt`` pointing at the newest checkpoint.
-    :param save_on_exception: write ``emergency.ckpt`` when a fatal error ends the run (no
-        collective call: every rank that fails writes its own, ``emergency-rank<r>.ckpt`` on
-        ranks other than 0).
+    :param save_on_exception: write ``emergency.ckpt`` when a fatal error ends the run, with
+        no collective call (rank 0 writes it when the error reaches rank 0).
     :param epoch_based: save by epochs (``True``, vis4d's default) or by steps.
     :param train_connector: accepted as in vis4d; unused.
     :param test_connector: accepted as in vis4d; unused.
@@ -304,16 +303,20 @@ class CheckpointCallback(Callback):
         exception: BaseException,
         fatal: bool,
     ) -> None:
-        """Write ``emergency.ckpt`` when a fatal error ends the fit (no collective call)."""
+        """Write ``emergency.ckpt`` when a fatal error ends the fit (no collective call).
+
+        The file holds the state at the failure, for inspection or to resume after fixing the
+        cause (``resume_from="last"`` picks it, being the newest). A failure inside a step may
+        leave that step half done, so a resume from it is not guaranteed bit-exact; the
+        periodic checkpoints are.
+        """
         if not (fatal and self.save_on_exception and self._in_fit) or self._write_failed:
             return
         trainer = trainer_state.get("train_module")
         if not callable(getattr(trainer, "save_checkpoint", None)):
             return
-        rank = distributed.get_rank()
-        name = EMERGENCY if rank == 0 else EMERGENCY.replace(".ckpt", f"-rank{rank}.ckpt")
         try:
-            path = trainer.save_checkpoint(self._resolve_folder(trainer_state) / name)
+            path = trainer.save_checkpoint(self._resolve_folder(trainer_state) / EMERGENCY)
         except Exception:
             logger.exception("checkpoint: could not write the emergency checkpoint")
             return
