@@ -1,0 +1,87 @@
+"""Helpers for the command-line tests: run ``hookwise`` as a user would, in a subprocess.
+
+Importable as ``clikit`` (``tests/cli/conftest.py`` puts this folder on ``sys.path``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+#: A tiny job (cli_test_plugins.py): trains in well under a second.
+TINY_CONFIG = """\
+[model]
+target = "cli_test_plugins:TinyModel"
+
+[data]
+train = { target = "cli_test_plugins:tiny_loader", n = 32 }
+val = { target = "cli_test_plugins:tiny_loader", n = 16, seed = 1 }
+test = { target = "cli_test_plugins:tiny_loader", n = 16, seed = 2 }
+connector = { inputs = "inputs" }
+
+[optimizer]
+target = "torch.optim:SGD"
+lr = 0.1
+
+[loss]
+target = "torch.nn:CrossEntropyLoss"
+connector = { input = { pred = "logits" }, target = { data = "labels" } }
+
+[trainer]
+epochs = 2
+device = "cpu"
+num_threads = 1
+"""
+
+_SCRUBBED = (
+    "HOOKWISE_PLUGINS",
+    "HOOKWISE_ALLOWED_PLUGINS",
+    "HOOKWISE_DISABLE_PLUGIN_AUTOLOAD",
+    "PYTHONPATH",
+)
+
+RunHookwise = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def explain(result: subprocess.CompletedProcess[str]) -> str:
+    """The exit code, stdout and stderr of a run, for assertion messages."""
+    return (
+        f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n"
+        f"--- stderr ---\n{result.stderr}"
+    )
+
+
+def hookwise_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """This environment without hookwise's variables, with the test plugins importable."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env["PYTHONPATH"] = str(HERE)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["OMP_NUM_THREADS"] = "1"
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def run_hookwise(
+    *args: str | os.PathLike[str],
+    cwd: Path,
+    env: Mapping[str, str | None] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m hookwise ARGS`` in ``cwd``; stdout and stderr are text."""
+    return subprocess.run(
+        [sys.executable, "-m", "hookwise", *map(str, args)],
+        cwd=cwd,
+        env=hookwise_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
