@@ -72,6 +72,8 @@ TORCHRUN_ENV: tuple[str, ...] = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADD
 #: when no launcher tears the job down.
 DEFAULT_TIMEOUT_S = 1800.0
 _ZERO_ONLY_MARK = "__hookwise_rank_zero_only__"
+#: How many process groups this process has created (each gets its own store prefix).
+_generation = 0
 
 
 # -- ranks ----------------------------------------------------------------------------------------
@@ -150,13 +152,21 @@ def init_process_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_
         )
     if not timeout_s > 0:
         raise ConfigError(f"dist_timeout must be a positive number of seconds, got {timeout_s!r}")
+    global _generation
+    from torch.distributed.distributed_c10d import PrefixStore
+    from torch.distributed.rendezvous import rendezvous
+
     backend = backend_for(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    timeout = datetime.timedelta(seconds=timeout_s)
+    store, rank, world_size = next(rendezvous("env://", timeout=timeout))
+    # Each group this process creates gets its own key space in the rendezvous store: a group
+    # created after an earlier one was destroyed must not read that one's stale addresses.
+    store = PrefixStore(f"hookwise/{_generation}", store)
+    _generation += 1
     dist.init_process_group(
-        backend=backend,
-        init_method="env://",
-        timeout=datetime.timedelta(seconds=timeout_s),
+        backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout
     )
     logger.info(
         "Process group initialised: rank %d of %d (local rank %d), backend %s, device %s",

@@ -1,0 +1,396 @@
+"""One torchrun worker for the distributed tests: ``torchrun ... dist_worker.py SCENARIO OUT``.
+
+Each scenario runs real fits of a tiny model on tiny dict data through ``hookwise.Trainer``
+(which detects the torchrun launch) and writes what every rank saw to ``OUT/<scenario>-rank<r>
+.json`` (rank 0 also writes weights), for the pytest process to check. Several scenarios share
+one launch, because each launch costs seconds.
+
+The module is also imported by the tests (by path), which reuse its data, model and
+callbacks for the one-process baselines.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from hookwise import Callback, Trainer
+from hookwise.distributed import (
+    all_gather_object,
+    get_rank,
+    get_world_size,
+    rank_zero_only,
+    synchronize,
+)
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+TRAIN_SIZE = 12  # 2 ranks x 3 batches of 2
+VAL_SIZE = 11  # uneven: rank 0 evaluates 6 samples, rank 1 evaluates 5
+BATCH = 2
+VAL_BATCH = 4
+SEED = 7
+
+
+class DictData(Dataset[dict[str, torch.Tensor]]):
+    """Deterministic samples ``{"inputs": [4], "labels": (), "idx": ()}``."""
+
+    def __init__(self, size: int, offset: int = 0) -> None:
+        generator = torch.Generator().manual_seed(1234 + offset)
+        self.inputs = torch.randn(size, 4, generator=generator)
+        self.labels = (self.inputs[:, 0] + 0.5 * self.inputs[:, 1] > 0).long()
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {
+            "inputs": self.inputs[index],
+            "labels": self.labels[index],
+            "idx": torch.tensor(index),
+        }
+
+
+class TinyModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 2)
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"logits": self.linear(batch["inputs"])}
+
+
+def loss_fn(outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]) -> Any:
+    return F.cross_entropy(outputs["logits"], batch["labels"])
+
+
+def make_model() -> TinyModel:
+    torch.manual_seed(99)
+    return TinyModel()
+
+
+def train_loader() -> DataLoader[Any]:
+    return DataLoader(DictData(TRAIN_SIZE), batch_size=BATCH, shuffle=True)
+
+
+def val_loader() -> DataLoader[Any]:
+    return DataLoader(DictData(VAL_SIZE, offset=1), batch_size=VAL_BATCH)
+
+
+# -- callbacks ------------------------------------------------------------------------------------
+
+
+class GatherAccuracy(Callback):
+    """A minimal evaluator: counts over this rank's batches, gathered from every rank."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.correct = 0
+        self.count = 0
+        self.seen: list[int] = []
+        self.passes: list[dict[str, Any]] = []
+
+    def on_test_epoch_start(self, trainer_state: Any, model: nn.Module) -> None:
+        self.correct, self.count, self.seen = 0, 0, []
+
+    def on_test_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        predicted = outputs["logits"].argmax(dim=1)
+        self.correct += int((predicted == batch["labels"]).sum())
+        self.count += len(batch["labels"])
+        self.seen += [int(i) for i in batch["idx"]]
+
+    def on_test_epoch_end(self, trainer_state: Any, model: nn.Module) -> dict[str, float]:
+        gathered = all_gather_object((self.correct, self.count, self.seen))
+        correct = sum(c for c, _, _ in gathered)
+        count = sum(n for _, n, _ in gathered)
+        everything = sorted(i for _, _, seen in gathered for i in seen)
+        self.passes.append(
+            {"local_count": self.count, "count": count, "seen": everything, "local": self.seen}
+        )
+        return {"accuracy": correct / count, "count": float(count)}
+
+
+class SeenSamples(Callback):
+    """Records the sample indices of every training batch, per epoch."""
+
+    collective_free = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_epoch: dict[int, list[int]] = {}
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        epoch = trainer_state["current_epoch"]
+        self.by_epoch.setdefault(epoch, []).extend(int(i) for i in batch["idx"])
+
+
+class ZeroOnly(Callback):
+    """Registered on rank 0 only (class marker)."""
+
+    rank_zero_only = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def on_train_epoch_end(self, trainer_state: Any, model: nn.Module, loss_module: Any) -> None:
+        self.calls += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        self.calls = int(state_dict["calls"])
+
+
+class DecoratedHook(Callback):
+    """Registered everywhere; one hook runs on rank 0 only (method decorator)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.other_calls = 0
+
+    @rank_zero_only
+    def on_train_epoch_end(self, trainer_state: Any, model: nn.Module, loss_module: Any) -> None:
+        self.calls += 1
+
+    def on_train_epoch_start(self, trainer_state: Any, model: nn.Module, loss_module: Any) -> None:
+        self.other_calls += 1
+
+
+class SaveAfterValidation(Callback):
+    """Saves a checkpoint after each validation (rank 0 writes), then waits for it."""
+
+    def on_validation_end(self, trainer_state: Any, model: nn.Module, metrics: Any) -> None:
+        trainer = trainer_state["train_module"]
+        epoch = trainer_state["current_epoch"]
+        trainer.save_checkpoint(trainer.output_dir / "checkpoints" / f"epoch{epoch}.ckpt")
+        synchronize()
+
+
+class StopOnRank(Callback):
+    """Asks to stop on one rank only, at one step."""
+
+    collective_free = True
+
+    def __init__(self, rank: int, step: int) -> None:
+        super().__init__()
+        self.rank, self.step = rank, step
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if get_rank() == self.rank and trainer_state["global_step"] == self.step:
+            trainer_state["train_module"].request_stop(f"asked on rank {self.rank}")
+
+
+class FailOnRank(Callback):
+    """Raises in ``on_train_batch_end`` on one rank, at one step."""
+
+    def __init__(self, rank: int, step: int) -> None:
+        super().__init__()
+        self.rank, self.step = rank, step
+        self.failures = 0
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if get_rank() == self.rank and trainer_state["global_step"] == self.step:
+            self.failures += 1
+            raise ValueError(f"boom on rank {self.rank} at step {self.step}")
+
+
+class TolerantFailOnRank(FailOnRank):
+    """The same, marked collective-free, so on_error='warn' is allowed."""
+
+    collective_free = True
+
+
+# -- scenarios ------------------------------------------------------------------------------------
+
+
+def _weights(model: nn.Module) -> dict[str, list[Any]]:
+    return {k: v.detach().cpu().tolist() for k, v in model.state_dict().items()}
+
+
+def _fit(
+    output_dir: Path,
+    callbacks: list[Callback],
+    *,
+    epochs: int,
+    resume: bool = False,
+    **kwargs: Any,
+) -> tuple[Trainer, TinyModel, dict[str, float]]:
+    model = make_model()
+    trainer = Trainer(
+        device="cpu",
+        output_dir=output_dir,
+        train_dataloader=train_loader(),
+        test_dataloader=val_loader(),
+        callbacks=callbacks,
+        num_epochs=epochs,
+        seed=SEED,
+        dist_timeout=60,
+        **kwargs,
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    metrics = trainer.fit(model, optimizer, None, loss_fn, resume_from="last" if resume else None)
+    return trainer, model, metrics
+
+
+def scenario_fit(out: Path) -> dict[str, Any]:
+    """Fit with evaluation and checkpoints, resume, an uninterrupted twin, a stop request on
+    one rank, standalone evaluation, the error-policy rule, and teardown."""
+    rank = get_rank()
+    report: dict[str, Any] = {"rank": rank, "world_size": get_world_size()}
+
+    # A: two epochs with validation and a checkpoint after each validation
+    seen, accuracy, zero, decorated = SeenSamples(), GatherAccuracy(), ZeroOnly(), DecoratedHook()
+    trainer_a, _, metrics_a = _fit(
+        out / "run", [seen, accuracy, zero, decorated, SaveAfterValidation()], epochs=2
+    )
+    report["a"] = {
+        "owns_process_group": trainer_a.owns_process_group,
+        "is_ddp": isinstance(trainer_a._model, torch.nn.parallel.DistributedDataParallel),
+        "sampler": type(trainer_a.train_dataloader.sampler).__name__,  # type: ignore[union-attr]
+        "sampler_seed": getattr(trainer_a.train_dataloader.sampler, "seed", None),  # type: ignore[union-attr]
+        "eval_sampler": type(trainer_a.test_dataloader[0].sampler).__name__,  # type: ignore[index]
+        "seen": seen.by_epoch,
+        "passes": accuracy.passes,
+        "metrics": metrics_a,
+        "zero_only_registered": trainer_a.pm.get_plugin("ZeroOnly") is not None,
+        "zero_only_calls": zero.calls,
+        "decorated_calls": decorated.calls,
+        "decorated_other_calls": decorated.other_calls,
+        "global_step": trainer_a.global_step,
+        "checkpoints": sorted(p.name for p in (out / "run" / "checkpoints").glob("*.ckpt")),
+    }
+
+    # B: resume from the newest checkpoint and train a third epoch
+    seen_b, zero_b = SeenSamples(), ZeroOnly()
+    callbacks_b = [seen_b, GatherAccuracy(), zero_b, SaveAfterValidation()]
+    trainer_b, model_b, _ = _fit(out / "run", callbacks_b, epochs=3, resume=True)
+    report["b"] = {
+        "owns_process_group": trainer_b.owns_process_group,
+        "seen": seen_b.by_epoch,
+        "global_step": trainer_b.global_step,
+        "zero_only_calls": zero_b.calls,
+    }
+
+    # C: the same three epochs without interruption
+    seen_c = SeenSamples()
+    trainer_c, model_c, _ = _fit(out / "twin", [seen_c, GatherAccuracy()], epochs=3)
+    report["c"] = {"seen": seen_c.by_epoch, "global_step": trainer_c.global_step}
+    if rank == 0:
+        torch.save(model_b.state_dict(), out / "weights-resumed.pt")
+        torch.save(model_c.state_dict(), out / "weights-twin.pt")
+    report["resumed_equals_twin"] = all(
+        torch.equal(a, b)
+        for a, b in zip(model_b.state_dict().values(), model_c.state_dict().values(), strict=True)
+    )
+
+    # D: a stop request on rank 1 only, mid-epoch: every rank stops at the next check (step 5)
+    trainer_d, _, _ = _fit(
+        out / "stop", [StopOnRank(rank=1, step=4)], epochs=3, dist_stop_check_interval=5
+    )
+    stop = trainer_d.stop_request
+    report["d"] = {
+        "global_step": trainer_d.global_step,
+        "epoch": trainer_d.epoch,
+        "reason": stop.reason if stop else None,
+    }
+
+    # E: standalone evaluation of a fixed model (the twin's weights) over uneven shards
+    evaluator = GatherAccuracy()
+    tester = Trainer(device="cpu", test_dataloader=val_loader(), callbacks=[evaluator])
+    report["e"] = {"metrics": tester.test(model_c), "passes": evaluator.passes}
+
+    # F: on_error='warn' is refused for a plugin that may make collective calls ...
+    trainer_f = Trainer(
+        device="cpu", train_dataloader=train_loader(), num_epochs=1, output_dir=out / "f"
+    )
+    trainer_f.pm.register(FailOnRank(rank=1, step=2), "Flaky", on_error="warn")
+    model_f = make_model()
+    try:
+        trainer_f.fit(model_f, torch.optim.SGD(model_f.parameters(), lr=0.1), None, loss_fn)
+        report["f_error"] = None
+    except Exception as exc:
+        report["f_error"] = f"{type(exc).__name__}: {exc}"
+    # ... and allowed for one marked collective-free: the ranks stay in step
+    tolerant = TolerantFailOnRank(rank=1, step=2)
+    trainer_g = Trainer(
+        device="cpu", train_dataloader=train_loader(), num_epochs=2, output_dir=out / "g"
+    )
+    trainer_g.pm.register(tolerant, "Tolerant", on_error="warn")
+    model_g = make_model()
+    trainer_g.fit(model_g, torch.optim.SGD(model_g.parameters(), lr=0.1), None, loss_fn)
+    report["g"] = {"global_step": trainer_g.global_step, "failures": tolerant.failures}
+
+    # teardown: the first trainer created the group and destroys it
+    trainer_a.close()
+    report["initialized_after_close"] = torch.distributed.is_initialized()
+    return report
+
+
+def scenario_fail(out: Path) -> dict[str, Any]:
+    """A plugin raises on rank 1 at step 2 while rank 0 trains on: the run must end."""
+    (out / f"fail-started-rank{get_rank()}.json").write_text(json.dumps({"time": time.time()}))
+    _fit(out / "fail", [FailOnRank(rank=1, step=2)], epochs=50)
+    return {"rank": get_rank(), "finished": True}  # never reached on any rank
+
+
+def _write(out: Path, scenario: str, report: dict[str, Any]) -> None:
+    path = out / f"{scenario}-rank{get_rank()}.json"
+    path.write_text(json.dumps(report, default=str))
+
+
+def main(argv: list[str]) -> int:
+    """``SCENARIO OUT``: ``fit``, ``fail``, or ``all`` (``fit``, then ``fail`` in the same
+    launch: each launch costs seconds)."""
+    scenario, out = argv[0], Path(argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    if scenario in ("fit", "all"):
+        _write(out, "fit", scenario_fit(out))
+    if scenario in ("fail", "all"):
+        _write(out, "fail", scenario_fail(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

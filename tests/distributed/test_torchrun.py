@@ -1,0 +1,233 @@
+"""Multi-process training: two ranks on the CPU (gloo), launched by torchrun as real
+subprocesses, on the loopback interface only.
+
+One launch runs every scenario of ``dist_worker.py`` (fit with evaluation and checkpoints,
+resume, an uninterrupted twin, a stop request on one rank, standalone evaluation, the
+error-policy rule, teardown) and then a plugin failing on rank 1; each test reads what the
+ranks reported. A launch costs seconds, so there is only one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import torch
+
+WORKER = Path(__file__).with_name("dist_worker.py")
+#: The whole launch, both parts, must end within this time (a hang fails the test).
+LAUNCH_TIMEOUT_S = 300
+#: After the failing part starts, the run must be over within this time.
+FAILURE_BOUND_S = 60
+
+
+@dataclass
+class Launch:
+    returncode: int
+    output: str
+    ended: float
+    out: Path
+
+    def report(self, scenario: str, rank: int) -> dict[str, Any]:
+        path = self.out / f"{scenario}-rank{rank}.json"
+        if not path.exists():
+            pytest.fail(f"rank {rank} wrote no {path.name}; torchrun output:\n{self.output}")
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def loopback_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update(MASTER_ADDR="127.0.0.1", GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    return env
+
+
+def torchrun(args: list[str], nproc: int, timeout: float) -> tuple[int, str]:
+    """Run ``torchrun`` (as ``python -m torch.distributed.run``) on the loopback interface;
+    kill its whole process group and fail if it outlives ``timeout``."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        f"--nproc-per-node={nproc}",
+        "--master-addr=127.0.0.1",
+        f"--master-port={free_port()}",
+        "--max-restarts=0",
+        *args,
+    ]
+    process = subprocess.Popen(
+        command,
+        env=loopback_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"torchrun did not end within {timeout} s (a hang); output:\n{output}")
+    return process.returncode, output
+
+
+@pytest.fixture(scope="module")
+def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
+    out = tmp_path_factory.mktemp("torchrun")
+    returncode, output = torchrun([str(WORKER), "all", str(out)], 2, LAUNCH_TIMEOUT_S)
+    return Launch(returncode, output, time.time(), out)
+
+
+@pytest.fixture(scope="module")
+def worker() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hookwise_dist_worker", WORKER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_fit_runs_ddp_on_sharded_training_data(launch: Launch, worker: ModuleType) -> None:
+    ranks = [launch.report("fit", r) for r in (0, 1)]
+    for report in ranks:
+        assert report["world_size"] == 2
+        run = report["a"]
+        assert run["is_ddp"] and run["owns_process_group"]
+        assert run["sampler"] == "DistributedSampler"
+        assert run["sampler_seed"] == worker.SEED
+        assert run["global_step"] == 6  # 2 epochs x 3 batches of 2 (12 samples / 2 ranks)
+    for epoch in ("0", "1"):
+        seen = [r["a"]["seen"][epoch] for r in ranks]
+        assert len(seen[0]) == len(seen[1]) == 6
+        assert sorted(seen[0] + seen[1]) == list(range(worker.TRAIN_SIZE)), "not a partition"
+    # set_epoch: every epoch has its own order
+    assert ranks[0]["a"]["seen"]["0"] != ranks[0]["a"]["seen"]["1"]
+    # the order depends only on the seed and the epoch: the twin run saw the same batches
+    for report in ranks:
+        assert report["c"]["seen"]["0"] == report["a"]["seen"]["0"]
+        assert report["c"]["seen"]["1"] == report["a"]["seen"]["1"]
+
+
+def test_evaluation_counts_every_sample_once(launch: Launch, worker: ModuleType) -> None:
+    ranks = [launch.report("fit", r) for r in (0, 1)]
+    local_counts = [r["a"]["passes"][0]["local_count"] for r in ranks]
+    assert local_counts == [6, 5]  # 11 samples, no padding, no repeats
+    for report in ranks:
+        assert report["a"]["eval_sampler"] == "DistributedEvalSampler"
+        for validation in report["a"]["passes"]:
+            assert validation["count"] == worker.VAL_SIZE
+            assert validation["seen"] == list(range(worker.VAL_SIZE))
+    # every rank logs the same gathered metrics
+    assert ranks[0]["a"]["metrics"] == ranks[1]["a"]["metrics"]
+    assert ranks[0]["e"]["metrics"] == ranks[1]["e"]["metrics"]
+
+
+def test_evaluation_equals_one_process(launch: Launch, worker: ModuleType) -> None:
+    """A fixed model over the same data: the two-rank counts and metrics equal one process's."""
+    distributed = launch.report("fit", 0)["e"]
+    model = worker.TinyModel()
+    model.load_state_dict(torch.load(launch.out / "weights-twin.pt", weights_only=True))
+    evaluator = worker.GatherAccuracy()
+    trainer = worker.Trainer(
+        device="cpu", test_dataloader=worker.val_loader(), callbacks=[evaluator]
+    )
+    single = trainer.test(model)
+    assert evaluator.passes[0]["count"] == distributed["passes"][0]["count"] == worker.VAL_SIZE
+    assert single.keys() == distributed["metrics"].keys()
+    for key, value in single.items():
+        assert distributed["metrics"][key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_checkpoints_and_resume_with_the_same_world_size(launch: Launch) -> None:
+    ranks = [launch.report("fit", r) for r in (0, 1)]
+    for report in ranks:
+        # rank 0 wrote one file per validation; every rank sees them after the barrier
+        assert report["a"]["checkpoints"] == ["epoch0.ckpt", "epoch1.ckpt"]
+        assert report["b"]["global_step"] == 9
+        assert list(report["b"]["seen"]) == ["2"]  # resumed at the next epoch
+        assert report["b"]["seen"]["2"] == report["c"]["seen"]["2"]
+        assert report["resumed_equals_twin"] is True
+        assert report["b"]["owns_process_group"] is False  # the group existed already
+    resumed = torch.load(launch.out / "weights-resumed.pt", weights_only=True)
+    twin = torch.load(launch.out / "weights-twin.pt", weights_only=True)
+    for key in twin:
+        assert torch.equal(resumed[key], twin[key]), key
+    # the rank-zero-only plugin's state came back from rank 0's checkpoint
+    assert ranks[0]["b"]["zero_only_calls"] == 3
+    assert ranks[1]["b"]["zero_only_calls"] == 0
+
+
+def test_rank_zero_only_plugins_and_hooks(launch: Launch) -> None:
+    zero, one = (launch.report("fit", r)["a"] for r in (0, 1))
+    assert zero["zero_only_registered"] and zero["zero_only_calls"] == 2
+    assert not one["zero_only_registered"] and one["zero_only_calls"] == 0
+    assert zero["decorated_calls"] == 2 and one["decorated_calls"] == 0
+    assert zero["decorated_other_calls"] == one["decorated_other_calls"] == 2
+
+
+def test_a_stop_on_one_rank_stops_every_rank_at_the_same_step(launch: Launch) -> None:
+    zero, one = (launch.report("fit", r)["d"] for r in (0, 1))
+    # rank 1 asked at step 4; the ranks combine requests every 5 steps
+    assert zero["global_step"] == one["global_step"] == 5
+    assert zero["epoch"] == one["epoch"]
+    assert "requested on rank 1" in zero["reason"]
+    assert one["reason"] == "asked on rank 1"
+
+
+def test_tolerant_error_policy_needs_a_collective_free_plugin(launch: Launch) -> None:
+    for rank in (0, 1):
+        report = launch.report("fit", rank)
+        error = report["f_error"]
+        assert error is not None and error.startswith("ConfigError")
+        assert "'Flaky'" in error and "on_error='warn'" in error
+        assert "collective_free = True" in error
+        # a collective-free plugin may tolerate a failure on one rank: the ranks stay in step
+        assert report["g"]["global_step"] == 6
+        assert report["g"]["failures"] == (1 if rank == 1 else 0)
+
+
+def test_teardown_destroys_the_group_the_trainer_created(launch: Launch) -> None:
+    for rank in (0, 1):
+        assert launch.report("fit", rank)["initialized_after_close"] is False
+
+
+def test_a_plugin_failing_on_one_rank_ends_the_run_with_a_clear_error(launch: Launch) -> None:
+    output = launch.output
+    assert launch.returncode != 0, output
+    started = min(
+        json.loads((launch.out / f"fail-started-rank{r}.json").read_text())["time"] for r in (0, 1)
+    )
+    assert launch.ended - started < FAILURE_BOUND_S, output
+    assert not (launch.out / "fail-rank0.json").exists()
+    assert not (launch.out / "fail-rank1.json").exists()
+    # the error names the rank, the plugin and the hook
+    assert "ValueError: boom on rank 1 at step 2" in output
+    assert "plugin 'FailOnRank' failed in hook 'on_train_batch_end' at rank 1 of 2" in output
+    assert "rank 1 of 2: the run failed with ValueError" in output
+    # torchrun's summary names the plugin's error as the root cause, not rank 0's lost peer
+    if "Root Cause" in output:
+        root_cause = output.split("Root Cause", 1)[1]
+        assert "boom on rank 1" in root_cause, output
