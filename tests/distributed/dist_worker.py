@@ -12,6 +12,7 @@ callbacks for the one-process baselines.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from hookwise.distributed import (
     rank_zero_only,
     synchronize,
 )
+from hookwise.trainer import TrainingInterrupted
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -368,6 +370,65 @@ def scenario_fit(out: Path) -> dict[str, Any]:
     return report
 
 
+class SlowSteps(Callback):
+    """Makes steps slow, and says (with its pid) when training has started."""
+
+    collective_free = True
+
+    def __init__(self, marker: Path) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer_state["global_step"] == 1:
+            self.marker.write_text(json.dumps({"pid": os.getpid()}))
+        time.sleep(0.02)
+
+
+def scenario_signal(out: Path) -> dict[str, Any]:
+    """The test sends SIGTERM to rank 1 only: every rank ends at the same step, and rank 0
+    writes the interrupt checkpoint."""
+    rank = get_rank()
+    marker = out / f"signal-ready-rank{rank}.json"
+    callbacks: list[Callback] = [SlowSteps(marker)]
+    model = make_model()
+    trainer = Trainer(
+        device="cpu",
+        output_dir=out / "signal",
+        train_dataloader=train_loader(),
+        callbacks=callbacks,
+        num_epochs=200,  # ~12 s of steps: ends (and fails the test) if no signal comes
+        seed=SEED,
+        dist_timeout=60,
+        dist_stop_check_interval=3,
+    )
+    report: dict[str, Any] = {"rank": rank, "interrupted": False}
+    try:
+        trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), None, loss_fn)
+    except TrainingInterrupted as exc:
+        checkpoint = exc.checkpoint
+        report.update(
+            interrupted=True,
+            signal=exc.signal_number,
+            checkpoint=str(checkpoint),
+            checkpoint_exists=checkpoint is not None and checkpoint.exists(),
+        )
+    report.update(global_step=trainer.global_step, epoch=trainer.epoch)
+    synchronize()  # rank 0 has written the checkpoint before anyone reads it
+    if checkpoint_file := report.get("checkpoint"):
+        data = torch.load(checkpoint_file, weights_only=True)
+        report["checkpoint_step"] = int(data["global_step"])
+    return report
+
+
 def scenario_fail(out: Path) -> dict[str, Any]:
     """A plugin raises on rank 1 at step 2 while rank 0 trains on: the run must end."""
     (out / f"fail-started-rank{get_rank()}.json").write_text(json.dumps({"time": time.time()}))
@@ -381,12 +442,14 @@ def _write(out: Path, scenario: str, report: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``SCENARIO OUT``: ``fit``, ``fail``, or ``all`` (``fit``, then ``fail`` in the same
-    launch: each launch costs seconds)."""
+    """``SCENARIO OUT``: ``fit``, ``signal``, ``fail``, or ``all`` (the three in this order,
+    in one launch: each launch costs seconds)."""
     scenario, out = argv[0], Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
     if scenario in ("fit", "all"):
         _write(out, "fit", scenario_fit(out))
+    if scenario in ("signal", "all"):
+        _write(out, "signal", scenario_signal(out))
     if scenario in ("fail", "all"):
         _write(out, "fail", scenario_fail(out))
     return 0

@@ -3,8 +3,8 @@ subprocesses, on the loopback interface only.
 
 One launch runs every scenario of ``dist_worker.py`` (fit with evaluation and checkpoints,
 resume, an uninterrupted twin, a stop request on one rank, standalone evaluation, the
-error-policy rule, teardown) and then a plugin failing on rank 1; each test reads what the
-ranks reported. A launch costs seconds, so there is only one.
+error-policy rule, teardown), then a SIGTERM sent to rank 1 alone, then a plugin failing on
+rank 1; each test reads what the ranks reported. A launch costs seconds, so there is only one.
 """
 
 from __future__ import annotations
@@ -60,10 +60,8 @@ def loopback_env() -> dict[str, str]:
     return env
 
 
-def torchrun(args: list[str], nproc: int, timeout: float) -> tuple[int, str]:
-    """Run ``torchrun`` (as ``python -m torch.distributed.run``) on the loopback interface;
-    kill its whole process group and fail if it outlives ``timeout``."""
-    command = [
+def torchrun_command(args: list[str], nproc: int) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "torch.distributed.run",
@@ -74,27 +72,52 @@ def torchrun(args: list[str], nproc: int, timeout: float) -> tuple[int, str]:
         "--max-restarts=0",
         *args,
     ]
-    process = subprocess.Popen(
-        command,
+
+
+def start(args: list[str], nproc: int) -> subprocess.Popen[str]:
+    """Start ``torchrun`` (as ``python -m torch.distributed.run``) on the loopback interface,
+    in a session of its own so that a hang can be killed with everything it started."""
+    return subprocess.Popen(
+        torchrun_command(args, nproc),
         env=loopback_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+
+
+def finish(process: subprocess.Popen[str], deadline: float) -> tuple[int, str]:
+    """Wait for ``process`` until ``deadline``; kill its session and fail on a hang."""
     try:
-        output, _ = process.communicate(timeout=timeout)
+        output, _ = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
-        pytest.fail(f"torchrun did not end within {timeout} s (a hang); output:\n{output}")
+        pytest.fail(f"torchrun did not end in time (a hang); output:\n{output}")
     return process.returncode, output
+
+
+def wait_for(path: Path, process: subprocess.Popen[str], deadline: float) -> dict[str, Any]:
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            returncode, output = finish(process, deadline)
+            pytest.fail(f"{path.name} never appeared (exit {returncode}); output:\n{output}")
+        time.sleep(0.05)
+    time.sleep(0.05)  # the writer has finished the (tiny) file
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
 
 
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
+    """One launch of every scenario; SIGTERM goes to rank 1 alone once its slow fit runs."""
     out = tmp_path_factory.mktemp("torchrun")
-    returncode, output = torchrun([str(WORKER), "all", str(out)], 2, LAUNCH_TIMEOUT_S)
+    deadline = time.monotonic() + LAUNCH_TIMEOUT_S
+    process = start([str(WORKER), "all", str(out)], 2)
+    rank1 = wait_for(out / "signal-ready-rank1.json", process, deadline)
+    os.kill(rank1["pid"], signal.SIGTERM)  # a worker of the torchrun started above
+    returncode, output = finish(process, deadline)
     return Launch(returncode, output, time.time(), out)
 
 
@@ -231,3 +254,17 @@ def test_a_plugin_failing_on_one_rank_ends_the_run_with_a_clear_error(launch: La
     if "Root Cause" in output:
         root_cause = output.split("Root Cause", 1)[1]
         assert "boom on rank 1" in root_cause, output
+
+
+def test_a_signal_on_one_rank_ends_every_rank_at_the_same_step(launch: Launch) -> None:
+    zero, one = (launch.report("signal", r) for r in (0, 1))
+    for report in (zero, one):
+        assert report["interrupted"] is True, report
+        assert report["signal"] == signal.SIGTERM
+        assert report["checkpoint"].endswith("interrupted.ckpt")
+        # rank 0 wrote it, at the step where the ranks agreed to stop
+        assert report["checkpoint_step"] == report["global_step"]
+    assert zero["checkpoint_exists"] is True
+    assert zero["global_step"] == one["global_step"]
+    assert zero["global_step"] % 3 == 0  # a stop check (every 3 steps) or an epoch end
+    assert "SIGTERM was received by another rank" in launch.output
