@@ -55,12 +55,34 @@ def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any]) -> None:
     )
 
 
-def test_enabled_first_it_still_saves_last(hookwise_pm: Any) -> None:
-    hookwise_pm.use_installed_plugins()
-    hookwise_pm.enable("checkpoint")
-    hookwise_pm.enable("early_stopping", monitor="val/loss")  # its state must be in the file
+class ValidationCounter(Callback):
+    """State updated in ``on_validation_end``, as early stopping's is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def on_validation_end(
+        self, trainer_state: TrainerState, model: nn.Module, metrics: Mapping[str, float]
+    ) -> None:
+        self.count += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"count": self.count}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        self.count = int(state_dict["count"])
+
+
+def test_enabled_first_it_still_saves_after_the_others(run_fit: RunFit) -> None:
+    """The plugin's hooks are ``trylast``: a checkpoint holds the state other plugins set in
+    the same hook (early stopping's count, an EMA update), whatever the enabling order."""
+    result = run_fit(["checkpoint", ValidationCounter()], epochs=2)
     for hook in ("on_train_batch_end", "on_train_epoch_end", "on_validation_end"):
-        assert hookwise_pm.hook_order(hook)[-1] == "checkpoint"
+        assert result.pm.hook_order(hook)[-1] == "checkpoint"
+    for epoch in range(2):
+        data = load(_folder(result) / periodic_file_name(epoch, 3 * (epoch + 1)))
+        assert data["plugins"]["ValidationCounter"]["count"] == epoch + 1
 
 
 @pytest.mark.parametrize(
