@@ -419,8 +419,10 @@ class HookRecorder:
 
     Attach it yourself with :meth:`attach` (``HookRecorder().attach(pm)``), or use the
     ``hook_recorder`` fixture (which records every manager created during the test) or
-    :attr:`FitResult.calls`. Recording forces every hook to be called (the trainer skips hooks
-    nobody implements), so recorded runs are slower; timings belong in unrecorded runs.
+    :attr:`FitResult.calls`. ``on_exception`` is recorded when a plugin implements it (the
+    trainer calls its implementations one by one). Recording forces every hook to be called
+    (the trainer skips hooks nobody implements), so recorded runs are slower; timings belong
+    in unrecorded runs.
     """
 
     def __init__(self) -> None:
@@ -968,8 +970,6 @@ def run_fit(
     """
     from hookwise.trainer import Trainer
 
-    if "plugins" in trainer_kwargs:
-        raise TypeError("run_fit: give the plugins as its first argument, not as plugins=")
     for label, value in (("batches", batches), ("batch_size", batch_size)):
         if value < 1:
             raise ValueError(f"run_fit: {label} must be at least 1, got {value}")
@@ -1076,13 +1076,13 @@ def _target_docs(target: Any) -> tuple[str, str]:
     if inspect.isclass(target):
         parts = [target.__dict__.get("__doc__") or ""]
         init = target.__dict__.get("__init__")
-        if init is not None:
-            parts.append(inspect.getdoc(init) or "")
+        if init is not None and getattr(init, "__doc__", None):
+            parts.append(inspect.cleandoc(init.__doc__))
         return "\n".join(p for p in parts if p), f"class {target.__qualname__}"
     if isinstance(target, types.ModuleType):
         return target.__doc__ or "", f"module {target.__name__}"
     if inspect.isfunction(target) or inspect.ismethod(target):
-        return inspect.getdoc(target) or "", f"factory {target.__qualname__}"
+        return inspect.cleandoc(target.__doc__ or ""), f"factory {target.__qualname__}"
     return type(target).__doc__ or "", f"object of class {type(target).__qualname__}"
 
 
@@ -1367,10 +1367,15 @@ def _check_plugin(
         problem = _weights_only_problem(state, plugin_name)
         if problem:
             problems.append(problem)
-        if not callable(getattr(plugin, "load_state_dict", None)):
+        inherits_load = isinstance(plugin, Callback) and (
+            type(plugin).load_state_dict is Callback.load_state_dict
+            and type(plugin).state_dict is not Callback.state_dict
+        )
+        if inherits_load or not callable(getattr(plugin, "load_state_dict", None)):
             problems.append(
-                f"plugin {plugin_name!r} has state_dict() but no load_state_dict(state); add "
-                f"one so that resuming restores its state"
+                f"plugin {plugin_name!r} has state_dict() but no load_state_dict(state) of its "
+                f"own; add one that restores what state_dict() returns, so that resuming "
+                f"restores its state"
             )
     report.state = states
     if problems or not states:

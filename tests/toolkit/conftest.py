@@ -10,7 +10,6 @@ import pytest
 from support.dists import make_fake_distribution
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     # pytester's fixtures, for these tests only. `pytest_plugins = ["pytester"]` is allowed in
     # the root conftest alone, and this folder's conftest is not always an initial one.
