@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,20 +86,26 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
     """Load a hookwise checkpoint safely (``weights_only=True``) and check its format.
 
+    Loading never runs code from the file: only tensors and plain values are unpickled. The
+    archive's CRC-32 checksums are verified first (``torch.load`` does not), so a damaged
+    tensor is an error, not silently different weights.
+
     :raises CheckpointError: the file is missing, truncated or corrupt, is not a hookwise
-        checkpoint, or has an incompatible format version; the message names the file.
+        checkpoint (another program's file, a pickled object), has an incompatible format
+        version, or lacks entries a checkpoint has; the message names the file.
     """
     file = Path(path)
     if not file.is_file():
-        raise CheckpointError(f"checkpoint {str(file)!r} does not exist")
+        what = "is not a file" if file.exists() else "does not exist"
+        raise CheckpointError(f"checkpoint {str(file)!r} {what}; give the path of a .ckpt file")
+    _verify_archive(file)
     try:
-        data = torch.load(file, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle's protocol is reported below
+            warnings.filterwarnings("ignore", "Detected pickle protocol")
+            data = torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"checkpoint {str(file)!r} holds objects a safe load refuses (it was not written by "
-            f"hookwise, and loading it could run code): {exc}"
-        ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(_refused(file, exc)) from exc
+    except Exception as exc:  # whatever the bytes make torch.load raise
         raise CheckpointError(
             f"checkpoint {str(file)!r} is truncated or corrupt and cannot be read: "
             f"{type(exc).__name__}: {exc}"
@@ -113,7 +121,79 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
             f"checkpoint {str(file)!r} has format version {version!r}; this hookwise reads "
             f"version {FORMAT_VERSION}. Use the hookwise release that wrote it."
         )
+    _check_entries(file, data)
     return data
+
+
+#: Entries every checkpoint has (``True``) or may have (``False``), with their types.
+_ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
+    "model": (True, Mapping),
+    "epoch": (True, int),
+    "global_step": (True, int),
+    "batch_in_epoch": (False, int),
+    "epoch_complete": (False, bool),
+    "optimizers": (False, list),
+    "lr_schedulers": (False, list),
+    "plugins": (False, Mapping),
+    "rng": (False, Mapping),
+    "metrics": (False, Mapping),
+}
+
+
+def _check_entries(file: Path, data: Mapping[str, Any]) -> None:
+    problems = []
+    for key, (required, kind) in _ENTRIES.items():
+        if key not in data:
+            if required:
+                problems.append(f"{key!r} is missing")
+            continue
+        value = data[key]
+        wrong_bool = isinstance(value, bool) and kind is int
+        if wrong_bool or not isinstance(value, kind):
+            expected = kind.__name__ if isinstance(kind, type) else str(kind)
+            problems.append(f"{key!r} is {type(value).__name__}, not {expected}")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} is damaged or was not written by hookwise: "
+            f"{'; '.join(problems)}"
+        )
+
+
+def _verify_archive(file: Path) -> None:
+    """Check the CRC-32 of every record of a zip-format file (torch.load does not)."""
+    try:
+        if not zipfile.is_zipfile(file):
+            return  # not an archive (or a cut one): torch.load says what is wrong
+        with zipfile.ZipFile(file) as archive:
+            damaged = archive.testzip()
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} is truncated or corrupt and cannot be read: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if damaged is not None:
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} is corrupt: the checksum of its record {damaged!r} does "
+            f"not match its data (the file was damaged after it was written)"
+        )
+
+
+def _refused(file: Path, exc: Exception) -> str:
+    """The message for a file that a safe load refuses: a pickled object, or bad pickle data."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return (
+            f"checkpoint {str(file)!r} was not written by hookwise: it holds a pickled Python "
+            f"object ({found.group(1)}). hookwise loads only tensors and plain values, so that "
+            f"loading a file never runs code from it; save the object's state_dict() instead."
+        )
+    operand = re.search(r"Unsupported operand[^\n]*", text)
+    reason = operand.group(0) if operand else text.strip().splitlines()[0] if text else ""
+    return (
+        f"checkpoint {str(file)!r} is corrupt or was not written by torch.save: a safe load "
+        f"cannot read it ({reason})"
+    )
 
 
 def strip_module_prefix(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,8 @@ loader processes), ``resume_from``;
 ``record``: write every hook call to ``events`` (default true);
 ``pause_at_step``: at ``on_train_batch_start`` with this ``global_step``, write ``paused N`` to
 the sync pipe and wait for a line back (the test signals the child in between);
-``save_every_epoch``: save ``checkpoints/epoch=E.ckpt`` at each ``on_train_epoch_end``, the way
-the checkpoint plugin does (the core's atomic ``Trainer.save_checkpoint``);
+``save_every_epoch``: save ``checkpoints/last.ckpt`` at each ``on_train_epoch_end``, over the
+previous one (the core's atomic ``Trainer.save_checkpoint``);
 ``emergency``: a path; ``on_exception(fatal=True)`` saves a checkpoint there (as the checkpoint
 plugin's emergency checkpoint does);
 ``fail``: ``{"hook": name, "at_step": N, "on_error": policy}`` adds a plugin that raises in that
@@ -66,8 +66,9 @@ class Pause(Callback):
 
 
 class EpochSaver(Callback):
-    """Saves the complete checkpoint after every training epoch; optionally pauses the N-th
-    write half way through (the core's test-only pause point)."""
+    """Saves the complete checkpoint over ``checkpoints/last.ckpt`` after every training epoch;
+    optionally pauses the N-th write half way through (the core's test-only pause point, which
+    announces itself by writing to the file ``paused-in-write`` next to the spec)."""
 
     def __init__(self, pause_in_save: int | None, marker: str) -> None:
         super().__init__()
@@ -80,8 +81,7 @@ class EpochSaver(Callback):
         self.saves += 1
         if self.saves == self.pause_in_save:
             os.environ[PAUSE_ENV] = self.marker
-        epoch = trainer_state["current_epoch"]
-        trainer.save_checkpoint(trainer.output_dir / "checkpoints" / f"epoch={epoch}.ckpt")
+        trainer.save_checkpoint(trainer.output_dir / "checkpoints" / "last.ckpt")
 
 
 class Emergency(Callback):

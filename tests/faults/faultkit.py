@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -414,6 +414,43 @@ def run_child(
         return child.finish()
 
 
-def checkpoint_files(folder: Path) -> Iterator[Path]:
+def checkpoint_files(folder: Path) -> list[Path]:
     """Every ``*.ckpt`` under ``folder``, sorted."""
-    return iter(sorted(folder.rglob("*.ckpt")))
+    return sorted(folder.rglob("*.ckpt"))
+
+
+class Fifo:
+    """A named pipe the child writes to once it reached a point (the core's test-only pause
+    point in a checkpoint write writes the marker file it is given): :meth:`wait` returns
+    what was written, with no polling. Opened read-write by the test, so that it never sees
+    end-of-file before the child opened it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        os.mkfifo(path)
+        self._fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+    def wait(self, child: ChildRun, timeout: float = CHILD_TIMEOUT) -> str:
+        """Wait until something was written (or fail with the child's output)."""
+        assert child.process is not None
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._fd, selectors.EVENT_READ)
+            if child._from_child >= 0:  # the child closing its sync pipe: it has exited
+                selector.register(child._from_child, selectors.EVENT_READ)
+            while True:
+                remaining = deadline - time.monotonic()
+                ready = selector.select(remaining) if remaining > 0 else []
+                if not ready:
+                    child.kill()
+                    raise AssertionError(f"the child never paused:\n{child.finish().describe()}")
+                for key, _ in ready:
+                    if key.fd == self._fd:
+                        return os.read(self._fd, 4096).decode()
+                    if not os.read(key.fd, 4096):
+                        raise AssertionError(
+                            f"the child exited before pausing:\n{child.finish().describe()}"
+                        )
+
+    def close(self) -> None:
+        os.close(self._fd)

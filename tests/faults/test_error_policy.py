@@ -18,7 +18,7 @@ from faultkit import (
     read_events,
     tiny_loss,
 )
-from hookwise import Callback, ConfigError
+from hookwise import Callback, ConfigError, PluginManager, Trainer
 from hookwise.checkpointing import load_checkpoint
 from torch import nn
 
@@ -246,3 +246,30 @@ def test_a_failing_on_exception_never_hides_the_original_error(
     assert len(logged) == 1 and logged[0].exc_info is not None
     assert "disk full" in str(logged[0].exc_info[1])
     assert emergency.calls == [(True, "injected failure at step 1")] and emergency.path.exists()
+
+
+@pytest.mark.fault("policy.raise-emergency-checkpoint")
+def test_the_checkpoint_plugin_saves_the_run_on_fatal_failures_only(tmp_path: Path) -> None:
+    def run(folder: Path, policy: str) -> Trainer:
+        pm = PluginManager()  # the installed plugins, the bundled checkpoint plugin among them
+        pm.enable("checkpoint")
+        pm.register(Failing(at_step=4), "failing", on_error=policy)
+        return make_trainer(folder, plugins=pm, epochs=2, batches=3)
+
+    fatal = run(tmp_path / "fatal", "raise")
+    with pytest.raises(RuntimeError, match="injected failure at step 4"):
+        fit(fatal)
+    emergency = tmp_path / "fatal" / "checkpoints" / "emergency.ckpt"
+    saved = load_checkpoint(emergency)
+    assert saved["global_step"] == 4 and saved["epoch"] == 1
+    assert torch.equal(saved["model"]["out.weight"], fatal._model.out.weight.detach())  # type: ignore[union-attr]
+    # It resumes (the newest checkpoint, so "last" picks it) once the cause is gone.
+    resumed = make_trainer(tmp_path / "fatal", epochs=2, batches=3)
+    fit(resumed, resume_from="last")
+    assert resumed.global_step == 6
+
+    tolerated = run(tmp_path / "tolerated", "warn")
+    fit(tolerated)
+    assert tolerated.pm.failures["failing"].count == 3
+    assert not (tmp_path / "tolerated" / "checkpoints" / "emergency.ckpt").exists()
+    assert (tmp_path / "tolerated" / "checkpoints" / "last.ckpt").exists()
