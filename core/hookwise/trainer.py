@@ -311,10 +311,21 @@ class Trainer:
         """Whether a stop was requested (by a plugin or a signal)."""
         return self._stop is not None
 
-    def request_stop(self, reason: str, plugin: str | None = None) -> None:
+    def request_stop(
+        self, reason: str, plugin: str | None = None, *, all_ranks: bool = False
+    ) -> None:
         """Ask the trainer to stop at its next check (after the current batch, or after the
         epoch's validation). A latch: the first request is kept, nothing clears it. The plugin
-        that asked is found from the call stack when not given."""
+        that asked is found from the call stack when not given.
+
+        In a distributed run a request made on some ranks takes effect on every rank at the
+        next point where the ranks combine their requests (see ``dist_stop_check_interval``),
+        so all stop at the same step. ``all_ranks=True`` promises that every rank makes this
+        request at this same step (for example after an all-reduce of the verdict): the stop
+        then takes effect at once, as in one process.
+        """
+        if all_ranks:
+            self._agreed_stop = True
         if self._stop is not None:
             return
         source = plugin or self._calling_plugin()

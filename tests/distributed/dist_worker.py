@@ -216,6 +216,28 @@ class StopOnRank(Callback):
             trainer_state["train_module"].request_stop(f"asked on rank {self.rank}")
 
 
+class StopEverywhere(Callback):
+    """Asks to stop on every rank at one step, promising so (``all_ranks=True``)."""
+
+    collective_free = True
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer_state["global_step"] == self.step:
+            trainer_state["train_module"].request_stop("agreed", all_ranks=True)
+
+
 class FailOnRank(Callback):
     """Raises in ``on_train_batch_end`` on one rank, at one step."""
 
@@ -337,6 +359,12 @@ def scenario_fit(out: Path) -> dict[str, Any]:
         "epoch": trainer_d.epoch,
         "reason": stop.reason if stop else None,
     }
+
+    # ... and a request every rank makes at the same step takes effect at once
+    trainer_d2, _, _ = _fit(
+        out / "stop2", [StopEverywhere(step=4)], epochs=3, dist_stop_check_interval=5
+    )
+    report["d2"] = {"global_step": trainer_d2.global_step}
 
     # E: standalone evaluation of a fixed model (the twin's weights) over uneven shards
     evaluator = GatherAccuracy()

@@ -218,6 +218,8 @@ def test_a_stop_on_one_rank_stops_every_rank_at_the_same_step(launch: Launch) ->
     assert zero["epoch"] == one["epoch"]
     assert "requested on rank 1" in zero["reason"]
     assert one["reason"] == "asked on rank 1"
+    # a request every rank makes at the same step (all_ranks=True) stops at that step
+    assert [launch.report("fit", r)["d2"]["global_step"] for r in (0, 1)] == [4, 4]
 
 
 def test_tolerant_error_policy_needs_a_collective_free_plugin(launch: Launch) -> None:
