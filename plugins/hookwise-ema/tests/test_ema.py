@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,30 @@ def test_evaluation_runs_on_the_average_and_training_weights_come_back(tmp_path:
         assert torch.equal(value, before[name])
 
 
+def test_evaluation_loss_is_the_loss_of_the_average(run_fit: Any) -> None:
+    """run_fit's evaluation loss (``test/loss``) is the average's, not the training weights'."""
+    result = run_fit([("ema", {"decay": 0.6})], epochs=2)
+    average = _plugin(result.trainer).ema_state
+    assert average is not None
+
+    def loss_with(weights: dict[str, torch.Tensor]) -> float:
+        probe = copy.deepcopy(result.model)
+        probe.load_state_dict(weights)
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for batch in result.trainer.test_dataloader[0]:
+                logits = probe(batch["inputs"])["logits"]
+                total += float(
+                    nn.functional.cross_entropy(logits, batch["labels"], reduction="sum")
+                )
+                count += len(batch["labels"])
+        return total / count
+
+    assert result.test_metrics["test/loss"] == pytest.approx(loss_with(average), rel=1e-6)
+    own = loss_with(_snapshot(result.model))
+    assert abs(own - result.test_metrics["test/loss"]) > 1e-4
+
+
 def test_use_ema_during_test_false_evaluates_the_training_weights(tmp_path: Path) -> None:
     log = WeightLog()
     pm = PluginManager()
@@ -297,24 +322,36 @@ def test_checkpoint_holds_training_weights_and_the_average(tmp_path: Path) -> No
     _assert_close(saved["ema"], _expected_average(log, lambda s: 0.6))
 
 
-def test_the_average_survives_a_resume(tmp_path: Path) -> None:
-    def run(folder: Path, epochs: int, save: tuple[int, ...] = (), resume: Path | None = None):
-        pm = PluginManager()
-        pm.enable("ema", decay=0.75)
-        pm.register(SaveAfterValidation(folder, save), "save")
-        trainer = _trainer(folder, pm, epochs=epochs)
-        model = _fit(trainer, resume_from=resume)
-        return _plugin(trainer), model
+def test_the_average_survives_a_resume(run_fit: Any, tmp_path: Path) -> None:
+    """A run stopped after epoch 1 and resumed ends with the same average, to the bit."""
 
-    whole, whole_model = run(tmp_path / "whole", 3)
-    run(tmp_path / "first", 1, save=(0,))
-    resumed, resumed_model = run(tmp_path / "second", 3, resume=tmp_path / "first" / "epoch0.ckpt")
-    assert resumed.updates == whole.updates == 12
-    assert whole.ema_state is not None and resumed.ema_state is not None
-    for name, value in whole.ema_state.items():
-        assert torch.equal(resumed.ema_state[name], value), name
-    for name, value in _snapshot(whole_model).items():
-        assert torch.equal(_snapshot(resumed_model)[name], value), name
+    def ema(result: Any) -> EMACallback:
+        return _plugin(result.trainer)
+
+    plugin = ("ema", {"decay": 0.75})
+    whole = run_fit([plugin], epochs=3, tmp_path=tmp_path / "whole")
+    first = run_fit(
+        [plugin, SaveAfterValidation(tmp_path, (0,))], epochs=1, tmp_path=tmp_path / "a"
+    )
+    resumed = run_fit(
+        [plugin], epochs=3, tmp_path=tmp_path / "b", resume_from=tmp_path / "epoch0.ckpt"
+    )
+    assert ema(first).updates == 3
+    assert ema(resumed).updates == ema(whole).updates == 9
+    whole_state, resumed_state = ema(whole).ema_state, ema(resumed).ema_state
+    assert whole_state is not None and resumed_state is not None
+    for name, value in whole_state.items():
+        assert torch.equal(resumed_state[name], value), name
+    for name, value in _snapshot(whole.model).items():
+        assert torch.equal(_snapshot(resumed.model)[name], value), name
+    # and evaluation used the average in both: the test metrics agree too
+    assert resumed.test_metrics == whole.test_metrics
+
+
+def test_plugin_is_valid(assert_plugin_valid: Any) -> None:
+    report = assert_plugin_valid("ema", decay=0.9, warmup_steps=2)
+    assert "on_train_batch_end" in report.hooks["ema"]
+    assert set(report.state["ema"]) == {"ema", "updates"}
 
 
 def test_state_dict_is_weights_only_safe_and_round_trips(tmp_path: Path) -> None:

@@ -139,6 +139,54 @@ def test_accuracy_by_name_equals_hand_computation(tmp_path: Path) -> None:
     }
 
 
+def test_default_job_convention_just_works(run_fit: Any) -> None:
+    """``-p evaluator:evaluator=accuracy`` on the logits/labels convention, no connector given."""
+    result = run_fit([("evaluator", {"evaluator": "accuracy"})], epochs=2)
+    loader = result.trainer.test_dataloader[0]
+    data = [sample for batch in loader for sample in _unbatch(batch)]
+    logits, labels = _hand_predictions(result.model, data)
+    expected = _fraction(logits.argmax(dim=1) == labels)
+    assert result.test_metrics["test/accuracy/top1"] == pytest.approx(expected, abs=1e-12)
+    # the last validation ran on the same (final) weights
+    assert result.metrics["val/accuracy/top1"] == pytest.approx(expected, abs=1e-12)
+    returned = result.calls.results("on_test_epoch_end", plugin="evaluator")
+    assert len(returned) == 3  # two validation passes and the test
+    assert returned[-1] == {"accuracy/top1": pytest.approx(expected, abs=1e-12)}
+    result.calls.assert_order("on_test_epoch_end", "on_validation_end")
+
+
+def test_two_instances_log_side_by_side(run_fit: Any) -> None:
+    result = run_fit(
+        [
+            ("evaluator", {"evaluator": "accuracy", "report_count": True}),
+            (
+                "evaluator@classes",
+                {"evaluator": "classification", "per_class": True, "metrics_to_eval": "per_class"},
+            ),
+        ],
+        epochs=1,
+    )
+    assert result.metrics["val/accuracy/count"] == 8  # run_fit: 2 batches of 4
+    assert {k for k in result.metrics if k.startswith("val/per_class/")} == {
+        "val/per_class/class0",
+        "val/per_class/class1",
+    }
+
+
+def test_plugin_is_valid(assert_plugin_valid: Any) -> None:
+    report = assert_plugin_valid("evaluator", evaluator="accuracy", top_k=[1, 2])
+    assert report.hooks["evaluator"] == [
+        "on_test_batch_end",
+        "on_test_epoch_end",
+        "on_test_epoch_start",
+        "setup",
+    ]
+
+
+def _unbatch(batch: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    return [{k: v[i] for k, v in batch.items()} for i in range(len(batch["labels"]))]
+
+
 def test_every_validation_pass_evaluates_only_its_own_batches(tmp_path: Path) -> None:
     log = ValidationLog()
     snapshots: list[dict[str, torch.Tensor]] = []

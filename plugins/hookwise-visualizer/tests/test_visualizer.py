@@ -88,18 +88,39 @@ def _open(path: Path) -> Image.Image:
 # -- files at the right iterations -----------------------------------------------------------
 
 
-def test_by_name_one_grid_per_evaluation_pass(tmp_path: Path) -> None:
-    _fit(tmp_path, [("visualizer", {"image_shape": [2, 2], "scale": 8})])
-    root = tmp_path / "run" / "vis"
+def test_by_name_one_grid_per_evaluation_pass(run_fit: Any) -> None:
+    result = run_fit([("visualizer", {"image_shape": [2, 2], "scale": 8})], epochs=2)
+    root = result.output_dir / "vis"
     assert _pngs(root) == [
         "test/grid_000001.png",
         "val/epoch=0-step=3/grid_000001.png",
         "val/epoch=1-step=6/grid_000001.png",
     ]
-    # 5 images per batch: 3 columns, 2 rows of 2x2 images enlarged 8 times, 12-pixel labels
-    width, height = 3 * 16 + 4 * 2, 2 * (16 + 12) + 3 * 2
+    # 4 images per batch: 2 columns, 2 rows of 2x2 images enlarged 8 times, 12-pixel labels
+    width, height = 2 * 16 + 3 * 2, 2 * (16 + 12) + 3 * 2
     for name in _pngs(root):
         assert _open(root / name).size == (width, height)
+    # the pixels are the inputs of the first test batch, stretched per image
+    batch = next(iter(result.trainer.test_dataloader[0]))
+    grid = _open(root / "test" / "grid_000001.png").load()
+    for index, image in enumerate(batch["inputs"].reshape(4, 2, 2)):
+        row, col = divmod(index, 2)
+        left, top = 2 + col * 18, 2 + row * 30
+        low, high = image.min(), image.max()
+        for y in range(2):
+            for x in range(2):
+                value = round(float((image[y, x] - low) / (high - low)) * 255)
+                assert grid[left + x * 8 + 3, top + y * 8 + 3] == (value, value, value)
+
+
+def test_plugin_is_valid(assert_plugin_valid: Any) -> None:
+    report = assert_plugin_valid("visualizer", image_shape=[2, 2], visualize_train=True)
+    assert report.hooks["visualizer"] == [
+        "on_fit_end",
+        "on_fit_start",
+        "on_test_batch_end",
+        "on_train_batch_end",
+    ]
 
 
 def test_vis_freq_and_training_batches(tmp_path: Path) -> None:
