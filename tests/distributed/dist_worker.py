@@ -398,6 +398,66 @@ def scenario_fit(out: Path) -> dict[str, Any]:
     return report
 
 
+#: The bundled plugins, by name, as a config would enable them.
+PLUGINS: list[tuple[str, dict[str, Any]]] = [
+    ("evaluator", {"evaluator": "accuracy", "report_count": True, "per_class": True}),
+    ("checkpoint", {"monitor": "val/accuracy/top1", "mode": "max"}),
+    ("logging", {"progress_bar": False, "refresh_rate": 1}),
+    ("early_stopping", {"monitor": "val/accuracy/top1", "mode": "max", "patience": 50}),
+    ("nan_guard", {}),
+    ("lr_monitor", {}),
+    ("throughput", {}),
+]
+
+
+def _fit_plugins(out: Path, epochs: int, resume: bool) -> tuple[Trainer, TinyModel]:
+    model = make_model()
+    trainer = Trainer(
+        device="cpu",
+        output_dir=out,
+        train_dataloader=train_loader(),
+        test_dataloader=val_loader(),
+        num_epochs=epochs,
+        seed=SEED,
+        dist_timeout=60,
+        plugins=PLUGINS,
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    trainer.fit(model, optimizer, None, loss_fn, resume_from="last" if resume else None)
+    return trainer, model
+
+
+def scenario_plugins(out: Path) -> dict[str, Any]:
+    """The bundled plugins enabled by name: evaluator, checkpoint, logging, early stopping,
+    nan_guard, lr_monitor and throughput; then a resume, and a standalone evaluation."""
+    rank = get_rank()
+    folder = out / "plugins"
+    first, _ = _fit_plugins(folder, epochs=2, resume=False)
+    synchronize()
+    files = sorted(p.name for p in (folder / "checkpoints").glob("*.ckpt"))
+    resumed, model = _fit_plugins(folder, epochs=3, resume=True)
+    if rank == 0:
+        torch.save(model.state_dict(), out / "weights-plugins.pt")
+    tester = Trainer(
+        device="cpu", output_dir=folder, test_dataloader=val_loader(), plugins=PLUGINS[:1]
+    )
+    tested = tester.test(model)
+    synchronize()
+    metrics_file = folder / "metrics.csv"
+    return {
+        "rank": rank,
+        "first": {"metrics": first.metrics, "global_step": first.global_step},
+        "checkpoints": files,
+        "resumed": {
+            "metrics": resumed.metrics,
+            "global_step": resumed.global_step,
+            "plugins": resumed.pm.plugin_names(),
+        },
+        "tested": tested,
+        "metrics_csv": metrics_file.read_text() if metrics_file.exists() else None,
+    }
+
+
 class SlowSteps(Callback):
     """Makes steps slow, and says (with its pid) when training has started."""
 
@@ -470,12 +530,14 @@ def _write(out: Path, scenario: str, report: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``SCENARIO OUT``: ``fit``, ``signal``, ``fail``, or ``all`` (the three in this order,
-    in one launch: each launch costs seconds)."""
+    """``SCENARIO OUT``: ``fit``, ``plugins``, ``signal``, ``fail``, or ``all`` (the four in
+    this order, in one launch: each launch costs seconds)."""
     scenario, out = argv[0], Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
     if scenario in ("fit", "all"):
         _write(out, "fit", scenario_fit(out))
+    if scenario in ("plugins", "all"):
+        _write(out, "plugins", scenario_plugins(out))
     if scenario in ("signal", "all"):
         _write(out, "signal", scenario_signal(out))
     if scenario in ("fail", "all"):

@@ -1,10 +1,11 @@
 """Multi-process training: two ranks on the CPU (gloo), launched by torchrun as real
 subprocesses, on the loopback interface only.
 
-One launch runs every scenario of ``dist_worker.py`` (fit with evaluation and checkpoints,
+One launch runs every scenario of ``dist_worker.py``: fit with evaluation and checkpoints,
 resume, an uninterrupted twin, a stop request on one rank, standalone evaluation, the
-error-policy rule, teardown), then a SIGTERM sent to rank 1 alone, then a plugin failing on
-rank 1; each test reads what the ranks reported. A launch costs seconds, so there is only one.
+error-policy rule and teardown (with small callbacks); the bundled plugins enabled by name;
+a SIGTERM sent to rank 1 alone; a plugin failing on rank 1. Each test reads what the ranks
+reported. A launch costs seconds, so there is only one.
 """
 
 from __future__ import annotations
@@ -270,3 +271,51 @@ def test_a_signal_on_one_rank_ends_every_rank_at_the_same_step(launch: Launch) -
     assert zero["global_step"] == one["global_step"]
     assert zero["global_step"] % 3 == 0  # a stop check (every 3 steps) or an epoch end
     assert "SIGTERM was received by another rank" in launch.output
+
+
+def test_bundled_plugins_by_name(launch: Launch, worker: ModuleType) -> None:
+    """evaluator, checkpoint, logging, early_stopping, nan_guard, lr_monitor and throughput,
+    enabled by name on two ranks: the same metrics everywhere, rank 0's files, exact counts."""
+    zero, one = (launch.report("plugins", r) for r in (0, 1))
+    for report in (zero, one):
+        assert report["first"]["global_step"] == 6 and report["resumed"]["global_step"] == 9
+        assert report["first"]["metrics"]["val/accuracy/count"] == worker.VAL_SIZE
+        assert report["tested"]["test/accuracy/count"] == worker.VAL_SIZE
+        files = report["checkpoints"]
+        assert files[0].startswith("best-epoch=") and files[1:] == [
+            "best.ckpt",
+            "epoch=0-step=3.ckpt",
+            "epoch=1-step=6.ckpt",
+            "last.ckpt",
+        ]
+        assert report["resumed"]["plugins"] == [name for name, _ in worker.PLUGINS]
+    # validation metrics are gathered: equal on every rank (train losses are per rank)
+    for key in ("first", "resumed"):
+        val = {k: v for k, v in zero[key]["metrics"].items() if k.startswith("val/")}
+        assert val and val == {k: v for k, v in one[key]["metrics"].items() if k in val}
+    assert zero["tested"] == one["tested"]
+    # one metrics file, written by rank 0 alone: one row per step and validation, rank 0's loss
+    rows = zero["metrics_csv"].strip().splitlines()
+    assert rows[0].startswith("epoch,step,train/loss")
+    assert len(rows) == 1 + 9 + 3
+    last_train_row = next(r for r in rows if r.startswith("1,6,") and r.split(",")[2])
+    assert float(last_train_row.split(",")[2]) == pytest.approx(
+        zero["first"]["metrics"]["train/loss"]
+    )
+
+
+def test_bundled_evaluator_equals_one_process(launch: Launch, worker: ModuleType) -> None:
+    distributed = launch.report("plugins", 0)["tested"]
+    model = worker.TinyModel()
+    model.load_state_dict(torch.load(launch.out / "weights-plugins.pt", weights_only=True))
+    trainer = worker.Trainer(
+        device="cpu",
+        output_dir=launch.out / "single",
+        test_dataloader=worker.val_loader(),
+        plugins=worker.PLUGINS[:1],
+    )
+    single = trainer.test(model)
+    assert single.keys() == distributed.keys()
+    assert single["test/accuracy/count"] == distributed["test/accuracy/count"] == worker.VAL_SIZE
+    for key, value in single.items():
+        assert distributed[key] == pytest.approx(value, abs=1e-6), key
