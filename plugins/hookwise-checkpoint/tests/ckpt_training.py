@@ -8,7 +8,7 @@ a learning-rate scheduler (per epoch or per step).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,10 +134,10 @@ def train(
     optimizer: str = "adam",
     scheduler: str = "epoch",
     batches: int = 6,
-    model: nn.Module | None = None,
+    model: Callable[[], nn.Module] = DropoutNet,
     **trainer_kwargs: Any,
 ) -> Run:
-    """Fit :class:`DropoutNet` (or ``model``) for ``epochs`` on ``batches`` shuffled batches.
+    """Fit ``model()`` (a :class:`DropoutNet`) for ``epochs`` on ``batches`` shuffled batches.
 
     ``init_seed`` seeds the model's initialisation and leaves the global RNGs in that state,
     so a resumed run starts from other weights and other RNG states than the run it resumes:
@@ -147,7 +147,7 @@ def train(
     """
     torch.manual_seed(init_seed)
     random.seed(init_seed)
-    net = model if model is not None else DropoutNet()
+    net = model()
     if optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
     else:

@@ -457,10 +457,10 @@ class Wrapper(nn.Module):
 
 
 def test_keys_that_fit_are_never_renamed(tmp_path: Path) -> None:
-    full = train(tmp_path / "full", epochs=3, plugins=["checkpoint"], model=Wrapper())
+    full = train(tmp_path / "full", epochs=3, plugins=["checkpoint"], model=Wrapper)
     assert next(iter(full.model.state_dict())).startswith("model.")
     first = full.folder / "epoch=0-step=6.ckpt"
-    resumed = train(tmp_path / "resumed", epochs=3, resume_from=first, model=Wrapper(), init_seed=4)
+    resumed = train(tmp_path / "resumed", epochs=3, resume_from=first, model=Wrapper, init_seed=4)
     assert_same_tensors(resumed.model.state_dict(), full.model.state_dict(), "model")
     fresh = Wrapper()
     load_model_weights(first, fresh)

@@ -63,6 +63,29 @@ def validation_key(monitor: str, plugin: str) -> str:
     return monitor if monitor.startswith("val/") else f"val/{monitor}"
 
 
+def monitored_value(metrics: Mapping[str, float], monitor: str, plugin: str) -> float:
+    """``metrics[monitor]`` as rank 0 has it, on every rank (one small broadcast in a
+    distributed run, so every rank decides alike even when a plugin's metric is per-rank).
+
+    :raises ConfigError: the pass has no ``monitor`` key (on every rank); the message lists
+        the keys it has.
+    """
+    value = metrics.get(monitor)
+    found: tuple[float | None, list[str]] = (
+        None if value is None else float(value),
+        sorted(metrics),
+    )
+    if distributed.is_distributed():
+        found = distributed.broadcast(found)
+    if found[0] is None:
+        raise ConfigError(
+            f"{plugin}: monitor={monitor!r} is not among this validation pass's metrics "
+            f"{found[1]}. Set monitor to one of them, or enable the plugin that logs it (an "
+            f"evaluator)."
+        )
+    return found[0]
+
+
 def _check_int(plugin: str, name: str, value: Any, minimum: int, *, none_ok: bool = False) -> None:
     if value is None and none_ok:
         return
@@ -272,13 +295,7 @@ class CheckpointCallback(Callback):
             return  # a standalone test pass: nothing to save
         score: float | None = None
         if self.monitor is not None:
-            if self.monitor not in metrics:
-                raise ConfigError(
-                    f"checkpoint: monitor={self.monitor!r} is not among this validation "
-                    f"pass's metrics {sorted(metrics)}. Set monitor to one of them, or enable "
-                    f"the plugin that logs it (an evaluator)."
-                )
-            value = float(metrics[self.monitor])
+            value = monitored_value(metrics, self.monitor, "checkpoint")
             if math.isnan(value):
                 if not self._nan_warned:
                     self._nan_warned = True

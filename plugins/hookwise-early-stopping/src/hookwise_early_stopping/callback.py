@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from hookwise import distributed
 from hookwise.callback import Callback
 from hookwise.errors import CheckpointError, ConfigError
 
@@ -135,13 +136,20 @@ class EarlyStopping(Callback):
         """Compare the monitored value with the best; ask the trainer to stop when due."""
         if not (self._in_fit or any(key.startswith("val/") for key in metrics)):
             return  # a standalone test pass
-        if self.monitor not in metrics:
+        value = metrics.get(self.monitor)
+        found: tuple[float | None, list[str]] = (
+            None if value is None else float(value),
+            sorted(metrics),
+        )
+        if distributed.is_distributed():  # rank 0's value decides, so every rank agrees
+            found = distributed.broadcast(found)
+        if found[0] is None:
             raise ConfigError(
                 f"{_NAME}: monitor={self.monitor!r} is not among this validation pass's "
-                f"metrics {sorted(metrics)}. Set monitor to one of them, or enable the plugin "
-                f"that logs it (an evaluator)."
+                f"metrics {found[1]}. Set monitor to one of them, or enable the plugin that "
+                f"logs it (an evaluator)."
             )
-        reason = self.update(float(metrics[self.monitor]))
+        reason = self.update(found[0])
         if reason is None:
             self.stopped_epoch = self.stop_reason = None  # a resumed run that went on
             return
