@@ -33,7 +33,7 @@ class VisualizerCallback(Callback):
     and/or saved, and the visualizer is reset. Out of the box, the ``image_grid`` visualizer
     draws the inputs with their true and predicted labels::
 
-        hookwise fit -p visualizer:image_shape=[8,8],value_range=[0,16]   # digits
+        hookwise fit -p visualizer:image_shape=[8,8],value_range=[0,1]   # the digits job
 
     Pictures go to ``{save_prefix}/vis/``:
 

@@ -36,8 +36,9 @@ class ImageGridVisualizer(Visualizer):
     :param scale: enlarge each image by this integer factor, nearest neighbour (default: enough
         to make it at least 64 pixels on its longer side).
     :param value_range: ``[low, high]``: the input values shown black and white (e.g.
-        ``[0, 16]`` for digits, ``[0, 1]`` for normalised images). Default: each image is
-        stretched from its own minimum to its maximum. ``uint8`` images are used as they are.
+        ``[0, 1]`` for the default job's digits, ``[0, 16]`` for scikit-learn's raw digits).
+        Default: each image is stretched from its own minimum to its maximum. ``uint8`` images
+        are used as they are.
     :param class_names: label texts, in class-index order (default: the index).
     :param label_height: height in pixels of the text strip under each image (0 for none).
     :param padding: pixels between the images and around the grid.
