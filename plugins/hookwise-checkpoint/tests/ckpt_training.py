@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from hookwise import Callback, DataConnector, LossConnector, LossModule, Trainer, data_key, pred_key
+from hookwise.hookspecs import MetricLogs
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -71,7 +72,7 @@ class ValLoss(Callback):
         self.total += float(loss)
         self.count += len(batch["labels"])
 
-    def on_test_epoch_end(self, trainer_state: Any, model: nn.Module) -> dict[str, float]:
+    def on_test_epoch_end(self, trainer_state: Any, model: nn.Module) -> MetricLogs:
         return {"loss": self.total / self.count}
 
 
@@ -86,7 +87,7 @@ class Scripted(Callback):
         self.by_epoch = by_epoch
         self.passes = 0
 
-    def on_test_epoch_end(self, trainer_state: Any, model: nn.Module) -> dict[str, float]:
+    def on_test_epoch_end(self, trainer_state: Any, model: nn.Module) -> MetricLogs:
         index = trainer_state["current_epoch"] if self.by_epoch else self.passes
         self.passes += 1
         return {self.key: self.values[min(index, len(self.values) - 1)]}

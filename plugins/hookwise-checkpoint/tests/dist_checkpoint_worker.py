@@ -18,9 +18,11 @@ import torch
 from ckpt_training import load, train
 from hookwise import Callback, TrainerState
 from hookwise.distributed import get_rank, get_world_size
+from hookwise_checkpoint import CheckpointCallback
 from torch import nn
 
-PARAMS = {"epoch_based": False, "checkpoint_period": 2, "keep_last": 2, "monitor": "val/loss"}
+PERIOD = 2
+PARAMS = {"epoch_based": False, "checkpoint_period": PERIOD, "keep_last": 2, "monitor": "val/loss"}
 
 
 class NoDropoutNet(nn.Module):
@@ -51,7 +53,7 @@ class Reader(Callback):
         batch_idx: int,
     ) -> None:
         step = trainer_state["global_step"]
-        if step and step % PARAMS["checkpoint_period"] == 0:
+        if step and step % PERIOD == 0:
             last = trainer_state["train_module"].output_dir / "checkpoints" / "last.ckpt"
             self.seen.append([step, int(load(last)["global_step"])])
 
@@ -74,6 +76,7 @@ def main(out: Path) -> None:
     report["seen"] = reader.seen
     report["files"] = full.files()
     plugin = full.trainer.pm.get_plugin("checkpoint")
+    assert isinstance(plugin, CheckpointCallback)
     report["best"] = [[score, path.name] for score, path in plugin.best_checkpoints]
     train(
         out / "stopped",

@@ -78,7 +78,7 @@ def test_enabled_first_it_still_saves_after_the_others(run_fit: RunFit) -> None:
     """The plugin's hooks are ``trylast``: a checkpoint holds the state other plugins set in
     the same hook (early stopping's count, an EMA update), whatever the enabling order."""
     result = run_fit(["checkpoint", ValidationCounter()], epochs=2)
-    for hook in ("on_train_batch_end", "on_train_epoch_end", "on_validation_end"):
+    for hook in ("on_train_batch_end", "on_train_epoch_end", "on_validation_end", "on_exception"):
         assert result.pm.hook_order(hook)[-1] == "checkpoint"
     for epoch in range(2):
         data = load(_folder(result) / periodic_file_name(epoch, 3 * (epoch + 1)))

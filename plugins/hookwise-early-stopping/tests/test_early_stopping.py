@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 from hookwise import Callback, ConfigError, TrainerState
+from hookwise.hookspecs import MetricLogs
 from hookwise.testing import FitResult
 from hookwise_early_stopping import EarlyStopping
 from torch import nn
@@ -38,7 +39,7 @@ class Scripted(Callback):
         self.by_epoch = by_epoch
         self.passes = 0
 
-    def on_test_epoch_end(self, trainer_state: TrainerState, model: nn.Module) -> dict[str, float]:
+    def on_test_epoch_end(self, trainer_state: TrainerState, model: nn.Module) -> MetricLogs:
         index = trainer_state["current_epoch"] if self.by_epoch else self.passes
         self.passes += 1
         return {"score": self.values[min(index, len(self.values) - 1)]}

@@ -313,6 +313,7 @@ class CheckpointCallback(Callback):
         if periodic or score is not None:
             self._save(trainer_state, model, periodic=periodic, score=score)
 
+    @hookimpl(trylast=True)
     def on_exception(
         self,
         trainer_state: TrainerState,
@@ -322,6 +323,9 @@ class CheckpointCallback(Callback):
     ) -> None:
         """Write ``emergency.ckpt`` when a fatal error ends the fit (no collective call).
 
+        It runs after the other plugins' ``on_exception`` (``trylast``), so that one that
+        swapped weights for evaluation (EMA) has put the training weights back.
+
         The file holds the state at the failure, for inspection or to resume after fixing the
         cause (``resume_from="last"`` picks it, being the newest). A failure inside a step may
         leave that step half done, so a resume from it is not guaranteed bit-exact; the
@@ -329,11 +333,11 @@ class CheckpointCallback(Callback):
         """
         if not (fatal and self.save_on_exception and self._in_fit) or self._write_failed:
             return
-        trainer = trainer_state.get("train_module")
-        if not callable(getattr(trainer, "save_checkpoint", None)):
+        save = getattr(trainer_state.get("train_module"), "save_checkpoint", None)
+        if not callable(save):
             return
         try:
-            path = trainer.save_checkpoint(self._resolve_folder(trainer_state) / EMERGENCY)
+            path = save(self._resolve_folder(trainer_state) / EMERGENCY)
         except Exception:
             logger.exception("checkpoint: could not write the emergency checkpoint")
             return
@@ -424,9 +428,9 @@ class CheckpointCallback(Callback):
         self, trainer_state: TrainerState, model: nn.Module, folder: Path, names: list[str]
     ) -> None:
         primary = folder / names[0]
-        trainer = trainer_state.get("train_module")
-        if callable(getattr(trainer, "save_checkpoint", None)):
-            trainer.save_checkpoint(primary)
+        save = getattr(trainer_state.get("train_module"), "save_checkpoint", None)
+        if callable(save):
+            save(primary)
         else:  # hooks called without a hookwise trainer (vis4d-style tests): vis4d's layout
             atomic_save(self._vis4d_checkpoint(trainer_state, model), primary)
         for name in names[1:]:
