@@ -262,6 +262,36 @@ def test_evaluation_loss_is_the_loss_of_the_average(run_fit: Any) -> None:
     assert abs(own - result.test_metrics["test/loss"]) > 1e-4
 
 
+def test_later_plugins_see_the_average_until_the_pass_ends(run_fit: Any) -> None:
+    """Enabled after ``ema``, a plugin still sees the average in ``on_test_epoch_end`` (ema
+    swaps back last) and the training weights in ``on_validation_end`` (ema swaps back first)."""
+    seen: dict[str, dict[str, torch.Tensor]] = {}
+
+    class Probe(Callback):
+        def on_test_epoch_end(self, trainer_state: Any, model: Any) -> None:
+            seen["end"] = _snapshot(model)
+
+        def on_validation_end(self, trainer_state: Any, model: Any, metrics: Any) -> None:
+            seen["validation_end"] = _snapshot(model)
+
+        def on_train_epoch_end(self, trainer_state: Any, model: Any, loss_module: Any) -> None:
+            seen["training"] = _snapshot(model)
+
+    result = run_fit([("ema", {"decay": 0.5}), Probe()], epochs=1, test=False)
+
+    def order(hook: str) -> list[str]:
+        return [name for name in result.pm.hook_order(hook) if name in ("ema", "Probe")]
+
+    assert order("on_test_epoch_end") == ["Probe", "ema"]
+    assert order("on_validation_end") == ["ema", "Probe"]
+    average = _plugin(result.trainer).ema_state
+    assert average is not None
+    for name, value in average.items():
+        assert torch.equal(seen["end"][name], value), name
+        assert torch.equal(seen["validation_end"][name], seen["training"][name]), name
+    assert not torch.equal(average["linear.weight"], seen["training"]["linear.weight"])
+
+
 def test_use_ema_during_test_false_evaluates_the_training_weights(tmp_path: Path) -> None:
     log = WeightLog()
     pm = PluginManager()
