@@ -160,7 +160,7 @@ def test_plugin_failing_to_import_names_plugin_distribution_cause(
         {"hw_demo_broken": "raise RuntimeError('boom')"},
     )
     pm = PluginManager()
-    assert [p.name for p in pm.installed()] == ["broken"]  # listing still works
+    assert "broken" in [p.name for p in pm.installed()]  # listing still works
     with pytest.raises(PluginLoadError, match=r"'broken' \(distribution broken-dist 1.0\).*boom"):
         pm.enable("broken")
 
