@@ -47,8 +47,11 @@ def _step_lr(optimizer: torch.optim.Optimizer) -> Any:
 # -- loading, parameters -----------------------------------------------------------------------
 
 
-def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any]) -> None:
-    report = assert_plugin_valid("checkpoint", keep_last=2)
+@pytest.mark.parametrize(
+    "params", [{"keep_last": 2}, {"monitor": "val/loss", "save_top_k": 2, "epoch_based": False}]
+)
+def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any], params: dict[str, Any]) -> None:
+    report = assert_plugin_valid("checkpoint", **params)
     assert report.distribution == "hookwise-checkpoint"
     assert {"on_train_batch_end", "on_train_epoch_end", "on_validation_end", "on_exception"} <= set(
         report.hooks["checkpoint"]
@@ -406,6 +409,15 @@ def test_direct_calls_write_vis4d_layout(tmp_path: Path) -> None:
     assert_same_tensors(data["state_dict"], model.state_dict(), "state_dict")
     assert data["optimizers"][0]["param_groups"][0]["lr"] == 0.1
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+
+
+def test_a_reused_callback_follows_the_trainer_output_dir(tmp_path: Path) -> None:
+    callback = CheckpointCallback(keep_last=1)
+    train(tmp_path / "one", epochs=1, callbacks=[callback])
+    train(tmp_path / "two", epochs=1, callbacks=[callback])
+    assert callback.output_dir == tmp_path / "two" / "checkpoints"
+    for run in ("one", "two"):
+        assert (tmp_path / run / "checkpoints" / "epoch=0-step=6.ckpt").exists()
 
 
 def test_without_save_prefix_or_trainer_the_folder_is_unknown() -> None:

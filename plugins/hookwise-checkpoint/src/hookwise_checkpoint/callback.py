@@ -235,7 +235,10 @@ class CheckpointCallback(Callback):
             self.output_dir = Path(distributed.broadcast(str(self.output_dir)))
 
     def on_fit_start(self, trainer_state: TrainerState, model: nn.Module) -> None:
-        """Resolve the checkpoint folder (rank 0's, on every rank)."""
+        """Resolve the checkpoint folder (rank 0's, on every rank): ``save_prefix``'s, or the
+        output folder of the trainer running this fit."""
+        if self.save_prefix is None:
+            self.output_dir = None  # the plugin object may be reused by another trainer
         folder = self._resolve_folder(trainer_state)
         self.output_dir = Path(distributed.broadcast(str(folder)))
         self._in_fit = True
