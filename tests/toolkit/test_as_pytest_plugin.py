@@ -13,20 +13,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarni
 def test_fixtures_are_listed_with_their_documentation(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines(
-        [
-            "*fixtures defined from hookwise.testing*",
-            "hookwise_pm*",
-            "*An isolated hookwise plugin manager: no installed entry points*",
-            "hook_recorder*",
-            "*Records every hook call of the test*",
-            "run_fit*",
-            "*a real fit (and test) of a tiny model*",
-            "assert_plugin_valid*",
-            "*check an installed plugin as hookwise loads it*",
-        ],
-        consecutive=False,
-    )
+    result.stdout.fnmatch_lines(["*fixtures defined from hookwise.testing*"])
+    for fixture, summary in [
+        ("hookwise_pm", "An isolated hookwise plugin manager: no installed entry points*"),
+        ("hook_recorder", "Records every hook call of the test*"),
+        ("run_fit", "``run_fit(plugins, **options)``: a real fit (and test) of a tiny model*"),
+        ("assert_plugin_valid", "*check an installed plugin as hookwise loads it."),
+    ]:
+        result.stdout.fnmatch_lines([f"{fixture} -- *hookwise*testing*", f"    {summary}"])
 
 
 def test_a_plugin_authors_tests_pass_and_fail_readably(pytester: pytest.Pytester) -> None:

@@ -125,7 +125,7 @@ def test_recording_changes_no_result(tmp_path: Any) -> None:
 
 
 def _tiny_fit_parts() -> dict[str, Any]:
-    from hookwise.testing import _tiny_parts
+    from hookwise.testing._fit import _tiny_parts
 
     return _tiny_parts(0, 3, 4, 2, 0.1)
 
