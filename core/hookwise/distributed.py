@@ -39,6 +39,7 @@ handler).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import inspect
@@ -177,6 +178,38 @@ def init_process_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_
         device,
     )
     return True
+
+
+@contextlib.contextmanager
+def process_group(
+    device: torch.device | str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S
+) -> Iterator[bool]:
+    """Join torchrun's process group for a block (a no-op outside torchrun).
+
+    For code that needs the ranks to agree before a :class:`~hookwise.Trainer` exists, such
+    as a command that makes a new run folder on rank 0 and shares its path::
+
+        with process_group(device):
+            folder = broadcast(str(new_run_dir(root)) if is_rank_zero() else None)
+            ...  # the trainer uses this group; it neither creates nor destroys it
+
+    Yields whether the block created the group. The group is destroyed when the block ends,
+    if the block created it; after an exception it is aborted without any collective call.
+
+    :param device: the device of this process (``"auto"``: CUDA when available); ``"cuda"``
+        means ``cuda:LOCAL_RANK``. It decides the backend (NCCL on CUDA, gloo otherwise).
+    """
+    if isinstance(device, str) and device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    created = init_process_group(device_for_rank(torch.device(device)), timeout_s)
+    try:
+        yield created
+    except BaseException:
+        if created:
+            abort_process_group()
+        raise
+    if created:
+        destroy_process_group()
 
 
 def destroy_process_group() -> None:
@@ -521,6 +554,7 @@ __all__ = [
     "is_rank_zero",
     "is_rank_zero_only",
     "launched_by_torchrun",
+    "process_group",
     "rank_zero_only",
     "record_failure",
     "shard_eval_loader",

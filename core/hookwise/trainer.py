@@ -936,8 +936,12 @@ class Trainer:
         if distributed.init_process_group(self.device, self.dist_timeout):
             self._owns_process_group = True
             atexit.register(self.close)
-        self._world = distributed.get_world_size() if distributed.is_distributed() else 1
-        if self._world > 1:
+        world = distributed.get_world_size() if distributed.is_distributed() else 1
+        if world > 1 and self._world == 1:
+            # the first run of this trainer in this group: every rank uses rank 0's run folder
+            self.output_dir = Path(distributed.broadcast(str(self.output_dir)))
+        self._world = world
+        if world > 1:
             self._prepare_plugins_for_rank()
 
     def _prepare_plugins_for_rank(self) -> None:

@@ -69,6 +69,24 @@ class TinyModel(nn.Module):
         return {"logits": self.linear(batch["inputs"])}
 
 
+class CliModel(nn.Module):
+    """The model of the command-line job: ``model(inputs=...)``."""
+
+    def __init__(self, hidden: int = 8) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(4, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+
+    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"logits": self.layers(inputs)}
+
+
+def cli_loader(split: str, batch_size: int = 4) -> DataLoader[Any]:
+    """The data of the command-line job (a plain loader: the trainer shards it)."""
+    sizes = {"train": (24, 0), "val": (11, 1), "test": (13, 2)}
+    size, offset = sizes[split]
+    return DataLoader(DictData(size, offset), batch_size=batch_size, shuffle=split == "train")
+
+
 def loss_fn(outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]) -> Any:
     return F.cross_entropy(outputs["logits"], batch["labels"])
 
@@ -384,13 +402,18 @@ def scenario_fit(out: Path) -> dict[str, Any]:
         report["f_error"] = f"{type(exc).__name__}: {exc}"
     # ... and allowed for one marked collective-free: the ranks stay in step
     tolerant = TolerantFailOnRank(rank=1, step=2)
+    # (each rank names another run folder: every rank uses rank 0's)
     trainer_g = Trainer(
-        device="cpu", train_dataloader=train_loader(), num_epochs=2, output_dir=out / "g"
+        device="cpu", train_dataloader=train_loader(), num_epochs=2, output_dir=out / f"g{rank}"
     )
     trainer_g.pm.register(tolerant, "Tolerant", on_error="warn")
     model_g = make_model()
     trainer_g.fit(model_g, torch.optim.SGD(model_g.parameters(), lr=0.1), None, loss_fn)
-    report["g"] = {"global_step": trainer_g.global_step, "failures": tolerant.failures}
+    report["g"] = {
+        "global_step": trainer_g.global_step,
+        "failures": tolerant.failures,
+        "output_dir": trainer_g.output_dir.name,
+    }
 
     # teardown: the first trainer created the group and destroys it
     trainer_a.close()

@@ -296,3 +296,22 @@ def test_cuda_means_the_local_rank_device_under_torchrun(
     assert hd.device_for_rank(torch.device("cpu")) == torch.device("cpu")
     monkeypatch.delenv("MASTER_ADDR")
     assert hd.device_for_rank(torch.device("cuda")) == torch.device("cuda")
+
+
+def test_process_group_block(torchrun_env: None) -> None:
+    with hd.process_group("cpu") as created:
+        assert created and dist.is_initialized()
+        trainer = Trainer(device="cpu")
+        trainer._setup_distributed()
+        assert not trainer.owns_process_group
+        assert hd.broadcast("folder") == "folder"
+    assert not dist.is_initialized()
+    with pytest.raises(KeyError), hd.process_group("cpu"):
+        raise KeyError("the block failed")
+    assert not dist.is_initialized()
+
+
+def test_process_group_block_outside_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    with hd.process_group() as created:
+        assert not created and not dist.is_initialized()

@@ -10,13 +10,9 @@ reported. A launch costs seconds, so there is only one.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +21,9 @@ from typing import Any
 
 import pytest
 import torch
+from torchrun_kit import WORKER, finish, start, wait_for
 
-WORKER = Path(__file__).with_name("dist_worker.py")
-#: The whole launch, both parts, must end within this time (a hang fails the test).
+#: The whole launch must end within this time (a hang fails the test).
 LAUNCH_TIMEOUT_S = 300
 #: After the failing part starts, the run must be over within this time.
 FAILURE_BOUND_S = 60
@@ -48,68 +44,6 @@ class Launch:
         return data
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def loopback_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update(MASTER_ADDR="127.0.0.1", GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
-    return env
-
-
-def torchrun_command(args: list[str], nproc: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        f"--nproc-per-node={nproc}",
-        "--master-addr=127.0.0.1",
-        f"--master-port={free_port()}",
-        "--max-restarts=0",
-        *args,
-    ]
-
-
-def start(args: list[str], nproc: int) -> subprocess.Popen[str]:
-    """Start ``torchrun`` (as ``python -m torch.distributed.run``) on the loopback interface,
-    in a session of its own so that a hang can be killed with everything it started."""
-    return subprocess.Popen(
-        torchrun_command(args, nproc),
-        env=loopback_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def finish(process: subprocess.Popen[str], deadline: float) -> tuple[int, str]:
-    """Wait for ``process`` until ``deadline``; kill its session and fail on a hang."""
-    try:
-        output, _ = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"torchrun did not end in time (a hang); output:\n{output}")
-    return process.returncode, output
-
-
-def wait_for(path: Path, process: subprocess.Popen[str], deadline: float) -> dict[str, Any]:
-    while not path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            returncode, output = finish(process, deadline)
-            pytest.fail(f"{path.name} never appeared (exit {returncode}); output:\n{output}")
-        time.sleep(0.05)
-    time.sleep(0.05)  # the writer has finished the (tiny) file
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
     """One launch of every scenario; SIGTERM goes to rank 1 alone once its slow fit runs."""
@@ -124,11 +58,9 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
 
 @pytest.fixture(scope="module")
 def worker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hookwise_dist_worker", WORKER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import dist_worker
+
+    return dist_worker
 
 
 pytestmark = pytest.mark.slow
@@ -233,6 +165,7 @@ def test_tolerant_error_policy_needs_a_collective_free_plugin(launch: Launch) ->
         # a collective-free plugin may tolerate a failure on one rank: the ranks stay in step
         assert report["g"]["global_step"] == 6
         assert report["g"]["failures"] == (1 if rank == 1 else 0)
+        assert report["g"]["output_dir"] == "g0"  # rank 0's run folder, on every rank
 
 
 def test_teardown_destroys_the_group_the_trainer_created(launch: Launch) -> None:

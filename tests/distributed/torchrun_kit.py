@@ -1,0 +1,95 @@
+"""Launching ``torchrun`` from the tests: loopback only, bounded in time.
+
+Every launch runs ``python -m torch.distributed.run`` with ``MASTER_ADDR=127.0.0.1``,
+``GLOO_SOCKET_IFNAME=lo`` and ``OMP_NUM_THREADS=1``, in a session of its own, so that a hang
+is killed together with everything it started and fails the test with the output so far.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "dist_worker.py"
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that is free now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def loopback_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment for a loopback-only launch (no inherited rank variables)."""
+    scrubbed = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "HOOKWISE_PLUGINS")
+    env = {k: v for k, v in os.environ.items() if k not in scrubbed}
+    env.update(MASTER_ADDR="127.0.0.1", GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    env.update(extra or {})
+    return env
+
+
+def torchrun_command(args: list[str], nproc: int) -> list[str]:
+    """``torchrun`` on one node with ``nproc`` workers, a static rendezvous on 127.0.0.1."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        f"--nproc-per-node={nproc}",
+        "--master-addr=127.0.0.1",
+        f"--master-port={free_port()}",
+        "--max-restarts=0",
+        *args,
+    ]
+
+
+def start(
+    args: list[str], nproc: int, *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start a launch; stdout and stderr together, as text."""
+    return subprocess.Popen(
+        torchrun_command(args, nproc),
+        cwd=cwd,
+        env=loopback_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], deadline: float) -> tuple[int, str]:
+    """Wait for ``process`` until ``deadline`` (``time.monotonic()``); on a hang kill its
+    session and fail the test."""
+    try:
+        output, _ = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"torchrun did not end in time (a hang); output:\n{output}")
+    return process.returncode, output
+
+
+def wait_for(path: Path, process: subprocess.Popen[str], deadline: float) -> dict[str, Any]:
+    """The JSON a worker writes to ``path``, once it appears."""
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            returncode, output = finish(process, deadline)
+            pytest.fail(f"{path.name} never appeared (exit {returncode}); output:\n{output}")
+        time.sleep(0.05)
+    time.sleep(0.05)  # the writer has finished the (tiny) file
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
