@@ -377,10 +377,11 @@ def _output_dir(args: argparse.Namespace) -> Path:
 
 def _checkpoint_path(value: str, args: argparse.Namespace, option: str) -> Path:
     """``last`` or a path, checked to be a readable hookwise checkpoint."""
-    from hookwise import checkpointing
     from hookwise.runs import find_last_checkpoint
 
     path = find_last_checkpoint(_output_dir(args)) if value == "last" else Path(value)
+    from hookwise import checkpointing  # imports torch
+
     try:
         checkpointing.load_checkpoint(path)
     except HookwiseError as exc:
