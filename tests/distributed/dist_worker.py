@@ -297,11 +297,12 @@ def _fit(
     *,
     epochs: int,
     resume: bool = False,
+    device: str = "cpu",
     **kwargs: Any,
 ) -> tuple[Trainer, TinyModel, dict[str, float]]:
     model = make_model()
     trainer = Trainer(
-        device="cpu",
+        device=device,
         output_dir=output_dir,
         train_dataloader=train_loader(),
         test_dataloader=val_loader(),
@@ -540,6 +541,49 @@ def scenario_signal(out: Path) -> dict[str, Any]:
     return report
 
 
+class WhereAmI(Callback):
+    """Records the backend and the model's device at fit start."""
+
+    collective_free = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, Any] = {}
+
+    def on_fit_start(self, trainer_state: Any, model: nn.Module) -> None:
+        dist = torch.distributed
+        self.seen = {
+            "backend": dist.get_backend() if dist.is_initialized() else None,
+            "device": str(next(model.parameters()).device),
+            "ddp": isinstance(model, torch.nn.parallel.DistributedDataParallel),
+        }
+
+
+def scenario_cuda(out: Path) -> dict[str, Any]:
+    """``fit`` on ``cuda`` (one GPU per process under torchrun, NCCL): evaluation, checkpoints
+    and resume."""
+    where, accuracy = WhereAmI(), GatherAccuracy()
+    trainer, _, metrics = _fit(
+        out / "cuda", [where, accuracy, SaveAfterValidation()], epochs=2, device="cuda"
+    )
+    resumed, model, _ = _fit(
+        out / "cuda",
+        [GatherAccuracy(), SaveAfterValidation()],
+        epochs=3,
+        device="cuda",
+        resume=True,
+    )
+    return {
+        "rank": get_rank(),
+        "where": where.seen,
+        "trainer_device": str(trainer.device),
+        "metrics": metrics,
+        "passes": accuracy.passes,
+        "global_step": resumed.global_step,
+        "model_device": str(next(model.parameters()).device),
+    }
+
+
 def scenario_fail(out: Path) -> dict[str, Any]:
     """A plugin raises on rank 1 at step 2 while rank 0 trains on: the run must end."""
     (out / f"fail-started-rank{get_rank()}.json").write_text(json.dumps({"time": time.time()}))
@@ -554,7 +598,7 @@ def _write(out: Path, scenario: str, report: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     """``SCENARIO OUT``: ``fit``, ``plugins``, ``signal``, ``fail``, or ``all`` (the four in
-    this order, in one launch: each launch costs seconds)."""
+    this order, in one launch: each launch costs seconds); ``cuda`` on GPU machines."""
     scenario, out = argv[0], Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
     if scenario in ("fit", "all"):
@@ -563,6 +607,8 @@ def main(argv: list[str]) -> int:
         _write(out, "plugins", scenario_plugins(out))
     if scenario in ("signal", "all"):
         _write(out, "signal", scenario_signal(out))
+    if scenario == "cuda":
+        _write(out, "cuda", scenario_cuda(out))
     if scenario in ("fail", "all"):
         _write(out, "fail", scenario_fail(out))
     return 0

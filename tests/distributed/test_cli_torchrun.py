@@ -1,8 +1,9 @@
 """``hookwise fit`` unchanged under torchrun: ``torchrun --nproc-per-node 2 -m hookwise fit``.
 
-Two ranks on the CPU (gloo), loopback only, one launch. The job is a tiny config whose
-targets live in ``dist_worker.py`` (put on ``PYTHONPATH``); the default plugins of
-``hookwise fit`` (evaluator, logging with plot, checkpoint) are on.
+Two ranks on the CPU (gloo), loopback only, one launch. The job is a tiny config
+(``torchrun_kit.CLI_CONFIG``) whose targets live in ``dist_worker.py`` (put on
+``PYTHONPATH``); the default plugins of ``hookwise fit`` (evaluator, logging with plot,
+checkpoint) are on.
 """
 
 from __future__ import annotations
@@ -14,32 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from torchrun_kit import HERE, finish, start
-
-CONFIG = """\
-[model]
-target = "dist_worker:CliModel"
-
-[data]
-train = { target = "dist_worker:cli_loader", split = "train" }
-val = { target = "dist_worker:cli_loader", split = "val" }
-test = { target = "dist_worker:cli_loader", split = "test" }
-connector = { inputs = "inputs" }
-
-[optimizer]
-target = "torch.optim:SGD"
-lr = 0.1
-
-[loss]
-target = "torch.nn:CrossEntropyLoss"
-connector = { input = { pred = "logits" }, target = { data = "labels" } }
-
-[trainer]
-epochs = 2
-seed = 3
-device = "cpu"
-num_threads = 1
-"""
+from torchrun_kit import CLI_CONFIG, HERE, finish, start
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +30,7 @@ class CliRun:
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     folder = tmp_path_factory.mktemp("cli")
-    (folder / "job.toml").write_text(CONFIG)
+    (folder / "job.toml").write_text(CLI_CONFIG)
     process = start(
         ["-m", "hookwise", "fit", "job.toml", "--output-dir", "runs"],
         2,
