@@ -27,6 +27,10 @@ A plugin's test can be this short::
 
 Importing this module is light (pytest loads it in every run): torch is imported only when a fit
 runs or a state is checked.
+
+Testing a plugin's pytest output with ``pytester``: run fits with ``runpytest_subprocess``.
+In-process runs (``runpytest``) drop the modules each run imported, and torch's extension
+modules do not survive being imported a second time in one process.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import os
 import tempfile
 import types
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,11 +44,11 @@ class FitResult:
 
     metrics: dict[str, float]
     test_metrics: dict[str, float]
-    fit_metrics: dict[str, float]
-    calls: HookRecorder
+    fit_metrics: dict[str, float] = field(repr=False)
+    calls: HookRecorder = field(repr=False)
     output_dir: Path
-    model: nn.Module
-    trainer: Trainer
+    model: nn.Module = field(repr=False)
+    trainer: Trainer = field(repr=False)
 
     @property
     def pm(self) -> PluginManager:
