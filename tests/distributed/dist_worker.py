@@ -385,6 +385,35 @@ def scenario_fit(out: Path) -> dict[str, Any]:
     )
     report["d2"] = {"global_step": trainer_d2.global_step}
 
+    # H: how many stop-combining all-reduces a fit makes (decision 9: none per step)
+    import hookwise.distributed as hd
+
+    original = hd.all_reduce_max
+    calls = [0]
+
+    def counting(values: Any) -> list[int]:
+        calls[0] += 1
+        return original(values)
+
+    report["h"] = {}
+    hd.all_reduce_max = counting  # type: ignore[assignment]
+    try:
+        for interval in (None, 2):
+            calls[0] = 0
+            model_h = make_model()
+            trainer_h = Trainer(
+                device="cpu",
+                output_dir=out / "h",
+                train_dataloader=DataLoader(DictData(TRAIN_SIZE), batch_size=1, shuffle=True),
+                test_dataloader=val_loader(),
+                num_epochs=2,
+                dist_stop_check_interval=interval,
+            )
+            trainer_h.fit(model_h, torch.optim.SGD(model_h.parameters(), lr=0.1), None, loss_fn)
+            report["h"][str(interval)] = {"steps": trainer_h.global_step, "syncs": calls[0]}
+    finally:
+        hd.all_reduce_max = original
+
     # E: standalone evaluation of a fixed model (the twin's weights) over uneven shards
     evaluator = GatherAccuracy()
     tester = Trainer(device="cpu", test_dataloader=val_loader(), callbacks=[evaluator])

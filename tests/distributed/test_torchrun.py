@@ -155,6 +155,18 @@ def test_a_stop_on_one_rank_stops_every_rank_at_the_same_step(launch: Launch) ->
     assert [launch.report("fit", r)["d2"]["global_step"] for r in (0, 1)] == [4, 4]
 
 
+def test_stop_requests_are_combined_at_shared_points_not_every_step(launch: Launch) -> None:
+    """DESIGN decision 9: one small all-reduce at epoch ends and validations (and every
+    ``dist_stop_check_interval`` steps), never one per step."""
+    for rank in (0, 1):
+        counts = launch.report("fit", rank)["h"]
+        assert counts["None"]["steps"] == counts["2"]["steps"] == 12  # 2 epochs x 6 steps
+        # per epoch: after the batches, before validation, at the epoch-end check; plus the
+        # check before the first epoch
+        assert counts["None"]["syncs"] == 3 * 2 + 1
+        assert counts["2"]["syncs"] == counts["None"]["syncs"] + 12 // 2
+
+
 def test_tolerant_error_policy_needs_a_collective_free_plugin(launch: Launch) -> None:
     for rank in (0, 1):
         report = launch.report("fit", rank)
