@@ -480,12 +480,18 @@ class LoggingCallback(Callback):
     # -- helpers --------------------------------------------------------------------------------
 
     def _means(self) -> dict[str, float]:
-        """The mean of every collected metric, read off the device in one transfer each."""
+        """The mean of every collected metric, read off the device in one transfer per device
+        (a few tensor operations per key, however many steps were collected)."""
         means: dict[str, float] = {}
         tensors: dict[str, torch.Tensor] = {}
         for key, values in self._metrics.items():
             if values and all(isinstance(v, torch.Tensor) for v in values):
-                tensors[key] = torch.stack([v.detach().reshape(()).float() for v in values]).mean()
+                try:
+                    stacked = torch.stack(values)
+                except RuntimeError:  # mixed shapes ([] and [1]) or devices
+                    first = values[0].device
+                    stacked = torch.stack([v.detach().reshape(()).to(first) for v in values])
+                tensors[key] = stacked.detach().mean(dtype=torch.float32)
             elif values:
                 means[key] = sum(float(v) for v in values) / len(values)
             else:
@@ -494,9 +500,8 @@ class LoggingCallback(Callback):
         for key, tensor in tensors.items():
             by_device.setdefault(tensor.device, []).append(key)
         for keys in by_device.values():
-            for key, number in zip(
-                keys, torch.stack([tensors[k] for k in keys]).tolist(), strict=True
-            ):
+            numbers = torch.stack([tensors[k] for k in keys]).tolist()
+            for key, number in zip(keys, numbers, strict=True):
                 means[key] = float(number)
         return {key: means[key] for key in self._metrics}
 
@@ -558,5 +563,5 @@ def _make_logs_visible() -> None:
     handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
     setattr(handler, _HANDLER_MARK, True)
     logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
+    if logger.level == logging.NOTSET and logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)  # only when nobody chose a level for it

@@ -165,25 +165,21 @@ class NanGuard(Callback):
                 f"(keys: {sorted(trainer_state)}); nan_guard needs a trainer that passes them"
             )
         keys = ["loss"] if "loss" in metrics else list(metrics)
-        tensors = [_as_tensor(metrics[key]) for key in keys]
-        device = tensors[0].device
-        checks = [torch.isfinite(torch.stack([t.to(device) for t in tensors])).all()]
+        values = {key: float(metrics[key]) for key in keys}  # the read off the device
+        bad = not all(math.isfinite(v) for v in values.values())
         grads: list[tuple[str, torch.Tensor]] = []
-        if self.check_grads:
+        if self.check_grads and not bad:
             grads = [(n, p.grad) for n, p in model.named_parameters() if p.grad is not None]
             if grads:
-                finite = torch.stack([torch.isfinite(g).all().to(device) for _, g in grads])
-                checks.append(finite.all())
-        bad = not bool(torch.stack(checks).all())  # the one read off the device
+                bad = not bool(torch.stack([torch.isfinite(g).all() for _, g in grads]).all())
         bad = all_reduce_flag(bad)
         if not bad:
             return None
-        values = {key: float(t) for key, t in zip(keys, tensors, strict=True)}
         epoch = int(trainer_state.get("current_epoch", 0))
         where = f"epoch {epoch}, step {step}"
         finite_loss = all(math.isfinite(v) for v in values.values())
         if finite_loss:
-            names = [n for n, g in grads if not bool(torch.isfinite(g).all())]
+            names = [n for n, g in grads if not bool(torch.isfinite(g).all())]  # rare path
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             detail = (
                 f"non-finite gradients of {shown} with a finite loss ({_format(values)})"
@@ -225,12 +221,6 @@ class NanGuard(Callback):
             )
             _request_stop(trainer, reason)
             logger.error("%s", reason)
-
-
-def _as_tensor(value: Any) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach().reshape(()).float()
-    return torch.tensor(float(value))
 
 
 def _request_stop(trainer: Any, reason: str) -> None:
