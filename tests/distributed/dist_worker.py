@@ -257,11 +257,11 @@ class StopEverywhere(Callback):
 
 
 class FailOnRank(Callback):
-    """Raises in ``on_train_batch_end`` on one rank, at one step."""
+    """Raises in ``on_train_batch_end`` on one rank, at one step (noting when in ``marker``)."""
 
-    def __init__(self, rank: int, step: int) -> None:
+    def __init__(self, rank: int, step: int, marker: Path | None = None) -> None:
         super().__init__()
-        self.rank, self.step = rank, step
+        self.rank, self.step, self.marker = rank, step, marker
         self.failures = 0
 
     def on_train_batch_end(
@@ -275,6 +275,8 @@ class FailOnRank(Callback):
     ) -> None:
         if get_rank() == self.rank and trainer_state["global_step"] == self.step:
             self.failures += 1
+            if self.marker is not None:
+                self.marker.write_text(json.dumps({"time": time.time()}))
             raise ValueError(f"boom on rank {self.rank} at step {self.step}")
 
 
@@ -615,8 +617,7 @@ def scenario_cuda(out: Path) -> dict[str, Any]:
 
 def scenario_fail(out: Path) -> dict[str, Any]:
     """A plugin raises on rank 1 at step 2 while rank 0 trains on: the run must end."""
-    (out / f"fail-started-rank{get_rank()}.json").write_text(json.dumps({"time": time.time()}))
-    _fit(out / "fail", [FailOnRank(rank=1, step=2)], epochs=50)
+    _fit(out / "fail", [FailOnRank(rank=1, step=2, marker=out / "fail-raised.json")], epochs=50)
     return {"rank": get_rank(), "finished": True}  # never reached on any rank
 
 

@@ -68,12 +68,6 @@ def test_hookwise_fit_runs_under_torchrun(cli_run: CliRun) -> None:
         assert min(abs(float(value) - k / 13) for k in range(14)) < 1e-4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py makes a run folder and prints the summary on every rank; it should make "
-    "the folder on rank 0 only (hookwise.distributed.process_group + broadcast) and print "
-    "once (docs/distributed.md, 'The command line')",
-)
 def test_hookwise_fit_under_torchrun_makes_one_run_folder(cli_run: CliRun) -> None:
     assert cli_run.returncode == 0, cli_run.output
     assert len(list(cli_run.runs.iterdir())) == 1, sorted(p.name for p in cli_run.runs.iterdir())
