@@ -512,6 +512,34 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return _run_fit(args, resolved, pm, resume=resume, weights=weights, run_dir=resumed_run)
 
 
+def _shared_run_dir(
+    args: argparse.Namespace, resolved: RunConfig, existing: Path | None, **info: Any
+) -> Path:
+    """The run folder: made (or reused) on rank 0, which writes the config and ``run.json``;
+    shared with the other ranks under torchrun."""
+    from hookwise import distributed
+    from hookwise.runs import new_run_dir, write_config, write_run_info
+
+    folder: str | None = None
+    if distributed.is_rank_zero():
+        path = existing if existing is not None else new_run_dir(_output_dir(args))
+        write_config(path, resolved.to_toml())
+        write_run_info(path, status="running", **info)
+        logger.info("Run folder: %s", path)
+        folder = str(path)
+    shared = distributed.broadcast(folder)
+    assert shared is not None
+    return Path(shared)
+
+
+def _finish_run(folder: Path, status: str, metrics: dict[str, float], **info: Any) -> None:
+    from hookwise import distributed
+    from hookwise.runs import write_run_info
+
+    if distributed.is_rank_zero():
+        write_run_info(folder, status=status, metrics=metrics, **info)
+
+
 def _run_fit(
     args: argparse.Namespace,
     resolved: RunConfig,
@@ -521,18 +549,35 @@ def _run_fit(
     weights: Path | None,
     run_dir: Path | None,
 ) -> int:
-    from hookwise.job import build_job
-    from hookwise.runs import new_run_dir, write_config, write_run_info
-    from hookwise.trainer import Trainer
+    from hookwise import distributed
 
     trainer_kwargs = _trainer_kwargs(resolved)
+    # Under torchrun the ranks agree on the run folder before the trainer exists.
+    with distributed.process_group(trainer_kwargs["device"]):
+        return _fit_in_group(
+            args, resolved, pm, trainer_kwargs, resume=resume, weights=weights, run_dir=run_dir
+        )
+
+
+def _fit_in_group(
+    args: argparse.Namespace,
+    resolved: RunConfig,
+    pm: PluginManager,
+    trainer_kwargs: dict[str, Any],
+    *,
+    resume: Path | None,
+    weights: Path | None,
+    run_dir: Path | None,
+) -> int:
+    from hookwise import distributed
+    from hookwise.job import build_job
+    from hookwise.trainer import Trainer
+
     job = build_job(resolved.job)
     if weights is not None:
         _load_weights(job.model, weights)
-    folder = run_dir if run_dir is not None else new_run_dir(_output_dir(args))
-    write_config(folder, resolved.to_toml())
-    write_run_info(folder, command="fit", status="running", resumed_from=resume)
-    logger.info("Run folder: %s", folder)
+    info: dict[str, Any] = {"command": "fit", "resumed_from": resume, "weights": weights}
+    folder = _shared_run_dir(args, resolved, run_dir, **info)
     trainer = Trainer(
         output_dir=folder,
         train_dataloader=job.train_loader,
@@ -556,11 +601,10 @@ def _run_fit(
         status = "interrupted" if type(exc).__name__ == "TrainingInterrupted" else "failed"
         raise
     finally:
-        write_run_info(
-            folder, command="fit", status=status, metrics=trainer.metrics, resumed_from=resume
-        )
-    _print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
-    print(f"Evaluate these weights again with: hookwise test --weights last{_dir_hint(args)}")
+        _finish_run(folder, status, trainer.metrics, **info)
+    if distributed.is_rank_zero():
+        _print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
+        print(f"Evaluate these weights again with: hookwise test --weights last{_dir_hint(args)}")
     return EXIT_OK
 
 
@@ -580,19 +624,34 @@ def cmd_test(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(resolved, pm)
 
-    from hookwise.job import build_job
-    from hookwise.runs import new_run_dir, write_config, write_run_info
-    from hookwise.trainer import Trainer
+    from hookwise import distributed
 
     kwargs = _trainer_kwargs(resolved)
+    with distributed.process_group(kwargs["device"]):
+        return _test_in_group(args, resolved, pm, kwargs, weights)
+
+
+def _test_in_group(
+    args: argparse.Namespace,
+    resolved: RunConfig,
+    pm: PluginManager,
+    kwargs: dict[str, Any],
+    weights: Path,
+) -> int:
+    from hookwise import distributed
+    from hookwise.job import build_job
+    from hookwise.trainer import Trainer
+
     job = build_job(resolved.job, train=False)
     if not job.test_loaders:
         raise ConfigError(
             f"{resolved.source}: [data] has no test loader; add test = {{target = ...}}"
         )
+    info: dict[str, Any] = {"command": "test", "weights": weights}
+    folder = _shared_run_dir(args, resolved, None, **info)
     trainer = Trainer(
         device=kwargs["device"],
-        output_dir=new_run_dir(_output_dir(args)),
+        output_dir=folder,
         test_dataloader=job.test_loaders,
         test_data_connector=job.test_data_connector,
         plugins=pm,
@@ -600,9 +659,6 @@ def cmd_test(args: argparse.Namespace) -> int:
         **_trainer_flag_kwargs(args),
     )
     _load_weights(job.model, weights, str(trainer.device))
-    folder = trainer.output_dir
-    write_config(folder, resolved.to_toml())
-    write_run_info(folder, command="test", status="running", weights=weights)
     if kwargs["seed"] is not None:
         import torch
 
@@ -615,9 +671,10 @@ def cmd_test(args: argparse.Namespace) -> int:
             trainer.profiler.log_report()
         status = "finished"
     finally:
-        write_run_info(folder, command="test", status=status, metrics=metrics, weights=weights)
-    print(f"Weights: {weights}")
-    _print_summary(folder, metrics, trainer.metrics, tested=True)
+        _finish_run(folder, status, metrics, **info)
+    if distributed.is_rank_zero():
+        print(f"Weights: {weights}")
+        _print_summary(folder, metrics, trainer.metrics, tested=True)
     return EXIT_OK
 
 

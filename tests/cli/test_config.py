@@ -238,7 +238,7 @@ def test_the_embedded_default_config_is_valid_and_names_the_default_plugins() ->
     resolved = resolve_config(config, source="default")
     assert [(s.name, s.params) for s in resolved.plugins.specs] == [
         ("evaluator", {"evaluator": "accuracy"}),
-        ("logging", {"plot": True}),
+        ("logging", {"plot": True, "refresh_rate": 10}),
         ("checkpoint", {}),
     ]
     assert config["model"]["target"] == "hookwise.examples.digits:DigitsMLP"
