@@ -11,16 +11,20 @@ import subprocess
 import sys
 import textwrap
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from hookwise import Callback, ConfigError, PluginManager
+from hookwise.testing import FitResult
 from hookwise_logging import LoggingCallback, Timer
 from hookwise_logging._format import compose_log_str, format_metrics
 from hookwise_logging._plot import plot_curves
+
+RunFit = Callable[..., FitResult]
+
 
 LOGGER = "hookwise"
 
@@ -44,14 +48,30 @@ class LogSpy(Callback):
         for key, value in logs.items():
             self.logs[(self.trainer.global_step, key)] = float(value)
 
-    def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: Any,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> Any:
         self.losses[trainer_state["global_step"]] = float(trainer_state["metrics"]["loss"])
 
 
 class StepValue(Callback):
     """Returns a tensor-valued log every step (another plugin's logs go to the file too)."""
 
-    def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: Any,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> Any:
         return {"extra": torch.tensor(trainer_state["global_step"] * 0.5)}
 
 
@@ -78,6 +98,11 @@ def read_jsonl(path: Path) -> dict[tuple[int, str], float]:
     return cells
 
 
+def progress_lines(caplog: pytest.LogCaptureFixture) -> list[re.Match[str]]:
+    """The records that are progress lines, parsed."""
+    return [match for m in messages(caplog) if (match := LINE.match(m))]
+
+
 def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == LOGGER]
 
@@ -85,7 +110,7 @@ def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
 # -- the metrics file -----------------------------------------------------------------------
 
 
-def test_csv_holds_every_logged_scalar_with_the_trainers_values(run_fit):
+def test_csv_holds_every_logged_scalar_with_the_trainers_values(run_fit: RunFit) -> None:
     spy = LogSpy()
     result = run_fit(
         [("logging", {"refresh_rate": 2}), StepValue(), spy], epochs=2, batches=3, test=True
@@ -109,7 +134,7 @@ def test_csv_holds_every_logged_scalar_with_the_trainers_values(run_fit):
     assert sorted(p.name for p in result.output_dir.iterdir()) == ["metrics.csv"]
 
 
-def test_jsonl_file_and_no_file(run_fit, tmp_path):
+def test_jsonl_file_and_no_file(run_fit: RunFit, tmp_path: Path) -> None:
     spy = LogSpy()
     result = run_fit([("logging", {"refresh_rate": 3, "metrics_file": "jsonl"}), spy], epochs=2)
     assert read_jsonl(result.output_dir / "metrics.jsonl") == spy.logs
@@ -119,9 +144,9 @@ def test_jsonl_file_and_no_file(run_fit, tmp_path):
     assert not quiet.output_dir.exists() or not any(quiet.output_dir.iterdir())
 
 
-def test_a_resumed_fit_keeps_the_rows_up_to_its_checkpoint(run_fit):
+def test_a_resumed_fit_keeps_the_rows_up_to_its_checkpoint(run_fit: RunFit) -> None:
     class SaveAfterFirstValidation(Callback):
-        def on_validation_end(self, trainer_state, model, metrics):
+        def on_validation_end(self, trainer_state: Any, model: Any, metrics: Any) -> None:
             trainer = trainer_state["train_module"]
             if trainer_state["current_epoch"] == 0 and "val/loss" in metrics:
                 trainer.save_checkpoint(trainer.output_dir / "checkpoints" / "epoch0.ckpt")
@@ -146,7 +171,7 @@ def test_a_resumed_fit_keeps_the_rows_up_to_its_checkpoint(run_fit):
 # -- extras: plot and TensorBoard -------------------------------------------------------------
 
 
-def test_plot_writes_a_png_of_the_curves(run_fit, caplog):
+def test_plot_writes_a_png_of_the_curves(run_fit: RunFit, caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
     from PIL import Image
 
@@ -164,7 +189,7 @@ def test_plot_writes_a_png_of_the_curves(run_fit, caplog):
     assert any(m.startswith("Curves of loss, cross_entropy written") for m in messages(caplog))
 
 
-def test_plot_panels_pair_train_and_val_keys(tmp_path):
+def test_plot_panels_pair_train_and_val_keys(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
     rows = [
         {"epoch": 0, "step": 1, "train/loss": 1.0, "train/lr-SGD": 0.1},
@@ -175,9 +200,11 @@ def test_plot_panels_pair_train_and_val_keys(tmp_path):
     assert not (tmp_path / "none.png").exists()
 
 
-def test_tensorboard_scalars_match_the_csv(run_fit):
+def test_tensorboard_scalars_match_the_csv(run_fit: RunFit) -> None:
     pytest.importorskip("tensorboard", reason="the 'tensorboard' extra is not installed")
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import (  # type: ignore[import-untyped, unused-ignore]
+        EventAccumulator,
+    )
 
     result = run_fit([("logging", {"refresh_rate": 1, "tensorboard": True})], epochs=2)
     events = EventAccumulator(str(result.output_dir / "tensorboard"))
@@ -192,7 +219,9 @@ def test_tensorboard_scalars_match_the_csv(run_fit):
 
 
 @pytest.mark.parametrize(("extra", "module"), [("plot", "matplotlib"), ("tensorboard", None)])
-def test_a_missing_extra_fails_with_the_install_command(monkeypatch, extra, module):
+def test_a_missing_extra_fails_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, extra: str, module: str | None
+) -> None:
     monkeypatch.setitem(sys.modules, module or "tensorboard", None)  # as if not installed
     with pytest.raises(ConfigError) as info:
         PluginManager().enable("logging", **{extra: True})
@@ -200,7 +229,7 @@ def test_a_missing_extra_fails_with_the_install_command(monkeypatch, extra, modu
     assert f"{extra}=True needs" in str(info.value)
 
 
-def test_extras_never_switch_on_because_they_are_installed(run_fit):
+def test_extras_never_switch_on_because_they_are_installed(run_fit: RunFit) -> None:
     result = run_fit(["logging"], epochs=1)
     assert sorted(p.name for p in result.output_dir.iterdir()) == ["metrics.csv"]
 
@@ -213,11 +242,13 @@ LINE = re.compile(
 )
 
 
-def test_plain_lines_when_stderr_is_not_a_terminal(run_fit, caplog, capsys):
+def test_plain_lines_when_stderr_is_not_a_terminal(
+    run_fit: RunFit, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     result = run_fit([("logging", {"refresh_rate": 2})], epochs=2, batches=3)
-    lines = [m for m in messages(caplog) if LINE.match(m)]
-    progress = [(LINE.match(m)["prefix"], LINE.match(m)["i"], LINE.match(m)["n"]) for m in lines]
+    lines = progress_lines(caplog)
+    progress = [(m["prefix"], m["i"], m["n"]) for m in lines]
     assert progress == [
         ("Epoch 1", "2", "3"),
         ("Epoch 1", "3", "3"),
@@ -226,7 +257,7 @@ def test_plain_lines_when_stderr_is_not_a_terminal(run_fit, caplog, capsys):
     ]
     # the printed loss is the logged one
     cells = read_csv(result.output_dir / "metrics.csv")
-    printed = [float(LINE.match(m)["loss"]) for m in lines]
+    printed = [float(m["loss"]) for m in lines]
     logged = [v for (s, k), v in sorted(cells.items()) if k == "train/loss"]
     assert printed == pytest.approx(logged, abs=5e-5)
     all_messages = messages(caplog)
@@ -244,7 +275,9 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_bar_when_stderr_is_a_terminal(run_fit, caplog, monkeypatch):
+def test_progress_bar_when_stderr_is_a_terminal(
+    run_fit: RunFit, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
@@ -258,7 +291,9 @@ def test_progress_bar_when_stderr_is_a_terminal(run_fit, caplog, monkeypatch):
     assert any(m.startswith("Validation (epoch 2, step 6): loss:") for m in messages(caplog))
 
 
-def test_progress_bar_can_be_forced_either_way(run_fit, caplog, monkeypatch):
+def test_progress_bar_can_be_forced_either_way(
+    run_fit: RunFit, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
@@ -268,7 +303,7 @@ def test_progress_bar_can_be_forced_either_way(run_fit, caplog, monkeypatch):
     assert [m for m in messages(caplog) if LINE.match(m)]
 
 
-def test_lines_show_without_any_logging_configuration(tmp_path):
+def test_lines_show_without_any_logging_configuration(tmp_path: Path) -> None:
     """A plain script that configures no logging still prints the lines (on stderr)."""
     script = textwrap.dedent(
         f"""
@@ -287,7 +322,9 @@ def test_lines_show_without_any_logging_configuration(tmp_path):
 # -- step mode and vis4d's timer fault --------------------------------------------------------
 
 
-def test_step_mode_counts_global_steps_and_survives_back_to_back_validations(run_fit, caplog):
+def test_step_mode_counts_global_steps_and_survives_back_to_back_validations(
+    run_fit: RunFit, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     spy = LogSpy()
     # val_check_interval=3 with 3 batches per epoch: step and epoch validation both run after
@@ -298,7 +335,7 @@ def test_step_mode_counts_global_steps_and_survives_back_to_back_validations(run
         batches=3,
         val_check_interval=3,
     )
-    lines = [LINE.match(m) for m in messages(caplog) if LINE.match(m)]
+    lines = progress_lines(caplog)
     assert [(m["prefix"], m["i"], m["n"]) for m in lines] == [
         ("Iter", "2", "6"),
         ("Iter", "4", "6"),
@@ -316,7 +353,7 @@ def test_step_mode_counts_global_steps_and_survives_back_to_back_validations(run
     assert len(result.calls.of("on_test_epoch_start", plugin="logging")) == 5  # 4 + test
 
 
-def test_timer_pause_and_resume_are_idempotent():
+def test_timer_pause_and_resume_are_idempotent() -> None:
     timer = Timer()
     timer.pause()
     timer.pause()  # vis4d raised ValueError("Timer already paused!") here
@@ -331,7 +368,9 @@ def test_timer_pause_and_resume_are_idempotent():
 # -- no per-step synchronisation --------------------------------------------------------------
 
 
-def test_values_are_read_off_the_device_only_at_refresh_steps(run_fit, monkeypatch):
+def test_values_are_read_off_the_device_only_at_refresh_steps(
+    run_fit: RunFit, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spy = LogSpy()
     reads: list[int] = []
     package = str(Path(LoggingCallback.__module__.replace(".", "/")).parent)
@@ -364,11 +403,11 @@ def test_values_are_read_off_the_device_only_at_refresh_steps(run_fit, monkeypat
 # -- direct calls as in vis4d's tests ---------------------------------------------------------
 
 
-def test_direct_calls_without_a_trainer(tmp_path, caplog):
+def test_direct_calls_without_a_trainer(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     callback = LoggingCallback(refresh_rate=2, save_prefix=tmp_path)
     model = torch.nn.Linear(1, 1)
-    state: dict[str, Any] = {"current_epoch": 0, "num_train_batches": 4, "global_step": 0}
+    state: Any = {"current_epoch": 0, "num_train_batches": 4, "global_step": 0}
     callback.on_train_epoch_start(state, model, None)
     returned = []
     for batch_idx in range(4):
@@ -391,9 +430,11 @@ def test_direct_calls_without_a_trainer(tmp_path, caplog):
     }
 
 
-def test_direct_calls_without_a_folder_warn_once_and_write_nothing(caplog):
+def test_direct_calls_without_a_folder_warn_once_and_write_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     callback = LoggingCallback(refresh_rate=1)
-    state: dict[str, Any] = {"current_epoch": 0, "global_step": 1, "metrics": {"loss": 1.0}}
+    state: Any = {"current_epoch": 0, "global_step": 1, "metrics": {"loss": 1.0}}
     callback.on_test_epoch_start(state, torch.nn.Linear(1, 1))
     callback.on_test_epoch_start(state, torch.nn.Linear(1, 1))
     warnings = [m for m in messages(caplog) if "pass save_prefix" in m]
@@ -403,7 +444,7 @@ def test_direct_calls_without_a_folder_warn_once_and_write_nothing(caplog):
 # -- formatting and parameters ----------------------------------------------------------------
 
 
-def test_line_format_follows_vis4d():
+def test_line_format_follows_vis4d() -> None:
     line = compose_log_str(
         "Epoch 1", 1, 1, elapsed=0.5, iters_timed=1, metrics={"loss2": 1.0, "loss": 0.0}
     )
@@ -423,12 +464,14 @@ def test_line_format_follows_vis4d():
         ({"plot": "yes"}, "plot must be true or false"),
     ],
 )
-def test_bad_parameters_are_named(params, message):
+def test_bad_parameters_are_named(params: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         LoggingCallback(**params)
 
 
-def test_only_rank_zero_prints_and_writes(run_fit, caplog, monkeypatch):
+def test_only_rank_zero_prints_and_writes(
+    run_fit: RunFit, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     monkeypatch.setenv("RANK", "1")
     result = run_fit([("logging", {"refresh_rate": 1})], epochs=1)
@@ -437,6 +480,6 @@ def test_only_rank_zero_prints_and_writes(run_fit, caplog, monkeypatch):
     assert "train/loss" in result.metrics  # the means are still returned on every rank
 
 
-def test_plugin_is_valid(assert_plugin_valid):
+def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any]) -> None:
     report = assert_plugin_valid("logging", refresh_rate=1)
     assert "on_train_batch_end" in report.hooks["logging"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 import torch
 from hookwise import Callback, ConfigError
+from hookwise.testing import FitResult
 from hookwise_lr_monitor import LearningRateMonitor, optimizer_names
+
+RunFit = Callable[..., FitResult]
 
 
 class LogSpy(Callback):
@@ -35,7 +38,7 @@ class LogSpy(Callback):
         return {step: logs[key] for step, logs in self.logs if key in logs}
 
 
-def test_epoch_interval_logs_the_rate_each_epoch_used(run_fit):
+def test_epoch_interval_logs_the_rate_each_epoch_used(run_fit: RunFit) -> None:
     spy = LogSpy()
     result = run_fit(
         [("lr_monitor", {"logging_interval": "epoch"}), spy],
@@ -53,7 +56,7 @@ def test_epoch_interval_logs_the_rate_each_epoch_used(run_fit):
     assert result.metrics["train/lr-SGD"] == pytest.approx(0.025)
 
 
-def test_step_interval_logs_the_rate_applied_at_those_steps(run_fit):
+def test_step_interval_logs_the_rate_applied_at_those_steps(run_fit: RunFit) -> None:
     spy = LogSpy()
     run_fit(
         [("lr_monitor", {"every_n_steps": 2}), spy],
@@ -70,17 +73,17 @@ def test_step_interval_logs_the_rate_applied_at_those_steps(run_fit):
     assert logged == pytest.approx({k: spy.applied[k] for k in logged})
 
 
-def test_default_interval_is_the_trainers_log_every_n_steps(run_fit):
+def test_default_interval_is_the_trainers_log_every_n_steps(run_fit: RunFit) -> None:
     spy = LogSpy()
     run_fit(["lr_monitor", spy], epochs=2, batches=3, log_every_n_steps=3)
     assert sorted(spy.values("train/lr-SGD")) == [3, 6]
 
 
-def _state(step: int, **extra: Any) -> dict[str, Any]:
+def _state(step: int, **extra: Any) -> Any:
     return {"global_step": step, "current_epoch": 0, **extra}
 
 
-def test_names_follow_vis4d_for_groups_and_several_optimizers():
+def test_names_follow_vis4d_for_groups_and_several_optimizers() -> None:
     first = torch.nn.Linear(2, 2)
     second = torch.nn.Linear(2, 2)
     grouped = torch.optim.SGD(
@@ -115,7 +118,7 @@ def test_names_follow_vis4d_for_groups_and_several_optimizers():
     assert logs == {"lr-SGD/pg1": 0.1, "lr-SGD/pg2": 0.01, "lr-SGD-1": 0.3}
 
 
-def test_epoch_interval_without_optimizers_in_the_state_is_a_clear_error():
+def test_epoch_interval_without_optimizers_in_the_state_is_a_clear_error() -> None:
     monitor = LearningRateMonitor(logging_interval="epoch")
     with pytest.raises(ConfigError, match=r"no 'optimizers'.*logging_interval='step'"):
         monitor.on_train_epoch_end(_state(3), torch.nn.Linear(1, 1), None)
@@ -129,11 +132,11 @@ def test_epoch_interval_without_optimizers_in_the_state_is_a_clear_error():
         ({"log_momentum": "no"}, "log_momentum must be true or false"),
     ],
 )
-def test_bad_parameters_are_named(params, message):
+def test_bad_parameters_are_named(params: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         LearningRateMonitor(**params)
 
 
-def test_plugin_is_valid(assert_plugin_valid):
+def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any]) -> None:
     report = assert_plugin_valid("lr_monitor", every_n_steps=1)
     assert "on_before_optimizer_step" in report.hooks["lr_monitor"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +19,11 @@ from hookwise import (
     data_key,
     pred_key,
 )
+from hookwise.testing import FitResult
 from hookwise_nan_guard import NanGuard, NonFiniteLossError
 from torch.utils.data import DataLoader
+
+RunFit = Callable[..., FitResult]
 
 
 class Poison(Callback):
@@ -28,7 +33,9 @@ class Poison(Callback):
         super().__init__()
         self.steps = steps
 
-    def on_train_batch_start(self, trainer_state, model, loss_module, batch, batch_idx):
+    def on_train_batch_start(
+        self, trainer_state: Any, model: Any, loss_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         if trainer_state["global_step"] + 1 in self.steps:
             batch["inputs"].fill_(float("nan"))
 
@@ -43,11 +50,21 @@ class WeightSpy(Callback):
         self.after: dict[int, dict[str, torch.Tensor]] = {}
         self.state_after: dict[int, list[dict[str, Any]]] = {}
 
-    def on_train_batch_start(self, trainer_state, model, loss_module, batch, batch_idx):
+    def on_train_batch_start(
+        self, trainer_state: Any, model: Any, loss_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = trainer_state["global_step"] + 1
         self.before[step] = _copy(model.state_dict())
 
-    def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: Any,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> Any:
         step = trainer_state["global_step"]
         self.after[step] = _copy(model.state_dict())
         if self.optimizer is not None:
@@ -73,7 +90,7 @@ def finite(weights: dict[str, torch.Tensor]) -> bool:
 # -- a fit with an optimizer of our choosing (momentum, weight decay, Adam) -------------------
 
 
-class TinyData(torch.utils.data.Dataset):
+class TinyData(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
     def __init__(self, n: int) -> None:
         generator = torch.Generator().manual_seed(0)
         self.inputs = torch.randn(n, 4, generator=generator)
@@ -96,7 +113,7 @@ class TinyModel(torch.nn.Module):
 
 
 def fit_with(
-    tmp_path, optimizer_name: str, plugins: list[Any], epochs: int = 2
+    tmp_path: Path, optimizer_name: str, plugins: list[Any], epochs: int = 2
 ) -> tuple[Trainer, TinyModel, torch.optim.Optimizer, WeightSpy]:
     torch.manual_seed(0)
     model = TinyModel()
@@ -130,7 +147,9 @@ def fit_with(
 # -- stop -------------------------------------------------------------------------------------
 
 
-def test_stop_ends_training_at_the_poisoned_step_with_the_weights_before_it(run_fit):
+def test_stop_ends_training_at_the_poisoned_step_with_the_weights_before_it(
+    run_fit: RunFit,
+) -> None:
     spy = WeightSpy()
     result = run_fit([Poison({5}), "nan_guard", spy], epochs=4, batches=3, test=False)
 
@@ -151,7 +170,7 @@ def test_stop_ends_training_at_the_poisoned_step_with_the_weights_before_it(run_
     result.calls.assert_called("on_train_batch_end", times=5)
 
 
-def test_a_finite_run_is_untouched(run_fit):
+def test_a_finite_run_is_untouched(run_fit: RunFit) -> None:
     result = run_fit(["nan_guard"], epochs=2, batches=3, test=False)
     assert result.stop_request is None
     assert result.trainer.global_step == 6
@@ -163,8 +182,8 @@ def test_a_finite_run_is_untouched(run_fit):
 
 @pytest.mark.parametrize("optimizer_name", ["sgd-momentum", "adamw"])
 def test_skip_leaves_weights_and_optimizer_state_unchanged_for_that_step(
-    tmp_path, optimizer_name, caplog
-):
+    tmp_path: Path, optimizer_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="hookwise")
     trainer, model, _, spy = fit_with(
         tmp_path, optimizer_name, [Poison({3}), NanGuard(action="skip")], epochs=2
@@ -185,7 +204,7 @@ def test_skip_leaves_weights_and_optimizer_state_unchanged_for_that_step(
     assert any("epoch 0, step 3" in m and "skipped" in m for m in messages)
 
 
-def test_skip_counts_per_epoch_and_in_the_checkpoint(run_fit):
+def test_skip_counts_per_epoch_and_in_the_checkpoint(run_fit: RunFit) -> None:
     guard = NanGuard(action="skip")
     result = run_fit([Poison({2, 3, 5}), guard], epochs=2, batches=3, test=False)
     logged = result.calls.results("on_train_epoch_end", plugin="NanGuard")
@@ -197,7 +216,7 @@ def test_skip_counts_per_epoch_and_in_the_checkpoint(run_fit):
     assert fresh.skipped_steps == 3
 
 
-def test_max_consecutive_skips_turns_skipping_into_a_stop(run_fit):
+def test_max_consecutive_skips_turns_skipping_into_a_stop(run_fit: RunFit) -> None:
     result = run_fit(
         [Poison({2, 3, 4}), ("nan_guard", {"action": "skip", "max_consecutive_skips": 2})],
         epochs=3,
@@ -212,7 +231,7 @@ def test_max_consecutive_skips_turns_skipping_into_a_stop(run_fit):
 # -- raise ------------------------------------------------------------------------------------
 
 
-def test_raise_fails_the_fit_naming_the_step_before_the_update(run_fit):
+def test_raise_fails_the_fit_naming_the_step_before_the_update(run_fit: RunFit) -> None:
     spy = WeightSpy()
     with pytest.raises(NonFiniteLossError, match=r"epoch 0, step 2") as info:
         run_fit([Poison({2}), ("nan_guard", {"action": "raise"}), spy], epochs=2, test=False)
@@ -234,23 +253,28 @@ class PoisonGrads(Callback):
         self.armed = False
         self.handle: Any = None
 
-    def on_fit_start(self, trainer_state, model):
+    def on_fit_start(self, trainer_state: Any, model: Any) -> None:
         weight = model.linear.weight
         self.handle = weight.register_hook(lambda g: g * float("nan") if self.armed else g)
 
-    def on_train_batch_start(self, trainer_state, model, loss_module, batch, batch_idx):
+    def on_train_batch_start(
+        self, trainer_state: Any, model: Any, loss_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         self.armed = trainer_state["global_step"] + 1 in self.steps
 
-    def on_fit_end(self, trainer_state, model):
+    def on_fit_end(self, trainer_state: Any, model: Any) -> None:
         self.handle.remove()
 
 
-def test_check_grads_catches_non_finite_gradients_with_a_finite_loss(run_fit, tmp_path):
+def test_check_grads_catches_non_finite_gradients_with_a_finite_loss(
+    run_fit: RunFit, tmp_path: Path
+) -> None:
     spy = WeightSpy()
     result = run_fit(
         [PoisonGrads({2}), ("nan_guard", {"check_grads": True}), spy], epochs=1, test=False
     )
     assert result.trainer.global_step == 2
+    assert result.stop_request is not None
     reason = result.stop_request.reason
     assert "non-finite gradients of linear.weight with a finite loss" in reason
     assert "step 2" in reason
@@ -261,6 +285,7 @@ def test_check_grads_catches_non_finite_gradients_with_a_finite_loss(run_fit, tm
     unguarded = run_fit(
         [PoisonGrads({2}), "nan_guard"], epochs=1, test=False, tmp_path=tmp_path / "other"
     )
+    assert unguarded.stop_request is not None
     assert "non-finite loss (loss=nan) at epoch 0, step 3" in unguarded.stop_request.reason
     assert not finite(dict(unguarded.model.state_dict()))
 
@@ -277,11 +302,11 @@ def test_check_grads_catches_non_finite_gradients_with_a_finite_loss(run_fit, tm
         ({"max_consecutive_skips": 3}, "applies to action='skip' only"),
     ],
 )
-def test_bad_parameters_are_named(params, message):
+def test_bad_parameters_are_named(params: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         NanGuard(**params)
 
 
-def test_plugin_is_valid(assert_plugin_valid):
+def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any]) -> None:
     report = assert_plugin_valid("nan_guard", action="skip")
     assert "on_before_optimizer_step" in report.hooks["nan_guard"]

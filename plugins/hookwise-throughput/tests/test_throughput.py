@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import torch
 from hookwise import Callback, ConfigError
+from hookwise.testing import FitResult
 from hookwise_throughput import ThroughputMonitor, batch_size_of
 from torch.utils.data import DataLoader, default_collate
+
+RunFit = Callable[..., FitResult]
 
 
 class FakeClock:
@@ -25,7 +29,7 @@ class FakeClock:
         self.now += seconds
 
 
-class TinyData(torch.utils.data.Dataset):
+class TinyData(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
     def __init__(self, n: int) -> None:
         generator = torch.Generator().manual_seed(0)
         self.inputs = torch.randn(n, 4, generator=generator)
@@ -38,12 +42,15 @@ class TinyData(torch.utils.data.Dataset):
         return {"inputs": self.inputs[index], "labels": self.labels[index]}
 
 
-def slow_loader(n: int, batch_size: int, collate_cost: Any) -> DataLoader:
+def slow_loader(
+    n: int, batch_size: int, collate_cost: Callable[[], None]
+) -> DataLoader[dict[str, torch.Tensor]]:
     """Batches whose loading costs time: ``collate_cost()`` runs for every batch."""
 
     def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         collate_cost()
-        return default_collate(samples)
+        collated: dict[str, torch.Tensor] = default_collate(samples)
+        return collated
 
     return DataLoader(TinyData(n), batch_size=batch_size, collate_fn=collate)
 
@@ -55,13 +62,23 @@ class Work(Callback):
         super().__init__()
         self.clock, self.in_step, self.in_eval = clock, in_step, in_eval
 
-    def on_train_batch_start(self, trainer_state, model, loss_module, batch, batch_idx):
+    def on_train_batch_start(
+        self, trainer_state: Any, model: Any, loss_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         self.clock.advance(self.in_step / 2)
 
-    def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: Any,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> Any:
         self.clock.advance(self.in_step / 2)
 
-    def on_test_epoch_start(self, trainer_state, model):
+    def on_test_epoch_start(self, trainer_state: Any, model: Any) -> None:
         self.clock.advance(self.in_eval)
 
 
@@ -71,7 +88,7 @@ def reports_of(result: Any, plugin: str) -> list[dict[str, float]]:
     return [r for r in returned if r is not None]
 
 
-def test_reports_split_data_and_compute_exactly_and_leave_evaluation_out(run_fit):
+def test_reports_split_data_and_compute_exactly_and_leave_evaluation_out(run_fit: RunFit) -> None:
     clock = FakeClock()
     monitor = ThroughputMonitor(every_n_steps=3)
     monitor.clock = clock
@@ -92,7 +109,7 @@ def test_reports_split_data_and_compute_exactly_and_leave_evaluation_out(run_fit
     assert result.metrics["train/throughput/samples_per_sec"] == pytest.approx(100.0)
 
 
-def test_real_time_split_follows_where_the_time_is_spent(run_fit):
+def test_real_time_split_follows_where_the_time_is_spent(run_fit: RunFit) -> None:
     # Lower bounds only: a sleep lasts at least as long as asked, however busy the machine.
     result = run_fit(
         [("throughput", {"every_n_steps": 3})],
@@ -108,7 +125,7 @@ def test_real_time_split_follows_where_the_time_is_spent(run_fit):
     assert report["throughput/samples_per_sec"] <= 4 / 0.02
 
 
-def test_default_interval_is_the_trainers_log_every_n_steps(run_fit):
+def test_default_interval_is_the_trainers_log_every_n_steps(run_fit: RunFit) -> None:
     result = run_fit(["throughput"], epochs=2, batches=3, log_every_n_steps=2, test=False)
     steps = [
         call.kwargs["trainer_state"]["global_step"]
@@ -118,11 +135,11 @@ def test_default_interval_is_the_trainers_log_every_n_steps(run_fit):
     assert steps == [2, 4, 6]
 
 
-def _state(step: int) -> dict[str, Any]:
+def _state(step: int) -> Any:
     return {"global_step": step, "current_epoch": 0}
 
 
-def test_cuda_is_synchronised_only_at_report_steps(monkeypatch):
+def test_cuda_is_synchronised_only_at_report_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     synchronised: list[int] = []
     step = {"now": 0}
     monkeypatch.setattr(
@@ -153,7 +170,7 @@ def test_cuda_is_synchronised_only_at_report_steps(monkeypatch):
     assert synchronised == []
 
 
-def test_batch_size_is_read_from_shapes():
+def test_batch_size_is_read_from_shapes() -> None:
     images = torch.zeros(6, 3, 2, 2)
     assert batch_size_of({"images": images, "labels": torch.zeros(6)}) == 6
     assert batch_size_of((torch.zeros(7, 2), torch.zeros(7))) == 7
@@ -167,10 +184,10 @@ def test_batch_size_is_read_from_shapes():
         batch_size_of({"name": "x"})
 
 
-def test_an_unknown_batch_size_key_fails_the_fit_naming_it(run_fit):
+def test_an_unknown_batch_size_key_fails_the_fit_naming_it(run_fit: RunFit) -> None:
     with pytest.raises(ValueError, match="batch_size_key 'images' is not in the batch") as info:
         run_fit([("throughput", {"batch_size_key": "images"})], epochs=1, test=False)
-    assert "throughput" in "\n".join(info.value.__notes__)
+    assert "throughput" in "\n".join(getattr(info.value, "__notes__", []))
 
 
 @pytest.mark.parametrize(
@@ -181,11 +198,11 @@ def test_an_unknown_batch_size_key_fails_the_fit_naming_it(run_fit):
         ({"synchronize": "sometimes"}, "synchronize must be true or false"),
     ],
 )
-def test_bad_parameters_are_named(params, message):
+def test_bad_parameters_are_named(params: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ThroughputMonitor(**params)
 
 
-def test_plugin_is_valid(assert_plugin_valid):
+def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any]) -> None:
     report = assert_plugin_valid("throughput", every_n_steps=2)
     assert {"on_train_batch_start", "on_train_batch_end"} <= set(report.hooks["throughput"])

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import os
 
     from hookwise import CallbackConnector, TrainerState
+    from hookwise.hookspecs import MetricLogs
     from torch import nn
 
 logger = logging.getLogger("hookwise")
@@ -253,7 +254,7 @@ class LoggingCallback(Callback):
         outputs: Any,
         batch: Any,
         batch_idx: int,
-    ) -> dict[str, float] | None:
+    ) -> MetricLogs | None:
         """Collect this step's loss metrics; at a refresh step log their means and return them."""
         metrics = trainer_state.get("metrics")
         if metrics:
@@ -295,7 +296,8 @@ class LoggingCallback(Callback):
             else:
                 self._record(trainer_state, {f"train/{k}": v for k, v in log_dict.items()})
                 self.flush()
-        return log_dict
+        returned: MetricLogs = dict(log_dict)
+        return returned
 
     def on_train_epoch_end(
         self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
@@ -420,7 +422,9 @@ class LoggingCallback(Callback):
             self.progress_bar if self.progress_bar is not None else _stderr_is_terminal()
         )
         if self._bar_mode and self._redirect is None:
-            from tqdm.contrib.logging import logging_redirect_tqdm
+            from tqdm.contrib.logging import (  # type: ignore[import-untyped, unused-ignore]
+                logging_redirect_tqdm,
+            )
 
             self._redirect = contextlib.ExitStack()
             self._redirect.enter_context(logging_redirect_tqdm([logging.root, logger]))
@@ -519,7 +523,7 @@ class LoggingCallback(Callback):
     def _open_bar(
         self, description: str, total: int | None, *, initial: int = 0, leave: bool = True
     ) -> Any:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
 
         return tqdm(
             total=total if total is not None and total >= 0 else None,

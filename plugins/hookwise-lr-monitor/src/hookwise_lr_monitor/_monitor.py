@@ -9,6 +9,7 @@ from hookwise import Callback, ConfigError
 
 if TYPE_CHECKING:
     from hookwise import CallbackConnector, TrainerState
+    from hookwise.hookspecs import MetricLogs
     from torch import nn
     from torch.optim import Optimizer
 
@@ -158,16 +159,17 @@ class LearningRateMonitor(Callback):
         outputs: Any,
         batch: Any,
         batch_idx: int,
-    ) -> dict[str, float] | None:
+    ) -> MetricLogs | None:
         """Step interval: return the rates read before this step's optimizer steps."""
         if self._captured_step != trainer_state.get("global_step", -2) or not self._captured:
             return None
-        logs, self._captured = self._captured, {}
+        logs: MetricLogs = dict(self._captured)
+        self._captured = {}
         return logs
 
     def on_train_epoch_end(
         self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
-    ) -> dict[str, float] | None:
+    ) -> MetricLogs | None:
         """Epoch interval: return every optimizer's rates at the end of the epoch."""
         if self.logging_interval != "epoch":
             return None
@@ -177,7 +179,7 @@ class LearningRateMonitor(Callback):
                 "lr_monitor: trainer_state has no 'optimizers' in on_train_epoch_end (keys: "
                 f"{sorted(trainer_state)}); use logging_interval='step' with this trainer"
             )
-        logs: dict[str, float] = {}
+        logs: MetricLogs = {}
         for name, optimizer in zip(optimizer_names(optimizers), optimizers, strict=True):
             logs.update(group_logs(name, optimizer, self.log_momentum))
         return logs

@@ -13,6 +13,7 @@ from hookwise.distributed import all_reduce_flag
 
 if TYPE_CHECKING:
     from hookwise import CallbackConnector, TrainerState
+    from hookwise.hookspecs import MetricLogs
     from torch import nn
     from torch.optim import Optimizer
 
@@ -150,7 +151,7 @@ class NanGuard(Callback):
 
     def on_train_epoch_end(
         self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
-    ) -> dict[str, float]:
+    ) -> MetricLogs:
         """Return the number of steps skipped in the epoch."""
         return {"nan_guard/skipped_steps": float(self._skipped_in_epoch)}
 

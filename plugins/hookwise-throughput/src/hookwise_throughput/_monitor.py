@@ -11,6 +11,7 @@ from hookwise import Callback, ConfigError, hookimpl
 
 if TYPE_CHECKING:
     from hookwise import CallbackConnector, TrainerState
+    from hookwise.hookspecs import MetricLogs
     from torch import nn
 
 DEFAULT_EVERY_N_STEPS = 50
@@ -203,7 +204,7 @@ class ThroughputMonitor(Callback):
         outputs: Any,
         batch: Any,
         batch_idx: int,
-    ) -> dict[str, float] | None:
+    ) -> MetricLogs | None:
         """Count the step; at a report step return the window's averages."""
         report = trainer_state.get("global_step", 0) % self._interval == 0
         if report and self._sync is not None:
@@ -217,7 +218,7 @@ class ThroughputMonitor(Callback):
             return None
         elapsed = self._data + self._compute
         steps = self._steps
-        logs = {
+        logs: MetricLogs = {
             "throughput/samples_per_sec": self._samples / elapsed if elapsed > 0 else 0.0,
             "throughput/batches_per_sec": steps / elapsed if elapsed > 0 else 0.0,
             "throughput/data_time": self._data / steps,
