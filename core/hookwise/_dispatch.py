@@ -14,6 +14,8 @@ exception to the manager's error policy together with the plugin name.
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -101,9 +103,19 @@ def compile_runner(
     lines.append(f"        return recover({as_mapping}, at, exc, results)")
     lines.append("    return None" if firstresult else "    return results")
     source = "\n".join(lines)
-    exec(compile(source, f"<hookwise call path: {hook}>", "exec"), namespace)
+    exec(_compiled(source, f"<hookwise call path: {hook}>"), namespace)
     runner: Runner = namespace[hook]
     return runner
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str, filename: str) -> types.CodeType:
+    """Compile a call function's source once per process: the source depends only on the
+    shape of the call plan (argument names, number of implementations), never on the plugin
+    objects, which are bound through the namespace. Compiling takes about a millisecond, so
+    every new manager or trainer with the same plugins would otherwise pay it again."""
+    code: types.CodeType = compile(source, filename, "exec")
+    return code
 
 
 class OrderedHookCaller(pluggy.HookCaller):
