@@ -1,24 +1,45 @@
-"""Hook dispatch cost: hookwise's ``pm.hook.<name>(...)`` against a plain loop.
+"""Hook dispatch cost: hookwise's call path against a plain loop over the same bound methods.
 
-Calls ``on_train_batch_end`` on N no-op callbacks three ways, interleaved, best of several
+Calls ``on_train_batch_end`` (six arguments) on N no-op callbacks, interleaved, best of several
 repeats, in one process:
 
-* baseline: a plain Python loop over the same bound methods, passing the hook's arguments
-  positionally (the fastest plain loop; a loop passing keywords is shown as well);
-* hookwise: ``pm.hook.on_train_batch_end(**kwargs)`` through hookwise's call path;
-* pluggy: the same implementations through pluggy's own call path (``pm._hookexec``).
+* ``loop``: the baseline, a plain Python loop over the same bound methods, passing the hook's
+  arguments positionally (the fastest plain loop); ``kw-loop`` passes them by keyword;
+* ``pm.hook``: ``pm.hook.on_train_batch_end(trainer_state=..., ...)``, pluggy's calling
+  convention through hookwise's generated call path;
+* ``call_ordered``: the same call as a method, ``pm.hook.on_train_batch_end.call_ordered(...)``;
+* ``attributed``: ``call_attributed(...)``, the trainer's path (results paired with plugin names);
+* ``pluggy``: a plain ``pluggy.PluginManager`` with the same specs and ``@hookimpl`` no-ops,
+  called as ``pm.hook.on_train_batch_end(...)``: pluggy's own path, for reference.
 
-Prints a ratio table. The goal (core issue): hookwise at most 1.5 times the baseline for 10
-and 50 callbacks. Run: ``python benchmarks/bench_dispatch.py``.
+Goal (core issue): at most 1.5 times the loop for 10 and 50 callbacks.
+
+The anatomy table explains the gap between ``pm.hook`` and ``call_ordered``: calling an
+*instance* of a Python class (``pm.hook.x(...)``; pluggy's convention requires the caller to be
+a ``pluggy.HookCaller``) goes through CPython's ``slot_tp_call``, which packs the keyword
+arguments into a dict and unpacks them again, while a method call passes them on the stack
+(vectorcall). It is measured here on an empty class, with the same six keyword arguments.
+
+Wall-clock noise on a shared machine can hide the differences; ``--callgrind`` also counts the
+instructions per call of every variant with valgrind's callgrind (a few seconds per variant).
+
+Run: ``python benchmarks/bench_dispatch.py`` (``--quick`` for a smoke run, ``--callgrind``,
+``--json PATH``).
 """
 
 from __future__ import annotations
 
 import argparse
 import timeit
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from hookwise import Callback, PluginManager
+import _bench
+import pluggy
+from hookwise import Callback, PluginManager, hookimpl, hookspecs
+
+GOAL = 1.5
 
 
 class NoOp(Callback):
@@ -36,87 +57,296 @@ class NoOp(Callback):
         return None
 
 
-KWARGS: dict[str, Any] = {
-    "trainer_state": {},
-    "model": None,
-    "loss_module": None,
-    "outputs": {},
-    "batch": {},
-    "batch_idx": 0,
-}
+class MarkedNoOp:
+    """The same no-op as a plain pluggy plugin (for pluggy's own call path)."""
+
+    @hookimpl
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: Any,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        return None
 
 
-def measure(count: int, repeats: int, number: int) -> dict[str, float]:
-    pm = PluginManager()
-    callbacks = [NoOp() for _ in range(count)]
-    for index, callback in enumerate(callbacks):
-        pm.register(callback, f"noop{index}")
-    methods = [c.on_train_batch_end for c in callbacks]
-    hook = pm.hook
-    caller = pm.hook.on_train_batch_end
-    pluggy_impls = caller.get_hookimpls()
-    hookexec = pm._hookexec
-    kwargs = KWARGS
-
-    state, model, loss, outputs, batch = {}, None, None, {}, {}
-
-    def baseline() -> None:
-        for method in methods:
-            method(state, model, loss, outputs, batch, 0)
-
-    def keyword_loop() -> None:
-        for method in methods:
-            method(**kwargs)
-
-    def hookwise() -> None:  # as the trainer calls it: keyword arguments
-        hook.on_train_batch_end(
-            trainer_state=state, model=model, loss_module=loss, outputs=outputs, batch=batch,
-            batch_idx=0,
-        )
-
-    def method_path() -> None:  # the trainer's path: a method call returning attributed results
-        caller.call_attributed(
-            trainer_state=state, model=model, loss_module=loss, outputs=outputs, batch=batch,
-            batch_idx=0,
-        )
-
-    def pluggy_path() -> None:
-        hookexec("on_train_batch_end", pluggy_impls.copy(), kwargs, False)
-
-    functions = {
-        "baseline": baseline,
-        "keywords": keyword_loop,
-        "hookwise": hookwise,
-        "attributed": method_path,
-        "pluggy": pluggy_path,
-    }
+def _interleaved(
+    functions: dict[str, Callable[[], Any]], repeats: int, number: int
+) -> dict[str, float]:
+    """Best seconds per call of each function, interleaved over ``repeats`` rounds."""
     best = dict.fromkeys(functions, float("inf"))
-    for _ in range(repeats):  # interleaved: each repeat measures every variant
+    for function in functions.values():
+        function()  # warm-up: the call path is generated on first use
+    for _ in range(repeats):
         for name, function in functions.items():
             elapsed = timeit.timeit(function, number=number) / number
             best[name] = min(best[name], elapsed)
     return best
 
 
+def variants(count: int) -> dict[str, Callable[[], Any]]:
+    """Each way of calling the hook on ``count`` no-op callbacks, ready to call."""
+    pm = PluginManager()
+    callbacks = [NoOp() for _ in range(count)]
+    for index, callback in enumerate(callbacks):
+        pm.register(callback, f"noop{index}")
+    methods = [c.on_train_batch_end for c in callbacks]
+    hook = pm.hook
+    caller = pm.caller("on_train_batch_end")
+    assert pm.hook_order("on_train_batch_end") == [f"noop{i}" for i in range(count)]
+
+    reference = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    reference.add_hookspecs(hookspecs)
+    for index in range(count):
+        reference.register(MarkedNoOp(), f"noop{index}")
+    reference_hook = reference.hook
+
+    state: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    batch: dict[str, Any] = {}
+    model = loss = None
+
+    def loop() -> None:
+        for method in methods:
+            method(state, model, loss, outputs, batch, 0)
+
+    def keyword_loop() -> None:
+        for method in methods:
+            method(
+                trainer_state=state,
+                model=model,
+                loss_module=loss,
+                outputs=outputs,
+                batch=batch,
+                batch_idx=0,
+            )
+
+    def pm_hook() -> None:
+        hook.on_train_batch_end(
+            trainer_state=state, model=model, loss_module=loss, outputs=outputs, batch=batch,
+            batch_idx=0,
+        )  # fmt: skip
+
+    def call_ordered() -> None:
+        caller.call_ordered(
+            trainer_state=state, model=model, loss_module=loss, outputs=outputs, batch=batch,
+            batch_idx=0,
+        )  # fmt: skip
+
+    def attributed() -> None:
+        caller.call_attributed(
+            trainer_state=state, model=model, loss_module=loss, outputs=outputs, batch=batch,
+            batch_idx=0,
+        )  # fmt: skip
+
+    def pluggy_path() -> None:
+        reference_hook.on_train_batch_end(
+            trainer_state=state, model=model, loss_module=loss, outputs=outputs, batch=batch,
+            batch_idx=0,
+        )  # fmt: skip
+
+    return {
+        "loop": loop,
+        "kw-loop": keyword_loop,
+        "pm.hook": pm_hook,
+        "call_ordered": call_ordered,
+        "attributed": attributed,
+        "pluggy": pluggy_path,
+    }
+
+
+def measure(count: int, repeats: int, number: int) -> dict[str, float]:
+    return _interleaved(variants(count), repeats, number)
+
+
+def worker(variant: str, count: int, number: int) -> None:
+    """Run under callgrind: ``number`` calls of one variant inside the counting window."""
+    function = variants(count)[variant] if variant in VARIANTS else anatomy_calls()[variant]
+    function()
+
+    def calls() -> None:
+        for _ in range(number):
+            function()
+
+    _bench.measured(calls)
+
+
+VARIANTS = ("loop", "kw-loop", "pm.hook", "call_ordered", "attributed", "pluggy")
+
+
+def callgrind(counts: list[int], number: int) -> dict[str, dict[str, float]]:
+    """Instructions per call of every variant (and of the anatomy's two calls)."""
+    script = str(Path(__file__).resolve())
+    result: dict[str, dict[str, float]] = {}
+    for count in counts:
+        result[str(count)] = {
+            variant: _bench.instructions(
+                [script, "--worker", variant, "--counts", str(count), "--number", str(number)]
+            )
+            / number
+            for variant in VARIANTS
+        }
+    result["anatomy"] = {
+        variant: _bench.instructions(
+            [script, "--worker", variant, "--counts", "1", "--number", str(number)]
+        )
+        / number
+        for variant in ("instance call", "method call")
+    }
+    return result
+
+
+class _Empty:
+    __slots__ = ()
+
+    def __call__(
+        self,
+        *,
+        trainer_state: Any,
+        model: Any,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: Any,
+    ) -> None:
+        return None
+
+    def method(
+        self,
+        *,
+        trainer_state: Any,
+        model: Any,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: Any,
+    ) -> None:
+        return None
+
+
+def anatomy_calls() -> dict[str, Callable[[], Any]]:
+    """Calling a Python-class instance, and calling a method, with six keyword arguments."""
+    target = _Empty()
+    state: dict[str, Any] = {}
+
+    def instance() -> None:
+        target(trainer_state=state, model=None, loss_module=None, outputs=state, batch=state,
+               batch_idx=0)  # fmt: skip
+
+    def method() -> None:
+        target.method(trainer_state=state, model=None, loss_module=None, outputs=state,
+                      batch=state, batch_idx=0)  # fmt: skip
+
+    return {"instance call": instance, "method call": method}
+
+
+def anatomy(repeats: int, number: int) -> dict[str, float]:
+    """The cost of calling a Python-class instance vs a method, same six keyword arguments."""
+    return _interleaved(anatomy_calls(), repeats, number)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _bench.parser(__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--number", type=int, default=20000)
-    args = parser.parse_args()
-    print(
-        f"{'callbacks':>9} {'baseline µs':>12} {'hookwise µs':>12} {'hookwise/base':>14} "
-        f"{'attributed/base':>16} {'kw-loop/base':>13} {'pluggy/base':>12}"
+    parser.add_argument(
+        "--callgrind", action="store_true", help="also count instructions per call (valgrind)"
     )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.counts[0], args.number)
+        return
+    if args.quick:
+        args.counts, args.repeats, args.number = [1, 10], 1, 200
+
+    _bench.header("hook dispatch: on_train_batch_end on N no-op callbacks")
+    rows = []
+    results: dict[str, Any] = {"goal": GOAL, "counts": {}}
     for count in args.counts:
         best = measure(count, args.repeats, args.number)
-        base = best["baseline"]
-        print(
-            f"{count:>9} {base * 1e6:>12.3f} {best['hookwise'] * 1e6:>12.3f} "
-            f"{best['hookwise'] / base:>14.2f} {best['attributed'] / base:>16.2f} "
-            f"{best['keywords'] / base:>13.2f} "
-            f"{best['pluggy'] / base:>12.2f}"
+        base = best["loop"]
+        ratios = {name: value / base for name, value in best.items()}
+        results["counts"][str(count)] = {"seconds": best, "ratios": ratios}
+        rows.append(
+            [
+                count,
+                base * 1e6,
+                ratios["pm.hook"],
+                ratios["call_ordered"],
+                ratios["attributed"],
+                ratios["kw-loop"],
+                ratios["pluggy"],
+                "yes" if max(ratios["pm.hook"], ratios["attributed"]) <= GOAL else "no",
+            ]
         )
+    print(
+        _bench.table(
+            [
+                "callbacks",
+                "loop µs",
+                "pm.hook/loop",
+                "call_ordered/loop",
+                "attributed/loop",
+                "kw-loop/loop",
+                "pluggy/loop",
+                f"<= {GOAL}x",
+            ],
+            rows,
+        )
+    )
+    parts = anatomy(args.repeats, args.number)
+    results["anatomy"] = parts
+    slot_cost = parts["instance call"] - parts["method call"]
+    print()
+    print("anatomy: the same empty function with six keyword arguments")
+    print(
+        _bench.table(
+            ["call", "µs"],
+            [[name, value * 1e6] for name, value in parts.items()]
+            + [["instance - method (slot_tp_call)", slot_cost * 1e6]],
+        )
+    )
+    if args.callgrind:
+        number = 200 if args.quick else 2000
+        counts = callgrind(args.counts, number)
+        results["callgrind"] = counts
+        print()
+        print(f"instructions per call (callgrind, {number} calls after a warm-up call)")
+        rows = []
+        for count in args.counts:
+            per_call = counts[str(count)]
+            base = per_call["loop"]
+            rows.append(
+                [count, f"{base:,.0f}"]
+                + [per_call[v] / base for v in ("pm.hook", "call_ordered", "attributed")]
+                + [per_call["kw-loop"] / base, per_call["pluggy"] / base]
+            )
+        print(
+            _bench.table(
+                [
+                    "callbacks",
+                    "loop instr",
+                    "pm.hook/loop",
+                    "call_ordered/loop",
+                    "attributed/loop",
+                    "kw-loop/loop",
+                    "pluggy/loop",
+                ],
+                rows,
+            )
+        )
+        parts = counts["anatomy"]
+        print(
+            f"anatomy: instance call {parts['instance call']:,.0f}, method call "
+            f"{parts['method call']:,.0f} instructions "
+            f"(slot_tp_call: {parts['instance call'] - parts['method call']:,.0f})"
+        )
+    _bench.finish(args, "dispatch", results)
 
 
 if __name__ == "__main__":
