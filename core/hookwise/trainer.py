@@ -498,6 +498,9 @@ class Trainer:
         if start:
             self._restore_pending_rng()
         batch_idx = start
+        # get_state() costs microseconds (it measures the loaders); within an epoch only the
+        # step and the loss metrics change, so each batch hook gets a fresh copy of this one.
+        epoch_state = self.get_state()
         for batch in iterator:
             for optimizer in optimizers:
                 optimizer.zero_grad(set_to_none=True)
@@ -505,7 +508,7 @@ class Trainer:
                 batch = _to_device(batch, device)
             if batch_start.calls or batch_start.wrappers:
                 batch_start.call_ordered(
-                    trainer_state=self.get_state(),
+                    trainer_state={**epoch_state, "global_step": self.global_step},
                     model=model,
                     loss_module=loss_module,
                     batch=batch,
@@ -518,7 +521,13 @@ class Trainer:
             for optimizer in optimizers:
                 if has_before_step:
                     before_step.call_ordered(
-                        trainer_state=self.get_state(metrics), model=model, optimizer=optimizer
+                        trainer_state={
+                            **epoch_state,
+                            "global_step": self.global_step,
+                            "metrics": metrics,
+                        },
+                        model=model,
+                        optimizer=optimizer,
                     )
                 optimizer.step()
             self.global_step += 1
@@ -530,7 +539,11 @@ class Trainer:
                     scheduler.step()
             if batch_end.calls or batch_end.wrappers:
                 results = batch_end.call_attributed(
-                    trainer_state=self.get_state(metrics),
+                    trainer_state={
+                        **epoch_state,
+                        "global_step": self.global_step,
+                        "metrics": metrics,
+                    },
                     model=model,
                     loss_module=loss_module,
                     outputs=outputs,
@@ -607,6 +620,7 @@ class Trainer:
         # evaluation forward passes bypass DDP: ranks may run different numbers of batches
         forward = model.module if isinstance(model, DistributedDataParallel) else model
         hook.on_test_epoch_start(trainer_state=self.get_state(), model=model)
+        pass_state = self.get_state()  # copied for each batch hook (see _train_epoch)
         for loader_idx, loader in enumerate(self.test_dataloader):
             self._seed_loader(loader, -1 - loader_idx)
             for batch_idx, batch in enumerate(loader):
@@ -615,7 +629,7 @@ class Trainer:
                 outputs = forward(**connector(batch)) if connector is not None else forward(batch)
                 if batch_end.calls or batch_end.wrappers:
                     batch_end.call_ordered(
-                        trainer_state=self.get_state(),
+                        trainer_state={**pass_state},
                         model=model,
                         outputs=outputs,
                         batch=batch,
