@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 import torch
-from hookwise import Callback, ConfigError, PluginManager
+from hookwise import Callback, ConfigError, PluginManager, TrainerState
 from hookwise.testing import FitResult
 from hookwise_logging import LoggingCallback, Timer
 from hookwise_logging._format import compose_log_str, format_metrics
-from hookwise_logging._plot import plot_curves
+from hookwise_logging._plot import group_series, plot_curves
 
 RunFit = Callable[..., FitResult]
 
@@ -192,10 +192,13 @@ def test_plot_writes_a_png_of_the_curves(run_fit: RunFit, caplog: pytest.LogCapt
 def test_plot_panels_pair_train_and_val_keys(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
     rows = [
-        {"epoch": 0, "step": 1, "train/loss": 1.0, "train/lr-SGD": 0.1},
+        {"epoch": 0, "step": 1, "train/CrossEntropyLoss": 1.0, "train/lr-SGD": 0.1},
+        {"epoch": 0, "step": 1, "train/loss": 1.0},
         {"epoch": 0, "step": 2, "val/loss": 0.9, "val/accuracy/top1": 0.5},
     ]
-    assert plot_curves(rows, tmp_path / "c.png") == ["loss", "lr-SGD", "accuracy/top1"]
+    panels = plot_curves(rows, tmp_path / "c.png")
+    assert panels == ["loss", "CrossEntropyLoss", "lr-SGD", "accuracy/top1"]
+    assert group_series(rows)["loss"] == {"train/loss": ([1], [1.0]), "val/loss": ([2], [0.9])}
     assert plot_curves([], tmp_path / "none.png") == []
     assert not (tmp_path / "none.png").exists()
 
@@ -428,6 +431,36 @@ def test_direct_calls_without_a_trainer(tmp_path: Path, caplog: pytest.LogCaptur
         (4, "train/l1"): 1e-5,
         (4, "test/acc"): 0.75,
     }
+
+
+def test_vis4d_logging_test_ported(caplog: pytest.LogCaptureFixture) -> None:
+    """vis4d's own LoggingCallback test, with the imports changed."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    callback = LoggingCallback(refresh_rate=1)
+    state = TrainerState(
+        current_epoch=0,
+        num_epochs=0,
+        global_step=0,
+        num_steps=0,
+        train_dataloader=None,
+        num_train_batches=1,
+        test_dataloader=None,
+        num_test_batches=[1],
+    )
+    model = torch.nn.Linear(1, 1)
+    callback.on_train_epoch_start(state, model, None)
+    callback.on_train_batch_start(state, model, None, batch={}, batch_idx=0)
+    state["metrics"] = {"loss1": 0, "loss2": 1}  # type: ignore[dict-item]  # vis4d: numbers
+    logs = callback.on_train_batch_end(state, model, None, outputs={}, batch={}, batch_idx=0)
+    state.pop("metrics")
+    callback.on_test_epoch_start(state, model)
+    callback.on_test_batch_end(state, model, outputs={}, batch={}, batch_idx=0)
+    assert logs == {"loss1": 0.0, "loss2": 1.0}
+    assert re.match(
+        r"^Epoch 1: 1/1, ETA: 0:00:00, \d+\.\d\d(it/s|s/it), loss1: 0\.000e\+00, loss2: 1\.0000$",
+        messages(caplog)[0],
+    )
+    assert re.match(r"^Testing: 1/1, ETA: 0:00:00, ", messages(caplog)[-1])
 
 
 def test_direct_calls_without_a_folder_warn_once_and_write_nothing(

@@ -20,7 +20,8 @@ def panel_name(key: str) -> str:
 
 
 def group_series(rows: Sequence[Row]) -> dict[str, dict[str, tuple[list[int], list[float]]]]:
-    """``{panel: {key: (steps, values)}}``; panels whose name contains "loss" come first."""
+    """``{panel: {key: (steps, values)}}``: the ``loss`` panel first, then the other panels
+    whose name contains "loss", then the rest, each group in the order keys appeared."""
     panels: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
     for row in rows:
         step = int(row["step"])
@@ -30,7 +31,7 @@ def group_series(rows: Sequence[Row]) -> dict[str, dict[str, tuple[list[int], li
             steps, values = panels.setdefault(panel_name(key), {}).setdefault(key, ([], []))
             steps.append(step)
             values.append(float(value))
-    order = sorted(panels, key=lambda name: "loss" not in name.lower())
+    order = sorted(panels, key=lambda name: (name != "loss", "loss" not in name.lower()))
     return {name: panels[name] for name in order}
 
 
