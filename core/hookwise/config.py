@@ -42,9 +42,9 @@ A TOML file; every table is optional::
     target = "torch.nn:CrossEntropyLoss"
     connector = { input = { pred = "logits" }, target = { data = "labels" } }
 
-    [trainer]
-    epochs = 10
-    seed = 0
+    [trainer]      # epochs, steps, seed, device ("auto", "cpu", "cuda"...),
+    epochs = 10    # check_val_every_n_epoch (false: never), val_check_interval (steps),
+    seed = 0       # log_every_n_steps, scheduler_interval ("epoch"/"step"), num_threads
 
     [plugins.logging]                 # a plugin and its parameters
     plot = true
