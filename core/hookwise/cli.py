@@ -479,10 +479,21 @@ def _trainer_kwargs(resolved: RunConfig) -> dict[str, Any]:
         if threads < 1:
             raise ConfigError(f"[trainer] num_threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
+    device = settings.get("device", "auto")
+    if device != "auto":
+        import torch
+
+        try:
+            torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ConfigError(
+                f"[trainer] device {device!r} is not a device torch knows ({exc}); use cpu, "
+                f"cuda, cuda:N, mps or auto"
+            ) from None
     every = settings.get("check_val_every_n_epoch", 1)
     interval = settings.get("val_check_interval")
     kwargs: dict[str, Any] = {
-        "device": settings.get("device", "auto"),
+        "device": device,
         "num_epochs": settings.get("epochs", 10),
         "num_steps": settings.get("steps", -1),
         "check_val_every_n_epoch": None if every is False else every,

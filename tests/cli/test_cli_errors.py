@@ -184,6 +184,13 @@ def test_a_default_plugin_that_is_not_installed_names_the_pip_command(
     )
 
 
+def test_bad_device(capsys, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(TINY_CONFIG)
+    code, _, err = run_main(capsys, "fit", config, "--device", "gpu0")
+    assert code == 2 and "[trainer] device 'gpu0' is not a device torch knows" in err
+
+
 def test_usage_errors_exit_2(capsys) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["fit", "--epochs", "many"])
