@@ -473,7 +473,13 @@ class LoggingCallback(Callback):
         return self._writer
 
     def _finish(self) -> None:
-        """Close TensorBoard and stop redirecting log records through tqdm."""
+        """Stop listening to the trainer, close TensorBoard, stop redirecting log records
+        through tqdm (the next fit or test attaches again)."""
+        listeners = getattr(self._trainer, "log_listeners", None)
+        if isinstance(listeners, list) and self._on_logs in listeners:
+            listeners.remove(self._on_logs)
+        self._trainer = None
+        self._listening = False
         if self._writer is not None:
             self._writer.close()
             self._writer = None
