@@ -9,7 +9,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from hookwise import Callback, ConfigError
@@ -92,6 +92,9 @@ class LoggingCallback(Callback):
     :param train_connector: kept for vis4d compatibility (unused).
     :param test_connector: kept for vis4d compatibility (unused).
     """
+
+    #: No hook makes a collective call (``on_error="warn"`` is allowed in distributed runs).
+    collective_free: ClassVar[bool] = True
 
     def __init__(
         self,

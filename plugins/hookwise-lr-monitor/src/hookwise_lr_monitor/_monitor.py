@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hookwise import Callback, ConfigError
 
@@ -88,6 +88,9 @@ class LearningRateMonitor(Callback):
     :param train_connector: accepted for vis4d compatibility (unused).
     :param test_connector: accepted for vis4d compatibility (unused).
     """
+
+    #: No hook makes a collective call (``on_error="warn"`` is allowed in distributed runs).
+    collective_free: ClassVar[bool] = True
 
     def __init__(
         self,

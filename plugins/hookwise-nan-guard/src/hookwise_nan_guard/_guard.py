@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Mapping
@@ -231,4 +232,9 @@ def _request_stop(trainer: Any, reason: str) -> None:
             f"{reason}; but trainer_state has no train_module with request_stop, so nan_guard "
             f"raises instead"
         )
-    request(reason, plugin="nan_guard")
+    # Every rank reaches the same verdict at the same step (it is all-reduced), so the stop
+    # may take effect at once on all of them.
+    if "all_ranks" in inspect.signature(request).parameters:
+        request(reason, plugin="nan_guard", all_ranks=True)
+    else:
+        request(reason, plugin="nan_guard")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from hookwise import Callback, ConfigError, hookimpl
@@ -105,6 +105,9 @@ class ThroughputMonitor(Callback):
     :param train_connector: accepted for vis4d compatibility (unused).
     :param test_connector: accepted for vis4d compatibility (unused).
     """
+
+    #: No hook makes a collective call (``on_error="warn"`` is allowed in distributed runs).
+    collective_free: ClassVar[bool] = True
 
     def __init__(
         self,
