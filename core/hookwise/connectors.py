@@ -15,6 +15,7 @@ exist; while dispatching a hook, a note names the plugin and the hook too.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -62,7 +63,39 @@ def _available(container: Any) -> list[str]:
         return [str(k) for k in container]
     if _is_namedtuple(container):
         return list(container._fields)
-    return sorted(k for k in dir(container) if not k.startswith("_"))
+    names = []
+    for name in dir(container):
+        if name.startswith("_"):
+            continue
+        try:
+            attribute = inspect.getattr_static(container, name)
+        except AttributeError:
+            continue
+        if not (inspect.isroutine(attribute) or isinstance(attribute, (classmethod, staticmethod))):
+            names.append(name)
+    return names if len(names) <= 20 else [*names[:20], "..."]
+
+
+_MISSING = object()
+
+
+def _child(value: Any, part: str, where: str) -> Any:
+    """``value``'s child ``part``: a mapping's key, a namedtuple's field, or another object's
+    public attribute holding data (never a method or a private attribute); ``_MISSING`` when
+    there is none."""
+    if isinstance(value, Mapping):
+        return value.get(part, _MISSING)
+    if _is_namedtuple(value):
+        return getattr(value, part) if part in value._fields else _MISSING
+    if part.startswith("_"):
+        return _MISSING
+    try:
+        child = getattr(value, part, _MISSING)
+    except Exception as exc:  # a property that raises
+        raise ValueError(
+            f"reading attribute {part!r} of the {where} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return _MISSING if inspect.isroutine(child) else child
 
 
 def _is_namedtuple(obj: Any) -> bool:
@@ -74,14 +107,9 @@ def get_field_from_prediction(prediction: Any, description: SourceKeyDescription
     value = prediction
     walked: list[str] = []
     for part in description["key"].split("."):
-        if isinstance(value, Mapping):
-            found = part in value
-            next_value = value[part] if found else None
-        else:
-            found = hasattr(value, part)
-            next_value = getattr(value, part, None)
-        if not found:
-            where = "model output" + "".join(f"[{p!r}]" for p in walked)
+        where = "model output" + "".join(f"[{p!r}]" for p in walked)
+        next_value = _child(value, part, where)
+        if next_value is _MISSING:
             raise ValueError(
                 f"Key {part!r} (of prediction key {description['key']!r}) not found in the "
                 f"{where}. Available keys: {_available(value)}"
@@ -148,13 +176,18 @@ def _check_mapping(key_mapping: Any, owner: str) -> None:
             f"{owner} takes a mapping of names to key descriptions, got {key_mapping!r}"
         )
     for name, description in key_mapping.items():
-        if not isinstance(description, Mapping) or "key" not in description:
+        if not isinstance(description, Mapping) or not isinstance(description.get("key"), str):
             raise TypeError(
                 f"{owner}: entry {name!r} must be a key description such as data_key('x') or "
                 f"pred_key('y'), got {description!r}"
             )
         if description.get("source") not in (DATA, PREDICTION):
             raise _unknown_source(str(description.get("source")))
+        sensors = description.get("sensors", ())
+        if isinstance(sensors, str) or not isinstance(sensors, Sequence):
+            raise TypeError(f"{owner}: entry {name!r}: sensors must be a list of names")
+        if not all(isinstance(sensor, str) for sensor in sensors):
+            raise TypeError(f"{owner}: entry {name!r}: sensors must be names, got {sensors!r}")
 
 
 class CallbackConnector:
@@ -206,6 +239,12 @@ class DataConnector:
             raise TypeError(
                 f"DataConnector takes a mapping {{argument: batch_key}}, got {key_mapping!r}"
             )
+        for argument, key in key_mapping.items():
+            if not isinstance(argument, str) or not isinstance(key, str):
+                raise TypeError(
+                    f"DataConnector takes a mapping {{argument: batch_key}} of names; entry "
+                    f"{argument!r}: {key!r} is not"
+                )
         self.key_mapping: dict[str, str] = dict(key_mapping)
 
     def __call__(self, data: Any) -> DictData:

@@ -25,6 +25,7 @@ import atexit
 import contextlib
 import inspect
 import logging
+import numbers
 import os
 import signal
 import sys
@@ -91,6 +92,22 @@ def _to_device(data: Any, device: torch.device) -> Any:
     if isinstance(data, (list, tuple)) and not hasattr(data, "_fields"):
         return type(data)(_to_device(v, device) for v in data)
     return data
+
+
+def _check_count(
+    name: str, value: Any, minimum: int, *, unlimited: bool = False, none: bool = False
+) -> None:
+    """Raise ConfigError unless ``value`` is an integer >= ``minimum`` (or -1 when
+    ``unlimited``, or None when ``none``)."""
+    if value is None and none:
+        return
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if is_int and (value >= minimum or (unlimited and value == -1)):
+        return
+    allowed = f"an integer >= {minimum}"
+    allowed += " (-1: unlimited)" if unlimited else ""
+    allowed += " or None" if none else ""
+    raise ConfigError(f"Trainer {name} must be {allowed}, got {value!r}")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -210,7 +227,23 @@ class Trainer:
     ) -> None:
         if device is None or device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = distributed.device_for_rank(torch.device(device))
+        try:
+            torch_device = torch.device(device)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"device must be 'cpu', 'cuda', 'cuda:N', 'auto' or a torch.device, got "
+                f"{device!r} ({exc})"
+            ) from exc
+        self.device = distributed.device_for_rank(torch_device)
+        _check_count("num_epochs", num_epochs, 0, unlimited=True)
+        _check_count("num_steps", num_steps, 0, unlimited=True)
+        _check_count("epoch", epoch, 0)
+        _check_count("global_step", global_step, 0)
+        _check_count("check_val_every_n_epoch", check_val_every_n_epoch, 1, none=True)
+        _check_count("val_check_interval", val_check_interval, 1, none=True)
+        _check_count("log_every_n_steps", log_every_n_steps, 1)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ConfigError(f"Trainer seed must be an integer or None, got {seed!r}")
         self.output_dir = Path(output_dir)
         self.train_dataloader = train_dataloader
         self.test_dataloader: list[DataLoader[Any]] | None = (
@@ -232,7 +265,7 @@ class Trainer:
                 f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
             )
         self.scheduler_interval = scheduler_interval
-        self.seed = seed
+        self.seed: int | None = seed
         self.handle_signals = handle_signals
         if dist_stop_check_interval is not None and (
             isinstance(dist_stop_check_interval, bool)

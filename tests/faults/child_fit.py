@@ -35,34 +35,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faultkit import FileRecorder, fit, isolated_pm, make_trainer
+from faultkit import FileRecorder, Pause, fit, isolated_pm, make_trainer
 from hookwise import Callback, PluginManager
 from hookwise.checkpointing import PAUSE_ENV
 from hookwise.trainer import TrainingInterrupted
 from torch import nn
-
-
-class Pause(Callback):
-    """Stops at one step and waits for the test: writes ``paused N``, reads a line."""
-
-    def __init__(self, step: int, sync_in: int, sync_out: int) -> None:
-        super().__init__()
-        self.step, self.sync_in, self.sync_out = step, sync_in, sync_out
-        self.done = False
-
-    def on_train_batch_start(
-        self, trainer_state: Any, model: nn.Module, loss_module: Any, batch: Any, batch_idx: int
-    ) -> None:
-        if self.done or trainer_state["global_step"] != self.step:
-            return
-        self.done = True
-        os.write(self.sync_out, f"paused {self.step}\n".encode())
-        answer = b""
-        while not answer.endswith(b"\n"):
-            chunk = os.read(self.sync_in, 1)  # signals arrive while this blocks
-            if not chunk:
-                break
-            answer += chunk
 
 
 class EpochSaver(Callback):

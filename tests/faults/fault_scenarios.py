@@ -4,9 +4,6 @@ Every test of the suite is marked ``@pytest.mark.fault("<scenario id>")``. ``tes
 fails when a scenario has no test, when a test names an unknown scenario, or when
 ``docs/faults.md`` and this registry disagree; the end of a pytest run prints how many scenarios
 the run covered.
-
-A scenario whose part of hookwise does not exist yet carries ``pending`` (why, and which issue
-builds it); it needs no test until that lands, and ``docs/faults.md`` says so.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ class Scenario:
     area: str
     fault: str
     promise: str
-    pending: str | None = None
 
 
 AREAS: dict[str, str] = {
@@ -92,7 +88,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         "policy",
         "`hookwise fit -p NAME:on_error=warn` with a failing plugin.",
         "The command line passes the policy on: the run finishes and reports the failure once.",
-        pending="the `hookwise` command is not built yet (issue 5)",
     ),
     # -- signals -----------------------------------------------------------------------------
     Scenario(
@@ -153,7 +148,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         "signal",
         "SIGTERM or SIGINT reaches `hookwise fit`.",
         "The command exits with 128 + the signal number after the clean stop.",
-        pending="the `hookwise` command is not built yet (issue 5)",
     ),
     # -- checkpoint files --------------------------------------------------------------------
     Scenario(
@@ -260,14 +254,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "load",
         "A config file's allowed_plugins key restricts the plugins.",
         "Plugins outside it are refused as with the environment variable.",
-        pending="config files are read by the command line, which is not built yet (issue 5)",
     ),
     Scenario(
         "load.disable-autoload",
         "load",
         "HOOKWISE_DISABLE_PLUGIN_AUTOLOAD=1 with `hookwise fit` and no config.",
         "The default plugins are not loaded; only plugins named explicitly are.",
-        pending="the `hookwise` command is not built yet (issue 5)",
     ),
     Scenario(
         "load.block",
@@ -313,7 +305,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         "input",
         "A config file value of the wrong type.",
         "An error naming the file, the key and the expected type.",
-        pending="config files are read by the command line, which is not built yet (issue 5)",
     ),
     Scenario(
         "input.hook-return",

@@ -73,6 +73,37 @@ def tiny_loss(outputs: Mapping[str, Any], batch: Mapping[str, Any]) -> tuple[tor
     return loss, {"loss": loss.detach()}
 
 
+def tiny_loader(
+    n: int, batch_size: int = 4, seed: int = 0, shuffle: bool = False
+) -> DataLoader[dict[str, torch.Tensor]]:
+    """A loader over :class:`TinyData` (for configs: ``{target = "faultkit:tiny_loader"}``)."""
+    return DataLoader(TinyData(n, seed), batch_size, shuffle=shuffle)
+
+
+#: A tiny job for ``hookwise fit`` (the child gets this folder on ``PYTHONPATH``).
+CLI_CONFIG = """\
+[model]
+target = "faultkit:TinyModel"
+
+[data]
+train = { target = "faultkit:tiny_loader", n = 12, shuffle = true }
+val = { target = "faultkit:tiny_loader", n = 8, seed = 1 }
+connector = { inputs = "inputs" }
+
+[optimizer]
+target = "torch.optim:SGD"
+lr = 0.1
+
+[loss]
+target = "torch.nn:CrossEntropyLoss"
+connector = { input = { pred = "logits" }, target = { data = "labels" } }
+
+[trainer]
+epochs = 2
+device = "cpu"
+"""
+
+
 def isolated_pm(allowed: Sequence[str] | None = None) -> PluginManager:
     """A plugin manager that sees no installed plugin (an entry-point group nobody declares)."""
     return PluginManager(group="hookwise.faults.no-such-group", allowed=allowed)
@@ -193,6 +224,66 @@ class FileRecorder(Callback):
         )
 
 
+class Pause(Callback):
+    """Stops in one step and waits for the test: at ``on_train_batch_start`` of global step
+    ``step`` it writes ``paused N`` to file descriptor ``sync_out`` and reads a line from
+    ``sync_in`` (signals arrive while it blocks there). Enabled by import path
+    ``faultkit:Pause`` in command-line runs.
+
+    :param step: the global step (batches done before it) to stop in.
+    :param sync_in: the descriptor to read the go-ahead from.
+    :param sync_out: the descriptor to announce the pause on.
+    """
+
+    def __init__(self, step: int, sync_in: int, sync_out: int) -> None:
+        super().__init__()
+        self.step, self.sync_in, self.sync_out = step, sync_in, sync_out
+        self.done = False
+
+    def on_train_batch_start(
+        self, trainer_state: Any, model: nn.Module, loss_module: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.done or trainer_state["global_step"] != self.step:
+            return
+        self.done = True
+        os.write(self.sync_out, f"paused {self.step}\n".encode())
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = os.read(self.sync_in, 1)
+            if not chunk:
+                break
+            answer += chunk
+
+
+class ReadsInputs(Callback):
+    """Builds its inputs with its connectors in every batch hook, as vis4d callbacks do
+    (``faultkit:ReadsInputs`` by import path)."""
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self.train_connector is not None:
+            self.get_train_callback_inputs(outputs, batch)
+
+    def on_test_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if self.test_connector is not None:
+            self.get_test_callback_inputs(outputs, batch)
+
+
 class Flaky(Callback):
     """Raises ``ValueError`` in every ``on_train_batch_end`` (enabled by import path
     ``faultkit:Flaky`` in the tests)."""
@@ -254,6 +345,9 @@ class ChildRun:
     spec: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
     command: Sequence[str] | None = None
+    #: Whether the spec file's path is the command's last argument (``child_fit.py`` reads
+    #: it); ``{sync_in}`` and ``{sync_out}`` in the command become the pipe descriptors.
+    append_spec: bool = True
     #: Start the child in a session (and process group) of its own, for :meth:`send_group`.
     new_session: bool = False
     process: subprocess.Popen[str] | None = None
@@ -287,7 +381,12 @@ class ChildRun:
         for name in ("HOOKWISE_PLUGINS", "HOOKWISE_ALLOWED_PLUGINS"):
             if name not in self.env:
                 env.pop(name, None)
-        command = [*(self.command or [sys.executable, str(CHILD)]), str(spec_path)]
+        command = [
+            part.format(sync_in=child_reads, sync_out=child_writes)
+            for part in (self.command or [sys.executable, str(CHILD)])
+        ]
+        if self.append_spec:
+            command.append(str(spec_path))
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
