@@ -30,9 +30,14 @@ from typing import Any
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from docutils.utils import get_source_line
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
 
 #: The width the command help is rendered at (argparse reads ``COLUMNS``).
 HELP_WIDTH = 92
@@ -95,14 +100,20 @@ class CliHelpDirective(SphinxDirective):
 
 
 def _return_meaning(name: str) -> str:
+    """What the trainer does with the hook's return value, read from its ``:returns:`` field."""
     from hookwise import hookspecs
 
-    annotation = inspect.signature(getattr(hookspecs, name)).return_annotation
-    if "MetricLogs" not in str(annotation):
+    doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+    returns = re.search(r":returns:(.*?)(?:\n\s*\n|\n:|\Z)", doc, re.S)
+    if returns is None:
         return "ignored"
-    if name.startswith("on_test"):
-        return "logs, as ``val/<key>`` or ``test/<key>``"
-    return "logs, as ``train/<key>``"
+    prefixes = re.findall(r"\b(train|val|test)/<name>", returns.group(1))
+    if not prefixes:
+        raise ExtensionError(
+            f"hookwise-hook-table: the :returns: of hook {name!r} does not say how values "
+            f"are logged (train/<name>, val/<name> or test/<name>)"
+        )
+    return "logs, as " + " or ".join(f"``{p}/<key>``" for p in dict.fromkeys(prefixes))
 
 
 class HookTableDirective(SphinxDirective):
@@ -185,10 +196,45 @@ def _on_include_read(
     )
 
 
+# -- references written in the pages ---------------------------------------------------------------
+
+
+def _on_missing_reference(
+    app: Sphinx, env: Any, node: addnodes.pending_xref, contnode: nodes.Element
+) -> None:
+    """Warn about a Python cross-reference written in a page of ``docs/`` that resolves to
+    nothing (Sphinx says nothing unless ``nitpicky``, which would also report every torch type
+    named in the API's docstrings, since the build fetches no inventories)."""
+    if node.get("refdomain") != "py":
+        return None
+    parent = node.parent
+    while parent is not None:  # type hints and docstrings rendered by autodoc are not checked
+        if isinstance(parent, addnodes.desc):
+            return None
+        parent = parent.parent
+    source, _ = get_source_line(node)
+    if not source or "docstring of" in source:
+        return None
+    try:
+        Path(source).resolve().relative_to(Path(app.srcdir).resolve())
+    except ValueError:
+        return None
+    logger.warning(
+        "the reference %s:`%s` resolves to nothing; name a documented object (see api.rst)",
+        node.get("reftype"),
+        node.get("reftarget"),
+        location=node,
+        type="hookwise",
+        subtype="ref",
+    )
+    return None
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("hookwise-cli-help", CliHelpDirective)
     app.add_directive("hookwise-hook-table", HookTableDirective)
     app.connect("include-read", _on_include_read)
+    app.connect("missing-reference", _on_missing_reference)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
 
 
