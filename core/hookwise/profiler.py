@@ -13,9 +13,9 @@ time, and its share of the time of the phase the hook belongs to:
 
 * training hooks (``on_train_epoch_start``, ``on_train_batch_start``,
   ``on_before_optimizer_step``, ``on_train_batch_end``, ``on_train_epoch_end``): share of the
-  training time, that is of the **step time** (fit wall time less the evaluation passes,
-  divided by the number of training steps); ``per_step`` is the time the hook adds to an
-  average step;
+  training time, that is of the **step time** (fit wall time less the evaluation passes and
+  the fit-level hooks, divided by the number of training steps); ``per_step`` is the time the
+  hook adds to an average step;
 * evaluation hooks (``on_test_epoch_start``, ``on_test_batch_end``, ``on_test_epoch_end``,
   ``on_validation_end``): share of the evaluation passes' wall time (a checkpoint written at
   ``on_validation_end`` shows here);
@@ -154,6 +154,8 @@ class HookProfiler:
         self._open: dict[str, int] = {}
         self._wall_ns: dict[str, int] = dict.fromkeys(_SECTIONS, 0)
         self._eval_in_fit_ns = 0
+        self._fit_hooks_in_fit_ns = 0
+        self._fit_hooks_at_begin = 0
         self._eval_passes = 0
         self._fits = 0
         self._steps = 0
@@ -198,6 +200,8 @@ class HookProfiler:
         self._open.clear()
         self._wall_ns = dict.fromkeys(_SECTIONS, 0)
         self._eval_in_fit_ns = 0
+        self._fit_hooks_in_fit_ns = 0
+        self._fit_hooks_at_begin = 0
         self._eval_passes = 0
         self._fits = 0
         self._steps = 0
@@ -240,6 +244,8 @@ class HookProfiler:
         """Mark the start of a ``"fit"`` or of an ``"eval"`` pass (called by the trainer)."""
         if section not in _SECTIONS:
             raise ValueError(f"HookProfiler: unknown section {section!r}; use one of {_SECTIONS}")
+        if section == "fit":
+            self._fit_hooks_at_begin = self._fit_hook_ns()
         self._open[section] = self.clock()
 
     def end(self, section: str, *, steps: int = 0) -> None:
@@ -259,6 +265,13 @@ class HookProfiler:
         else:
             self._fits += 1
             self._steps += steps
+            self._fit_hooks_in_fit_ns += self._fit_hook_ns() - self._fit_hooks_at_begin
+
+    def _fit_hook_ns(self) -> int:
+        """The time so far of every fit-level hook (setup, on_fit_start, on_fit_end, ...)."""
+        return sum(
+            stat.total_ns for (_, hook), stat in self._stats.items() if hook_phase(hook) == "fit"
+        )
 
     @contextmanager
     def section(self, name: str) -> Iterator[None]:
@@ -293,8 +306,11 @@ class HookProfiler:
 
     @property
     def train_time(self) -> float:
-        """Training time: the fits' wall time less the evaluation passes inside them."""
-        return max(self._wall_ns["fit"] - self._eval_in_fit_ns, 0) / 1e9
+        """Training time: the fits' wall time less the evaluation passes inside them and the
+        fit-level hooks (``setup``, ``on_fit_start``, ``on_fit_end``; a plot written at the end
+        of the fit is not a cost of the steps). It is the time of the training epochs."""
+        wall = self._wall_ns["fit"] - self._eval_in_fit_ns - self._fit_hooks_in_fit_ns
+        return max(wall, 0) / 1e9
 
     @property
     def step_time(self) -> float | None:

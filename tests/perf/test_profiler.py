@@ -144,6 +144,23 @@ def test_report_counts_times_and_shares_exactly(
     assert [t.plugin for t in profiler.plugin_totals()] == ["Costly", "Starter"]
 
 
+def test_fit_level_hooks_are_not_step_time(make_trainer: MakeTrainer, clock: FakeClock) -> None:
+    class Plotter(Callback):  # writes a plot at the end of the fit: not a cost of the steps
+        def on_fit_end(self, trainer_state: Any, model: Any) -> None:
+            clock.advance(100 * MS)
+
+    trainer, fit = make_trainer(callbacks=[Costly(clock, step_ms=2), Plotter()])
+    profiler = trainer.profiler = HookProfiler(trainer.pm, clock=clock)
+    fit()
+    assert profiler.fit_time == pytest.approx(0.112)
+    assert profiler.train_time == pytest.approx(0.012)
+    assert profiler.step_time == pytest.approx(0.002)
+    plot = _row(profiler.report(), "Plotter", "on_fit_end")
+    assert (plot.phase, plot.per_step) == ("fit", None)
+    assert plot.share == pytest.approx(100 / 112)
+    assert _row(profiler.report(), "Costly", "on_train_batch_end").share == pytest.approx(1.0)
+
+
 def test_format_report_is_a_table_naming_plugins_and_shares(
     make_trainer: MakeTrainer, clock: FakeClock
 ) -> None:
