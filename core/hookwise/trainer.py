@@ -341,8 +341,9 @@ class Trainer:
 
     @property
     def should_stop(self) -> bool:
-        """Whether a stop was requested (by a plugin or a signal)."""
-        return self._stop is not None
+        """Whether the run will stop at its next check: a plugin requested it (see
+        :attr:`stop_request`) or SIGINT/SIGTERM arrived."""
+        return self._stop is not None or self._signal is not None
 
     def request_stop(
         self, reason: str, plugin: str | None = None, *, all_ranks: bool = False
