@@ -131,27 +131,34 @@ def test_a_failing_example_fails_naming_its_line(tmp_path: Path) -> None:
         runner.run(blocks[3])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="README.md (owned by the lead) has two wrong examples, reported: "
-    "`throughput:interval=10` (the parameter is every_n_steps), and the Python example's "
-    "early_stopping monitors val/loss, which no enabled plugin logs. Remove this marker when "
-    "the README is fixed (strict: the test then fails until the marker goes).",
-)
+#: README examples known to be wrong, reported to the README's owner: a piece of the failing
+#: block -> what is wrong. The README test marks itself xfail while exactly these fail, fails
+#: on any other failure, and fails once one of these passes (remove it from here then).
+KNOWN_README_FAILURES = {
+    "throughput:interval=10": "throughput has no parameter 'interval'; it is every_n_steps",
+    '("early_stopping", {"monitor": "val/loss"})': "early_stopping monitors val/loss, which no "
+    "plugin of that example logs (no evaluator is enabled), so the first validation fails",
+}
+
+
 def test_readme_examples_run(tmp_path: Path) -> None:
     """The README's examples, each block run even when an earlier one failed, so that the
     report lists every wrong example at once."""
     runner = _runner(tmp_path)
     prelude = Path("<README prelude in tests/docs/test_docs_examples.py>")
     runner.run(CodeBlock(prelude, REPO / "README.md", 1, "python", README_PRELUDE))
-    failures: list[str] = []
-    blocks: list[CodeBlock] = page_blocks(REPO / "README.md")
-    for block in blocks:
+    failures: dict[str, str] = {}
+    for block in page_blocks(REPO / "README.md"):
         if not block.runs:
             continue
         try:
             runner.run(block)
         except Exception as exc:
             lines = traceback.format_exception_only(type(exc), exc)
-            failures.append(f"{block.where} ({block.language}): {''.join(lines).strip()}")
-    assert not failures, "README examples that fail:\n" + "\n\n".join(failures)
+            known = next((k for k in KNOWN_README_FAILURES if k in block.code), None)
+            failures[known or block.where] = f"{block.where}: {''.join(lines).strip()}"
+    unknown = {k: v for k, v in failures.items() if k not in KNOWN_README_FAILURES}
+    assert not unknown, "README examples that fail:\n" + "\n\n".join(unknown.values())
+    fixed = [k for k in KNOWN_README_FAILURES if k not in failures]
+    assert not fixed, f"README examples now pass; remove them from KNOWN_README_FAILURES: {fixed}"
+    pytest.xfail("README examples reported as wrong: " + "; ".join(KNOWN_README_FAILURES.values()))

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from docskit import DOCS, REPO, DocsBuild
-from hookscan import scan, scan_source
+from hookscan import HookUse, scan, scan_source
 from hookwise import Callback, hookspecs
 from hookwise.hookspecs import EXTENSION_HOOKS, HOOK_NAMES, VIS4D_HOOKS
 
@@ -71,9 +72,14 @@ def test_built_reference_documents_every_hook(docs_build: DocsBuild, hook: str) 
     assert "return" in text.lower(), f"the reference of {hook!r} does not say what it returns"
 
 
+@functools.cache
+def _uses() -> dict[str, HookUse]:
+    return scan(REPO, HOOK_NAMES)
+
+
 @pytest.mark.parametrize("hook", HOOK_NAMES)
 def test_every_hookspec_is_exercised_by_a_test(hook: str) -> None:
-    places = scan(REPO, [hook])[hook].places
+    places = _uses()[hook].places
     assert places, (
         f"no test exercises hook {hook!r}: no test module implements it, calls it, or asserts "
         f"on its calls (see tests/docs/hookscan.py for what counts)"
