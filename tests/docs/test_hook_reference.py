@@ -15,6 +15,7 @@ import html
 import inspect
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docskit import DOCS, REPO, DocsBuild
@@ -175,13 +176,15 @@ def test_order_diagram_matches_a_real_fit(tmp_path: Path) -> None:
             self.fatal: list[bool] = []
             self.ended = False
 
-        def on_train_epoch_end(self, trainer_state, model, loss_module):  # type: ignore[no-untyped-def]
+        def on_train_epoch_end(self, trainer_state: Any, model: Any, loss_module: Any) -> None:
             raise RuntimeError("boom")
 
-        def on_exception(self, trainer_state, model, exception, fatal):  # type: ignore[no-untyped-def]
+        def on_exception(
+            self, trainer_state: Any, model: Any, exception: BaseException, fatal: bool
+        ) -> None:
             self.fatal.append(fatal)
 
-        def on_fit_end(self, trainer_state, model):  # type: ignore[no-untyped-def]
+        def on_fit_end(self, trainer_state: Any, model: Any) -> None:
             self.ended = True
 
     boom = Boom()
