@@ -8,13 +8,19 @@ Configs choose the model, data, optimizer, loss and object-valued plugin paramet
 
 :func:`instantiate` imports ``target`` and calls it with the other keys. Nested tables are
 instantiated first when they have a ``target`` of their own.
+
+:func:`build` serves plugins whose parameter names an object of some kind (an evaluator, a
+visualizer): it accepts the object itself, a short name (from a shipped table or an entry-point
+group), an import path, or a ``{target = NAME_OR_PATH, ...}`` table, checks the parameters
+against the factory's signature and suggests close names when one is misspelt.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hookwise.errors import ConfigError
@@ -85,3 +91,173 @@ def instantiate(value: Any, *, where: str = "config", **extra: Any) -> Any:
         raise ConfigError(
             f"{where}: {value[TARGET_KEY]!r} rejected the arguments {sorted(kwargs)}: {exc}"
         ) from exc
+
+
+def declared(group: str) -> dict[str, str]:
+    """Short names declared in the entry-point ``group``, each with its import path.
+
+    Only the distributions' metadata is read; nothing is imported.
+    """
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=group)}
+
+
+def known_names(names: Mapping[str, str], group: str | None = None) -> list[str]:
+    """Every short name :func:`build` accepts with these ``names`` and this ``group``, sorted."""
+    return sorted({*names, *(declared(group) if group else {})})
+
+
+def _hint(close: Sequence[str]) -> str:
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _article(kind: str) -> str:
+    return "an" if kind[:1].lower() in "aeiou" else "a"
+
+
+def _is_short_name(value: str) -> bool:
+    return ":" not in value and "." not in value
+
+
+def _signature_names(factory: Callable[..., Any]) -> tuple[list[str], bool]:
+    """The keyword names ``factory`` takes, and whether it takes ``**kwargs`` too.
+
+    A callable without a readable signature counts as taking anything.
+    """
+    try:
+        parameters = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return [], True
+    accepted = [
+        p.name
+        for p in parameters
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+    ]
+    return accepted, any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def build(
+    spec: Any,
+    params: Mapping[str, Any] | None = None,
+    *,
+    names: Mapping[str, str],
+    group: str | None = None,
+    where: str,
+    kind: str,
+    forms: str,
+    missing: Callable[[Any], Sequence[str]],
+    base: str,
+    plugin_params: Sequence[str] = (),
+) -> Any:
+    """Turn a plugin parameter that names an object of some ``kind`` into that object.
+
+    ``spec`` may be
+
+    - the object itself (anything that is neither ``None``, a string nor a mapping);
+    - a short name (no ``:`` or ``.``): looked up in ``names`` first, then among the entry
+      points of ``group``; the import path found is resolved;
+    - an import path ``"package.module:name"``;
+    - a table ``{target = NAME_OR_PATH, **kwargs}``: the target is a short name or an import
+      path, called with the other keys (nested ``{target = ...}`` tables are instantiated
+      first by import path, see :func:`instantiate`).
+
+    A name or a path that resolves to a class, or to a callable that lacks the members of
+    ``kind`` (a factory), is called with ``params``; one that resolves to a ready object is
+    used as it is. With a table, ``params`` join its keys.
+
+    :param spec: the plugin's parameter.
+    :param params: further keyword arguments for the object a name, a path or a table builds:
+        the plugin's parameters that are not its own (``top_k=[1, 5]`` beside
+        ``evaluator="accuracy"``).
+    :param names: short names shipped with the plugin, each mapped to an import path.
+    :param group: an entry-point group in which other distributions declare short names.
+    :param where: names the plugin in error messages (``"plugin 'evaluator'"``).
+    :param kind: what is built, and the parameter's name (``"evaluator"``).
+    :param forms: the accepted forms, spelled out for error messages.
+    :param missing: returns the members of ``kind`` an object lacks (empty: it is one).
+    :param base: the class to subclass, suggested when an object is not of ``kind``.
+    :param plugin_params: the plugin's own parameters, suggested when a parameter is unknown.
+    :returns: the built (or given) object, which has every member of ``kind``.
+    :raises ConfigError: ``spec`` is ``None``; a short name is unknown (the message lists
+        the known ones and close matches); an import path does not resolve; a table has no
+        ``target`` or repeats a key of ``params``; a parameter is not in the factory's
+        signature (close names among its parameters and ``plugin_params`` are suggested); the
+        factory raises ``TypeError`` or ``ValueError``; ``params`` remain for an object that
+        is already built; or the result lacks members of ``kind``.
+    """
+    extra = dict(params or {})
+    if spec is None:
+        raise ConfigError(f"{where}: the parameter {kind!r} is required: give {forms}")
+
+    def lookup(target: Any, path_where: str) -> Any:
+        if not (isinstance(target, str) and _is_short_name(target)):
+            return resolve(target, where=path_where)
+        path = names.get(target) or (declared(group).get(target) if group else None)
+        if path is None:
+            known = known_names(names, group)
+            raise ConfigError(
+                f"{where}: there is no {kind} named {target!r}."
+                f"{_hint(difflib.get_close_matches(target, known, n=3))} Known names: "
+                f"{', '.join(known)}. Or give {forms}."
+            )
+        return resolve(path, where=f"{where} {target!r}")
+
+    def call(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
+        name = getattr(factory, "__name__", repr(factory))
+        accepted, any_keyword = _signature_names(factory)
+        unknown = [] if any_keyword else [key for key in kwargs if key not in accepted]
+        if unknown:
+            candidates = [*accepted, *plugin_params]
+            close = [c for key in unknown for c in difflib.get_close_matches(key, candidates, n=1)]
+            own = (
+                f"; the plugin's own parameters are {list(plugin_params)}" if plugin_params else ""
+            )
+            raise ConfigError(
+                f"{where}: unknown parameter(s) {unknown}.{_hint(close)} {kind.capitalize()} "
+                f"{name} accepts {accepted or 'no parameters'}{own}."
+            )
+        try:
+            return factory(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"{where}: {name} could not be built with {dict(kwargs)!r}: {exc}. It accepts: "
+                f"{accepted or 'no parameters'}."
+            ) from exc
+
+    if isinstance(spec, str):
+        found = lookup(spec, where)
+        if callable(found) and (inspect.isclass(found) or missing(found)):
+            built = call(found, extra)
+            extra = {}
+        else:
+            built = found
+    elif isinstance(spec, Mapping):
+        if TARGET_KEY not in spec:
+            raise ConfigError(
+                f"{where}: {_article(kind)} {kind} table needs a 'target' key; give {forms}"
+            )
+        clash = sorted(set(extra) & set(spec))
+        if clash:
+            raise ConfigError(
+                f"{where}: {clash} given both in the {kind} table and beside it; keep one"
+            )
+        table = {**{k: v for k, v in spec.items() if k != TARGET_KEY}, **extra}
+        extra = {}
+        kwargs = {key: instantiate(value, where=f"{where}.{key}") for key, value in table.items()}
+        built = call(lookup(spec[TARGET_KEY], f"{where}.target"), kwargs)
+    else:
+        built = spec
+    if extra:
+        raise ConfigError(
+            f"{where}: parameter(s) {sorted(extra)} are not the plugin's own "
+            f"{list(plugin_params)}, and the {kind} {built!r} is already built, so they cannot "
+            f"go to it either; pass them to the {kind} itself"
+        )
+    lacking = list(missing(built))
+    if lacking:
+        raise ConfigError(
+            f"{where}: {built!r} is not {_article(kind)} {kind}: it lacks {lacking}. Subclass "
+            f"{base}, or give {forms}."
+        )
+    return built

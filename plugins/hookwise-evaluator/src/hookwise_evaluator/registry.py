@@ -16,13 +16,10 @@ to the evaluator too: ``evaluator = "accuracy"`` beside ``top_k = [1, 5]``.
 
 from __future__ import annotations
 
-import difflib
-import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hookwise.errors import ConfigError
-from hookwise.targets import TARGET_KEY, instantiate, resolve
+from hookwise import targets
 
 from hookwise_evaluator.base import missing_methods
 
@@ -42,73 +39,9 @@ _FORMS = (
 )
 
 
-def _declared() -> dict[str, str]:
-    """Short names declared in the ``hookwise.evaluators`` group (metadata only, no import)."""
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep.value for ep in entry_points(group=EVALUATOR_GROUP)}
-
-
 def known_names() -> list[str]:
     """Every short name that :func:`build_evaluator` accepts."""
-    return sorted({*SHIPPED, *_declared()})
-
-
-def _is_short_name(value: str) -> bool:
-    return ":" not in value and "." not in value
-
-
-def _factory(name: str, where: str) -> Callable[..., Any]:
-    path = SHIPPED.get(name) or _declared().get(name)
-    if path is None:
-        close = difflib.get_close_matches(name, known_names(), n=3)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ConfigError(
-            f"{where}: there is no evaluator named {name!r}.{hint} Known names: "
-            f"{', '.join(known_names())}. Or give {_FORMS}."
-        )
-    factory: Callable[..., Any] = resolve(path, where=f"{where} {name!r}")
-    return factory
-
-
-def _accepted(factory: Callable[..., Any]) -> tuple[list[str], bool]:
-    try:
-        parameters = list(inspect.signature(factory).parameters.values())
-    except (TypeError, ValueError):
-        return [], True
-    names = [
-        p.name
-        for p in parameters
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
-    ]
-    return names, any(p.kind is p.VAR_KEYWORD for p in parameters)
-
-
-def _call(
-    factory: Callable[..., Any],
-    params: Mapping[str, Any],
-    where: str,
-    plugin_params: Sequence[str] = (),
-) -> Any:
-    name = getattr(factory, "__name__", repr(factory))
-    accepted, any_keyword = _accepted(factory)
-    unknown = [key for key in params if key not in accepted] if not any_keyword else []
-    if unknown:
-        close = [c for key in unknown for c in difflib.get_close_matches(key, accepted, n=1)]
-        close += [c for key in unknown for c in difflib.get_close_matches(key, plugin_params, n=1)]
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        own = f"; the plugin's own parameters are {list(plugin_params)}" if plugin_params else ""
-        raise ConfigError(
-            f"{where}: unknown parameter(s) {unknown}.{hint} Evaluator {name} accepts "
-            f"{accepted or 'no parameters'}{own}."
-        )
-    try:
-        return factory(**params)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{where}: {name} could not be built with {dict(params)!r}: {exc}. It accepts: "
-            f"{accepted or 'no parameters'}."
-        ) from exc
+    return targets.known_names(SHIPPED, EVALUATOR_GROUP)
 
 
 def build_evaluator(
@@ -120,6 +53,8 @@ def build_evaluator(
 ) -> Any:
     """Turn the ``evaluator`` parameter into an evaluator object (see the module docstring).
 
+    The work is done by :func:`hookwise.targets.build`.
+
     :param spec: the ``evaluator`` parameter.
     :param params: further parameters for the evaluator a name or a table builds
         (``top_k=[1, 5]`` beside ``evaluator="accuracy"``).
@@ -129,47 +64,15 @@ def build_evaluator(
         that does not resolve, parameters the evaluator does not take, or an object that lacks
         ``metrics``, ``reset``, ``process_batch`` or ``evaluate``.
     """
-    extra = dict(params or {})
-    if spec is None:
-        raise ConfigError(f"{where}: the parameter 'evaluator' is required: give {_FORMS}")
-    if isinstance(spec, str):
-        found = _factory(spec, where) if _is_short_name(spec) else resolve(spec, where=where)
-        is_instance = not inspect.isclass(found) and not missing_methods(found)
-        if is_instance or not callable(found):
-            evaluator = found
-        else:
-            evaluator = _call(found, extra, where, plugin_params)
-            extra = {}
-    elif isinstance(spec, Mapping):
-        if TARGET_KEY not in spec:
-            raise ConfigError(f"{where}: an evaluator table needs a 'target' key; give {_FORMS}")
-        clash = sorted(set(extra) & set(spec))
-        if clash:
-            raise ConfigError(
-                f"{where}: {clash} given both in the evaluator table and beside it; keep one"
-            )
-        target = spec[TARGET_KEY]
-        table = {**{k: v for k, v in spec.items() if k != TARGET_KEY}, **extra}
-        extra = {}
-        kwargs = {key: instantiate(value, where=f"{where}.{key}") for key, value in table.items()}
-        factory = (
-            _factory(target, where)
-            if isinstance(target, str) and _is_short_name(target)
-            else resolve(target, where=f"{where}.target")
-        )
-        evaluator = _call(factory, kwargs, where, plugin_params)
-    else:
-        evaluator = spec
-    if extra:
-        raise ConfigError(
-            f"{where}: parameter(s) {sorted(extra)} are not the plugin's own "
-            f"{list(plugin_params)}, and the evaluator {evaluator!r} is already built, so they "
-            f"cannot go to it either; pass them to the evaluator itself"
-        )
-    missing = missing_methods(evaluator)
-    if missing:
-        raise ConfigError(
-            f"{where}: {evaluator!r} is not an evaluator: it lacks {missing}. Subclass "
-            f"hookwise_evaluator.Evaluator, or give {_FORMS}."
-        )
-    return evaluator
+    return targets.build(
+        spec,
+        params,
+        names=SHIPPED,
+        group=EVALUATOR_GROUP,
+        where=where,
+        kind="evaluator",
+        forms=_FORMS,
+        missing=missing_methods,
+        base="hookwise_evaluator.Evaluator",
+        plugin_params=plugin_params,
+    )
