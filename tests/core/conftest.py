@@ -1,4 +1,5 @@
-"""Fixtures for the core's tests: tiny data, a tiny model, fake installed distributions."""
+"""Fixtures for the core's tests: tiny fits (of hookwise.testing's tiny job), fake installed
+distributions."""
 
 from __future__ import annotations
 
@@ -9,49 +10,9 @@ from typing import Any
 
 import pytest
 import torch
-from hookwise import DataConnector, LossConnector, LossModule, data_key, pred_key
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
-
-
-class TinyData(Dataset[dict[str, torch.Tensor]]):
-    """``n`` samples ``{"inputs": float[4], "labels": long}``, the same for the same seed."""
-
-    def __init__(self, n: int = 12, seed: int = 0) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        self.inputs = torch.randn(n, 4, generator=generator)
-        self.labels = (self.inputs.sum(dim=1) > 0).long()
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"inputs": self.inputs[index], "labels": self.labels[index]}
-
-
-class TinyModel(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = nn.Linear(4, 2)
-
-    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"logits": self.linear(inputs)}
-
-
-class CrossEntropy(nn.Module):
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, labels)
-
-
-def make_loss() -> LossModule:
-    return LossModule(
-        {
-            "loss": CrossEntropy(),
-            "connector": LossConnector(
-                {"logits": pred_key("logits"), "labels": data_key("labels")}
-            ),
-        }
-    )
+from hookwise import DataConnector
+from hookwise.testing import TinyData, TinyModel, tiny_loss
+from torch.utils.data import DataLoader
 
 
 @pytest.fixture
@@ -78,7 +39,7 @@ def fit_parts(tmp_path: Path) -> Callable[..., dict[str, Any]]:
             },
             "model": model,
             "optimizer": torch.optim.SGD(model.parameters(), lr=0.1),
-            "loss": make_loss(),
+            "loss": tiny_loss(),
         }
 
     return parts

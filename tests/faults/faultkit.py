@@ -26,9 +26,10 @@ from typing import Any
 
 import torch
 from hookwise import Callback, DataConnector, PluginManager
+from hookwise.testing import TinyData
 from hookwise.trainer import Trainer
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "child_fit.py"
@@ -39,23 +40,9 @@ CHILD_TIMEOUT = 120.0
 # -- the tiny job ---------------------------------------------------------------------------------
 
 
-class TinyData(Dataset[dict[str, torch.Tensor]]):
-    """``n`` deterministic samples ``{"inputs": float [4], "labels": long []}``."""
-
-    def __init__(self, n: int, seed: int = 0) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        self.inputs = torch.randn(n, 4, generator=generator)
-        self.labels = (self.inputs.sum(dim=1) > 0).long()
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"inputs": self.inputs[index], "labels": self.labels[index]}
-
-
 class TinyModel(nn.Module):
-    """``inputs [B, 4] -> {"logits": [B, 2]}``, with dropout so that resume must restore RNG."""
+    """``inputs [B, 4] -> {"logits": [B, 2]}``, with dropout so that resume must restore RNG
+    (``hookwise.testing.TinyModel`` has none). The data is ``hookwise.testing.TinyData``."""
 
     def __init__(self) -> None:
         super().__init__()

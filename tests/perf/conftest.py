@@ -8,34 +8,9 @@ from typing import Any
 
 import pytest
 import torch
-from hookwise import DataConnector, LossConnector, LossModule, Trainer, data_key, pred_key
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
-
-
-class TinyData(Dataset[dict[str, torch.Tensor]]):
-    """``n`` samples ``{"inputs": float[4], "labels": long}``, the same for the same seed."""
-
-    def __init__(self, n: int, seed: int = 0) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        self.inputs = torch.randn(n, 4, generator=generator)
-        self.labels = (self.inputs.sum(dim=1) > 0).long()
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"inputs": self.inputs[index], "labels": self.labels[index]}
-
-
-class TinyModel(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = nn.Linear(4, 2)
-
-    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"logits": self.linear(inputs)}
-
+from hookwise import DataConnector, Trainer
+from hookwise.testing import TinyData, TinyModel, tiny_loss
+from torch.utils.data import DataLoader
 
 MakeTrainer = Callable[..., tuple[Trainer, Callable[[], dict[str, float]]]]
 
@@ -60,14 +35,7 @@ def make_trainer(tmp_path: Path) -> MakeTrainer:
         settings.update(kwargs)
         trainer = Trainer(**settings)
         model = TinyModel()
-        loss = LossModule(
-            {
-                "loss": nn.CrossEntropyLoss(),
-                "connector": LossConnector(
-                    {"input": pred_key("logits"), "target": data_key("labels")}
-                ),
-            }
-        )
+        loss = tiny_loss()
 
         def fit() -> dict[str, float]:
             optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

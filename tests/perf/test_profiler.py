@@ -342,7 +342,7 @@ def test_standalone_test_pass_is_an_eval_section(
 ) -> None:
     trainer, _ = make_trainer(callbacks=[Starter(clock, ms=1)])
     profiler = trainer.profiler = HookProfiler(trainer.pm, clock=clock)
-    from .conftest import TinyModel
+    from hookwise.testing import TinyModel
 
     metrics = trainer.test(TinyModel())
     assert metrics == {"test/score": 1.0}

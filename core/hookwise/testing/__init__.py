@@ -25,8 +25,13 @@ A plugin's test can be this short::
         result.calls.assert_called("on_validation_end", times=2, plugin="my_plugin")
         assert (result.output_dir / "my_plugin.txt").exists()
 
+The tiny job ``run_fit`` trains is public too, for tests that build their own trainer:
+:class:`TinyData` (``n`` samples ``{"inputs": float [4], "labels": long []}``),
+:class:`TinyModel` (``inputs -> {"logits": Linear(4, 2)(inputs)}``), :class:`CrossEntropy`
+and :func:`tiny_loss` (a ``LossModule`` connecting them).
+
 Importing this module is light (pytest loads it in every run): torch is imported only when a fit
-runs or a state is checked.
+runs, a state is checked, or one of the tiny-job names above is first used.
 
 Testing a plugin's pytest output with ``pytester``: run fits with ``runpytest_subprocess``.
 In-process runs (``runpytest``) drop the modules each run imported, and torch's extension
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -48,18 +53,37 @@ from hookwise.testing._fit import EVAL_LOSS_PLUGIN, FitResult, run_fit
 from hookwise.testing._manager import IsolatedPluginManager
 from hookwise.testing._recorder import HookCall, HookRecorder
 
+if TYPE_CHECKING:
+    from hookwise.testing._tiny import CrossEntropy, TinyData, TinyModel, tiny_loss
+
 __all__ = [
     "EVAL_LOSS_PLUGIN",
+    "CrossEntropy",
     "FitResult",
     "HookCall",
     "HookRecorder",
     "IsolatedPluginManager",
     "PluginCheckFailed",
     "PluginReport",
+    "TinyData",
+    "TinyModel",
     "assert_plugin_valid",
     "run_fit",
+    "tiny_loss",
     "write_plugin_distribution",
 ]
+
+#: Names served from :mod:`hookwise.testing._tiny`, imported (with torch) on first use.
+_TINY = frozenset({"CrossEntropy", "TinyData", "TinyModel", "tiny_loss"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import the tiny job's names (and torch) only when a test asks for one."""
+    if name in _TINY:
+        from hookwise.testing import _tiny
+
+        return getattr(_tiny, name)
+    raise AttributeError(f"module 'hookwise.testing' has no attribute {name!r}")
 
 
 # -- fixtures (pytest finds them in this module, the pytest11 entry point) -----------------------

@@ -71,52 +71,15 @@ def _tiny_parts(
 ) -> dict[str, Any]:
     """The data, model, loss and optimizer of a tiny run (imports torch)."""
     import torch
-    from torch import nn
-    from torch.utils.data import DataLoader, Dataset
+    from torch.utils.data import DataLoader
 
-    from hookwise.connectors import DataConnector, LossConnector, data_key, pred_key
-    from hookwise.loss import LossModule
-
-    class TinyData(Dataset[dict[str, torch.Tensor]]):
-        """``n`` samples ``{"inputs": float[4], "labels": long}``; label 1 when the sum is > 0."""
-
-        def __init__(self, n: int, seed: int) -> None:
-            generator = torch.Generator().manual_seed(seed)
-            self.inputs = torch.randn(n, 4, generator=generator)
-            self.labels = (self.inputs.sum(dim=1) > 0).long()
-
-        def __len__(self) -> int:
-            return len(self.inputs)
-
-        def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-            return {"inputs": self.inputs[index], "labels": self.labels[index]}
-
-    class TinyModel(nn.Module):
-        """``{"logits": Linear(4, 2)(inputs)}``."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.linear = nn.Linear(4, 2)
-
-        def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"logits": self.linear(inputs)}
-
-    class CrossEntropy(nn.Module):
-        def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-            return nn.functional.cross_entropy(logits, labels)
+    from hookwise.connectors import DataConnector
+    from hookwise.testing._tiny import TinyData, TinyModel, tiny_loss
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = TinyModel()
-    loss = LossModule(
-        {
-            "loss": CrossEntropy(),
-            "connector": LossConnector(
-                {"logits": pred_key("logits"), "labels": data_key("labels")}
-            ),
-            "name": "cross_entropy",
-        }
-    )
+    loss = tiny_loss()
     return {
         "train": DataLoader(TinyData(batches * batch_size, seed), batch_size, shuffle=True),
         "val": DataLoader(TinyData(val_batches * batch_size, seed + 10_000), batch_size),
