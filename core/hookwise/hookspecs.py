@@ -130,7 +130,9 @@ def on_train_batch_end(
 
 
 @hookspec
-def on_train_epoch_end(trainer_state: TrainerState, model: nn.Module, loss_module: Any) -> None:
+def on_train_epoch_end(
+    trainer_state: TrainerState, model: nn.Module, loss_module: Any
+) -> MetricLogs | None:
     """Called at the end of every training epoch, before that epoch's validation.
 
     ``trainer_state`` has ``optimizers`` and ``lr_schedulers``. The hook runs also when
