@@ -281,7 +281,8 @@ def main() -> None:
                 ratios["attributed"],
                 ratios["kw-loop"],
                 ratios["pluggy"],
-                "yes" if max(ratios["pm.hook"], ratios["attributed"]) <= GOAL else "no",
+                "yes" if ratios["attributed"] <= GOAL else "no",
+                "yes" if ratios["pm.hook"] <= GOAL else "no",
             ]
         )
     print(
@@ -294,7 +295,8 @@ def main() -> None:
                 "attributed/loop",
                 "kw-loop/loop",
                 "pluggy/loop",
-                f"<= {GOAL}x",
+                f"trainer path <= {GOAL}",
+                f"pm.hook <= {GOAL}",
             ],
             rows,
         )
