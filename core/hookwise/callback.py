@@ -15,6 +15,7 @@ Every method can still be called directly and positionally, as vis4d code and te
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -162,6 +163,31 @@ class Callback:
         fatal: bool,
     ) -> None:
         """Extension hook: when the loop or a plugin raises."""
+
+
+def default_output_folder(
+    trainer_state: Mapping[str, Any], subfolder: str, *, plugin: str, setting: str
+) -> Path:
+    """Where a plugin writes its files when it was given no ``save_prefix``:
+    ``<trainer output_dir>/<subfolder>``, the hookwise trainer's run folder.
+
+    :param trainer_state: the state a hook received (its ``train_module`` is the trainer).
+    :param subfolder: the plugin's folder inside the run folder (``"checkpoints"``, ``"vis"``).
+    :param plugin: the plugin's name, for the error message.
+    :param setting: what needs the folder (``"save_to_disk=True"``), for the error message.
+    :raises ConfigError: the state has no trainer with an ``output_dir`` (vis4d-style code
+        calling the hooks directly); the message says to pass ``save_prefix``.
+    """
+    from hookwise.errors import ConfigError
+
+    output = getattr(trainer_state.get("train_module"), "output_dir", None)
+    if output is None:
+        raise ConfigError(
+            f"plugin {plugin!r}: {setting} needs a folder: pass save_prefix=... (or run under a "
+            f"hookwise Trainer, whose output_dir is the default; files go to "
+            f"{{save_prefix}}/{subfolder})"
+        )
+    return Path(output) / subfolder
 
 
 def overridden_hooks(callback: Callback) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import hookwise
 import pytest
@@ -90,3 +91,18 @@ def test_lazy_names_resolve() -> None:
     assert hookwise.LossModule.__name__ == "LossModule"
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         hookwise.Nope  # noqa: B018
+
+
+def test_default_output_folder_is_in_the_trainers_run_folder(tmp_path: Path) -> None:
+    from hookwise import ConfigError
+    from hookwise.callback import default_output_folder
+
+    class Trainer:
+        output_dir = tmp_path
+
+    state = {"train_module": Trainer()}
+    assert default_output_folder(state, "vis", plugin="v", setting="x") == tmp_path / "vis"
+    with pytest.raises(
+        ConfigError, match=r"plugin 'v': save_to_disk=True needs a folder: pass save_prefix"
+    ):
+        default_output_folder({}, "vis", plugin="v", setting="save_to_disk=True")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookwise import distributed
-from hookwise.callback import Callback
+from hookwise.callback import Callback, default_output_folder
 from hookwise.checkpointing import atomic_save
 from hookwise.errors import CheckpointError, ConfigError
 from hookwise.hookspecs import hookimpl
@@ -217,14 +217,9 @@ class CheckpointCallback(Callback):
 
     def _resolve_folder(self, trainer_state: TrainerState) -> Path:
         if self.output_dir is None:
-            trainer = trainer_state.get("train_module")
-            output = getattr(trainer, "output_dir", None)
-            if output is None:
-                raise ConfigError(
-                    "checkpoint: save_prefix is not set and the trainer has no output_dir; "
-                    "pass save_prefix=... (checkpoints go to {save_prefix}/checkpoints)"
-                )
-            self.output_dir = Path(output) / "checkpoints"
+            self.output_dir = default_output_folder(
+                trainer_state, "checkpoints", plugin="checkpoint", setting="saving checkpoints"
+            )
         return self.output_dir
 
     # -- hooks ----------------------------------------------------------------------------------

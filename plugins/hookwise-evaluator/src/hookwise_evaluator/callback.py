@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import torch
 from hookwise import Callback, TrainerState
+from hookwise.callback import default_output_folder
 from hookwise.errors import ConfigError
 from hookwise.hookspecs import MetricLogs
 from torch import nn
@@ -270,14 +271,9 @@ class EvaluatorCallback(Callback):
 
     def _prediction_root(self, trainer_state: Mapping[str, Any]) -> Path:
         if self.output_dir is None:
-            trainer = trainer_state.get("train_module")
-            base = getattr(trainer, "output_dir", None)
-            if base is None:
-                raise ConfigError(
-                    "plugin 'evaluator': save_predictions=True needs save_prefix (or a hookwise "
-                    "Trainer, whose output_dir is the default)"
-                )
-            self.output_dir = Path(base) / "eval"
+            self.output_dir = default_output_folder(
+                trainer_state, "eval", plugin="evaluator", setting="save_predictions=True"
+            )
         return self.output_dir
 
     def __repr__(self) -> str:

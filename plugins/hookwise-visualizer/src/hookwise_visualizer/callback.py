@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from hookwise import Callback, TrainerState
+from hookwise.callback import default_output_folder
 from hookwise.errors import ConfigError
 from torch import nn
 
@@ -196,13 +197,9 @@ class VisualizerCallback(Callback):
 
     def _root(self, trainer_state: Mapping[str, Any]) -> Path:
         if self.output_dir is None:
-            base = getattr(trainer_state.get("train_module"), "output_dir", None)
-            if base is None:
-                raise ConfigError(
-                    "plugin 'visualizer': save_to_disk=True needs save_prefix (or a hookwise "
-                    "Trainer, whose output_dir is the default)"
-                )
-            self.output_dir = Path(base) / "vis"
+            self.output_dir = default_output_folder(
+                trainer_state, "vis", plugin="visualizer", setting="save_to_disk=True"
+            )
         return self.output_dir
 
     def __repr__(self) -> str:
