@@ -30,6 +30,7 @@ import pluggy
 
 from hookwise import hookspecs
 from hookwise._dispatch import ImplCall, OrderedHookCaller, make_caller
+from hookwise.adapters import ADAPTER_GROUP, Adapter, adapt, installed_adapters
 from hookwise.callback import Callback
 from hookwise.discovery import (
     ENTRY_POINT_GROUP,
@@ -115,6 +116,8 @@ class PluginManager(pluggy.PluginManager):
             else _allowed_from_env()
         )
         self._installed: list[InstalledPlugin] | None = None
+        self._adapters: list[InstalledPlugin] | None = None
+        self._adapter_cache: dict[str, Adapter] = {}
         self._sequence: dict[str, int] = {}
         self._counter = 0
         self._blocked: set[str] = set()
@@ -392,6 +395,39 @@ class PluginManager(pluggy.PluginManager):
             )
         return matches[0]
 
+    def installed_adapters(self, *, refresh: bool = False) -> list[InstalledPlugin]:
+        """Installed adapters (entry-point group ``hookwise.adapters``), from metadata alone."""
+        if self._adapters is None or refresh:
+            self._adapters = installed_adapters(ADAPTER_GROUP)
+        return list(self._adapters)
+
+    def adapt(self, obj: Any, name: str | None = None) -> Any:
+        """``obj`` when it has hookwise hooks, else the plugin an installed adapter makes of it
+        (see :mod:`hookwise.adapters`), else ``obj`` unchanged."""
+        label = name or type(obj).__name__
+        return adapt(self, obj, label, self.installed_adapters(), self._adapter_cache)
+
+    def enable_object(self, obj: Any, name: str | None = None, *, on_error: str = "raise") -> str:
+        """Enable an already-built plugin object (vis4d's ``callbacks=[...]``); return its name.
+
+        An object without hookwise hooks is first offered to the installed adapters
+        (:meth:`adapt`). ``name`` defaults to the object's class name (``Name#2`` for a second
+        one).
+        """
+        plugin_name = name or self._free_name(type(obj).__name__)
+        plugin = self.adapt(obj, plugin_name)
+        registered = self.register(plugin, plugin_name, on_error=on_error)
+        if registered is None:  # pluggy: a blocked name
+            raise PluginBlockedError(f"plugin {plugin_name!r} is blocked; it cannot be enabled")
+        return registered
+
+    def _free_name(self, base: str) -> str:
+        name, count = base, 1
+        while self.get_plugin(name) is not None:
+            count += 1
+            name = f"{base}#{count}"
+        return name
+
     def block(self, name: str) -> None:
         """Stop plugin ``name`` (and all its instances) from ever loading; unregister it now."""
         base, _ = split_instance(name)
@@ -439,8 +475,9 @@ class PluginManager(pluggy.PluginManager):
         (``"evaluator@coco"``) or an import path (``"package.module:Object"``). The target may be
         a ``Callback`` subclass or another class (built with ``params``), a factory (called with
         ``params``; it returns one plugin object or several), or a module or object of
-        ``@hookimpl`` functions (no params). ``on_error`` is the error policy and is never
-        passed on.
+        ``@hookimpl`` functions (no params). A built object without hookwise hooks (a callback
+        written for another trainer) is offered to the installed adapters (:meth:`adapt`).
+        ``on_error`` is the error policy and is never passed on.
 
         :raises PluginNotFoundError, PluginLoadError, PluginBlockedError, ConfigError,
             PluginValidationError: with the plugin, the distribution and the fix named.
@@ -454,7 +491,8 @@ class PluginManager(pluggy.PluginManager):
                 f"plugin {registered_name!r} is already enabled; enable a second instance as "
                 f"'{canonical}@NAME'"
             )
-        objects = _build(target, params, registered_name, info)
+        built = _build(target, params, registered_name, info)
+        objects = [self.adapt(obj, registered_name) for obj in built]
         names: list[str] = []
         try:
             for index, obj in enumerate(objects):

@@ -155,7 +155,8 @@ class Trainer:
         inputs from the batch: ``model(**connector(batch))``. ``None`` calls ``model(batch)``.
     :param test_data_connector: the same for evaluation (defaults to the train connector).
     :param callbacks: vis4d-style ``Callback`` objects, registered in this order under their
-        class names (``Name#2`` for a second one).
+        class names (``Name#2`` for a second one); an object without hookwise hooks is offered
+        to the installed adapters (a Lightning callback, with ``hookwise-lightning``).
     :param num_epochs: the number of epochs (-1: unlimited).
     :param num_steps: the number of training batches (-1: unlimited).
     :param epoch: the epoch to start from.
@@ -206,7 +207,7 @@ class Trainer:
         test_dataloader: Sequence[DataLoader[Any]] | DataLoader[Any] | None = None,
         train_data_connector: Any = None,
         test_data_connector: Any = None,
-        callbacks: Sequence[Callback] | None = None,
+        callbacks: Sequence[Any] | None = None,
         num_epochs: int = 1000,
         num_steps: int = -1,
         epoch: int = 0,
@@ -296,7 +297,7 @@ class Trainer:
             for name, params in _plugin_entries(plugins):
                 self.pm.enable(name, **params)
         for callback in callbacks or []:
-            self.pm.register(callback, self._callback_name(callback))
+            self.pm.enable_object(callback, self._callback_name(callback))
         self.pm.describe_position = self._position
         self.pm.on_tolerated_failure = self._tolerated_failure
 

@@ -153,7 +153,7 @@ def _add_plugins(pm: PluginManager, plugins: Iterable[Any]) -> None:
                 f"object (a Callback instance or a module of @hookimpl functions)"
             )
         else:
-            pm.register(item, _object_name(pm, item))
+            pm.enable_object(item, _object_name(pm, item))
 
 
 def _object_name(pm: PluginManager, obj: Any) -> str:

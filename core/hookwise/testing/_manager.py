@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import importlib_metadata
 
+from hookwise.adapters import ADAPTER_GROUP
 from hookwise.discovery import ENTRY_POINT_GROUP, InstalledPlugin
 from hookwise.errors import PluginNotFoundError
 from hookwise.plugins import PluginManager, _allowed_from_env
@@ -40,11 +41,13 @@ class IsolatedPluginManager(PluginManager):
             self.allowed = _allowed_from_env() if environment else None
         self.reads_entry_points = entry_points
         self._fake_entry_points: list[InstalledPlugin] = []
+        self._fake_adapters: list[InstalledPlugin] = []
 
     def use_installed_plugins(self, enabled: bool = True) -> IsolatedPluginManager:
         """Read the installed entry points from now on (or stop reading them); returns self."""
         self.reads_entry_points = enabled
         self._installed = None
+        self._adapters = None
         return self
 
     def use_environment(self) -> IsolatedPluginManager:
@@ -72,6 +75,29 @@ class IsolatedPluginManager(PluginManager):
         plugin = InstalledPlugin(name, target, distribution, version, entry_point)
         self._fake_entry_points.append(plugin)
         return plugin
+
+    def add_adapter(
+        self,
+        name: str,
+        target: str,
+        *,
+        distribution: str = "hookwise-test-plugins",
+        version: str = "0",
+    ) -> InstalledPlugin:
+        """Pretend an adapter ``name = "package.module:adapt"`` is installed (entry-point group
+        ``hookwise.adapters``, see :mod:`hookwise.adapters`)."""
+        entry_point = importlib_metadata.EntryPoint(name=name, value=target, group=ADAPTER_GROUP)
+        adapter = InstalledPlugin(name, target, distribution, version, entry_point)
+        self._fake_adapters.append(adapter)
+        self._adapters = None
+        return adapter
+
+    def installed_adapters(self, *, refresh: bool = False) -> list[InstalledPlugin]:
+        """The fake adapters, plus the installed ones when :attr:`reads_entry_points`."""
+        found = super().installed_adapters(refresh=refresh) if self.reads_entry_points else []
+        found = found + self._fake_adapters
+        found.sort(key=lambda adapter: (adapter.key, adapter.distribution or ""))
+        return found
 
     def installed(self, *, refresh: bool = False) -> list[InstalledPlugin]:
         """The fake entry points, plus the installed ones when :attr:`reads_entry_points`."""
