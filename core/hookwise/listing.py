@@ -10,27 +10,22 @@ as broken with its error, and the others still list.
 from __future__ import annotations
 
 import inspect
-import os
 import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from hookwise import hookspecs
+from hookwise import environment, hookspecs
 from hookwise.config import (
-    ALLOWED_ENV,
-    DISABLE_AUTOLOAD_ENV,
-    PLUGINS_ENV,
     PluginBlock,
-    allowed_from_env,
-    autoload_disabled,
-    default_config,
     install_command,
     plugin_options_from_config,
     plugin_specs_from_env,
+    toml,
 )
 from hookwise.discovery import installed_plugins, normalize_name
+from hookwise.environment import ALLOWED_ENV, DISABLE_AUTOLOAD_ENV, PLUGINS_ENV
 
 
 @dataclass
@@ -57,7 +52,7 @@ class PluginRow:
         if not self.installed:
             return f"default, NOT INSTALLED ({install_command(self.name)})"
         if self.default:
-            off = autoload_disabled()
+            off = environment.autoload_disabled()
             parts.append(f"default (off: {DISABLE_AUTOLOAD_ENV})" if off else "default")
         if self.enabled_by_env:
             parts.append(f"enabled by {PLUGINS_ENV}")
@@ -89,7 +84,7 @@ class PluginRow:
 
 
 def _default_names() -> list[str]:
-    options = plugin_options_from_config(default_config().get("plugins", {}), "<defaults>")
+    options = plugin_options_from_config(toml.default_config().get("plugins", {}), "<defaults>")
     return [o.name for o in options if not isinstance(o, PluginBlock)]
 
 
@@ -104,7 +99,7 @@ def list_rows() -> list[PluginRow]:
     env_options = plugin_specs_from_env()
     env_blocks = {o.base_key for o in env_options if isinstance(o, PluginBlock)}
     env_enabled = {o.base_key for o in env_options if not isinstance(o, PluginBlock)}
-    allowed = allowed_from_env()
+    allowed = environment.allowed_plugins()
     allowed_keys = None if allowed is None else {normalize_name(a) for a in allowed}
     rows: list[PluginRow] = []
     for plugin in installed_plugins():
@@ -247,8 +242,9 @@ def render_table(rows: list[PluginRow], *, inspect: bool, hidden: int = 0) -> st
         )
     if not inspect and rows:
         lines.append("(`hookwise plugins --inspect` imports them and shows their hooks)")
-    if os.environ.get(PLUGINS_ENV):
-        lines.append(f"{PLUGINS_ENV}={os.environ[PLUGINS_ENV]}")
+    env_plugins = environment.plugins_text()
+    if env_plugins is not None:
+        lines.append(f"{PLUGINS_ENV}={env_plugins}")
     return "\n".join(lines)
 
 

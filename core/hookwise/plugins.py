@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import inspect
 import logging
-import os
 import traceback
 import types
 import warnings
@@ -28,7 +27,7 @@ from typing import Any, Literal
 
 import pluggy
 
-from hookwise import hookspecs
+from hookwise import environment, hookspecs
 from hookwise._dispatch import ImplCall, OrderedHookCaller, make_caller
 from hookwise.adapters import ADAPTER_GROUP, Adapter, adapt, installed_adapters
 from hookwise.callback import Callback
@@ -38,6 +37,7 @@ from hookwise.discovery import (
     installed_plugins,
     normalize_name,
 )
+from hookwise.environment import ALLOWED_ENV
 from hookwise.errors import (
     ConfigError,
     PluginBlockedError,
@@ -57,7 +57,6 @@ RESERVED_PARAMS: tuple[str, ...] = ("on_error",)
 #: Parameters a ``Callback`` subclass receives as in vis4d.
 CALLBACK_PARAMS: tuple[str, ...] = ("epoch_based", "train_connector", "test_connector")
 
-ALLOWED_ENV = "HOOKWISE_ALLOWED_PLUGINS"
 
 ImplWrapper = Callable[[ImplCall], Callable[..., Any]]
 
@@ -88,12 +87,8 @@ def _closest(name: str, candidates: Iterable[str]) -> list[str]:
 
 
 def _allowed_from_env() -> frozenset[str] | None:
-    raw = os.environ.get(ALLOWED_ENV)
-    if raw is None:
-        return None
-    return frozenset(
-        normalize_name(p.strip()) for p in raw.replace(";", ",").split(",") if p.strip()
-    )
+    names = environment.allowed_plugins()
+    return None if names is None else frozenset(normalize_name(n) for n in names)
 
 
 class PluginManager(pluggy.PluginManager):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import hookwise.config
+import hookwise.config.toml
 import pytest
 import torch
 from clikit import TINY_CONFIG, explain, run_hookwise
@@ -158,14 +158,14 @@ def test_allow_list_blocks_named_plugins(capsys, monkeypatch: pytest.MonkeyPatch
 def test_a_default_plugin_that_is_not_installed_names_the_pip_command(
     capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = hookwise.config.default_config
+    real = hookwise.config.toml.default_config
 
     def with_missing_default() -> dict[str, Any]:
         config = real()
         config["plugins"]["hookwise_missing_thing"] = {}
         return config
 
-    monkeypatch.setattr(hookwise.config, "default_config", with_missing_default)
+    monkeypatch.setattr(hookwise.config.toml, "default_config", with_missing_default)
     code, _, err = run_main(capsys, "fit", "--dry-run")
     assert code == 2
     assert "default plugin 'hookwise_missing_thing' is not installed. Install it with: " in err

@@ -1,0 +1,221 @@
+"""The layers of a run's configuration: defaults < config < environment < command line.
+
+:func:`resolve_config` applies them in that order (later wins, key by key) and returns a
+:class:`RunConfig`: the job, the ``[trainer]`` settings and a :class:`PluginPlan` (the plugins
+to enable, in order, and the ones to block). See :mod:`hookwise.config` for the rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hookwise import environment
+from hookwise.config import toml
+from hookwise.config.checks import JOB_SECTIONS, check_config, check_trainer
+from hookwise.config.specs import (
+    PluginBlock,
+    PluginOption,
+    PluginSpec,
+    parse_plugin_options,
+    plugin_key,
+    plugin_options_from_config,
+    plugin_specs_from_env,
+)
+from hookwise.discovery import normalize_name
+from hookwise.errors import ConfigError
+
+
+@dataclass
+class PluginPlan:
+    """The plugins a run enables, in order, and the ones it blocks.
+
+    :param specs: the plugins to enable, in enable order.
+    :param blocked: the blocks, by normalized name.
+    :param defaults: the normalized names of the default plugins.
+    """
+
+    specs: list[PluginSpec]
+    blocked: dict[str, PluginBlock] = field(default_factory=dict)
+    defaults: frozenset[str] = frozenset()
+
+    def is_default(self, spec: PluginSpec) -> bool:
+        """Whether ``spec`` is one of the default plugins (possibly with changed params)."""
+        return spec.key in self.defaults
+
+
+def resolve_plugins(
+    defaults: Sequence[PluginSpec], layers: Sequence[Sequence[PluginOption]]
+) -> PluginPlan:
+    """Apply the layers to the defaults (later wins); named plugins first, defaults last."""
+    default_keys = [spec.key for spec in defaults]
+    entries: dict[str, PluginSpec] = {}
+    blocked: dict[str, PluginBlock] = {}
+    for option in [*defaults, *(o for layer in layers for o in layer)]:
+        if isinstance(option, PluginBlock):
+            for key in [k for k, s in entries.items() if s.base_key == option.base_key]:
+                del entries[key]
+            blocked[option.base_key] = option
+            continue
+        blocked.pop(option.base_key, None)
+        previous = entries.get(option.key)
+        if previous is None:
+            entries[option.key] = PluginSpec(option.name, dict(option.params), option.source)
+        else:
+            merged = {**previous.params, **option.params}
+            source = previous.source if not option.params else option.source
+            entries[option.key] = PluginSpec(previous.name, merged, source)
+    named = [spec for key, spec in entries.items() if key not in default_keys]
+    kept_defaults = [entries[key] for key in default_keys if key in entries]
+    return PluginPlan(named + kept_defaults, blocked, frozenset(default_keys))
+
+
+def combine_allowed(*lists: Sequence[str] | None) -> list[str] | None:
+    """The names every given allow-list allows (``None`` lists allow everything)."""
+    given = [list(names) for names in lists if names is not None]
+    if not given:
+        return None
+    result = given[0]
+    for other in given[1:]:
+        keys = {plugin_key(n) for n in other}
+        result = [n for n in result if plugin_key(n) in keys]
+    return result
+
+
+@dataclass
+class RunConfig:
+    """A resolved config: the job, the trainer settings and the plugin plan.
+
+    :param job: the ``model``, ``data``, ``optimizer``, ``scheduler`` and ``loss`` tables.
+    :param trainer: the ``[trainer]`` settings.
+    :param plugins: the plugins to enable and to block.
+    :param allowed_plugins: the allow-list (``None``: any plugin may load).
+    :param source: the config file read, or the embedded default.
+    :param default_names: the names of every default plugin, loaded or not.
+    """
+
+    job: dict[str, Any]
+    trainer: dict[str, Any]
+    plugins: PluginPlan
+    allowed_plugins: list[str] | None = None
+    source: str = "<default>"
+    default_names: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a TOML-ready mapping that reproduces this run when read back.
+
+        Plugins the run blocks, and default plugins it did not load (autoload off, not in
+        the allow-list), are written as ``NAME = false``.
+        """
+        out: dict[str, Any] = {}
+        if self.allowed_plugins is not None:
+            out["allowed_plugins"] = list(self.allowed_plugins)
+        out.update({k: v for k, v in self.job.items() if v is not None})
+        out["trainer"] = dict(self.trainer)
+        plugins: dict[str, Any] = {spec.name: dict(spec.params) for spec in self.plugins.specs}
+        for block in self.plugins.blocked.values():
+            plugins[block.name] = False
+        enabled = {spec.base_key for spec in self.plugins.specs}
+        for name in self.default_names:
+            if plugin_key(name) not in enabled and plugin_key(name) not in self.plugins.blocked:
+                plugins[name] = False  # a default this run did not load
+        out["plugins"] = plugins
+        return out
+
+    def to_toml(self) -> str:
+        """The config as TOML text (:meth:`to_dict`, written by
+        :func:`~hookwise.config.dump_config`)."""
+        return toml.dump_config(self.to_dict())
+
+
+def _job(given: Mapping[str, Any], base: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The job tables: the config's own when it has ``[model]``, else the defaults' changed
+    section by section."""
+    if "model" not in given:
+        return {s: given.get(s, base.get(s)) for s in JOB_SECTIONS}
+    missing = [s for s in ("data", "optimizer", "loss") if s not in given]
+    if missing:
+        raise ConfigError(
+            f"{source}: a config with [model] defines the whole job, and has no "
+            f"{', '.join(f'[{m}]' for m in missing)}. Add "
+            f"{'it' if len(missing) == 1 else 'them'} (see `hookwise fit --dry-run` for "
+            f"the default config)"
+        )
+    return {s: given.get(s) for s in JOB_SECTIONS}
+
+
+def _plan(
+    given: Mapping[str, Any],
+    all_defaults: list[PluginSpec],
+    env: Mapping[str, str],
+    source: str,
+    plugin_args: Sequence[str],
+) -> tuple[PluginPlan, list[str] | None]:
+    """The plugin plan and the allow-list; a default outside the allow-list is left out (not
+    an error: the error is for a plugin the user named)."""
+    default_plugins = [] if environment.autoload_disabled(env) else all_defaults
+    layers = [
+        plugin_options_from_config(given.get("plugins", {}), source),
+        plugin_specs_from_env(env),
+        parse_plugin_options(plugin_args, source="-p"),
+    ]
+    plan = resolve_plugins(default_plugins, layers)
+    allowed = combine_allowed(given.get("allowed_plugins"), environment.allowed_plugins(env))
+    if allowed is not None:
+        keys = {normalize_name(a.partition("@")[0]) for a in allowed}
+        plan.specs = [
+            s
+            for s in plan.specs
+            if not (plan.is_default(s) and normalize_name(s.name.partition("@")[0]) not in keys)
+        ]
+    return plan, allowed
+
+
+def resolve_config(
+    config: Mapping[str, Any] | None = None,
+    *,
+    source: str = "<default>",
+    plugin_args: Sequence[str] = (),
+    trainer_overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    use_environment: bool = False,
+    defaults: Mapping[str, Any] | None = None,
+) -> RunConfig:
+    """Resolve defaults, a config, the environment and command-line options (in that order).
+
+    :param config: a parsed config (``None``: the defaults alone).
+    :param source: where ``config`` came from, for error messages.
+    :param plugin_args: ``-p`` values, in order.
+    :param trainer_overrides: ``[trainer]`` keys set on the command line (``epochs`` ...).
+    :param environ: the environment to read (default ``os.environ``), when
+        ``use_environment``.
+    :param use_environment: read ``HOOKWISE_PLUGINS``, ``HOOKWISE_DISABLE_PLUGIN_AUTOLOAD`` and
+        ``HOOKWISE_ALLOWED_PLUGINS`` (the command line does; the Python API only when asked).
+    :param defaults: the defaults layer (default: :func:`~hookwise.config.default_config`).
+    :raises ConfigError: naming the file, table and key that is wrong.
+    """
+    base = dict(toml.default_config() if defaults is None else defaults)
+    check_config(base, "<defaults>")
+    given = dict(config or {})
+    check_config(given, source)
+    env: Mapping[str, str] = {}
+    if use_environment:
+        env = os.environ if environ is None else environ
+    job = _job(given, base, source)
+    trainer = {**base.get("trainer", {}), **given.get("trainer", {})}
+    overrides = {k: v for k, v in (trainer_overrides or {}).items() if v is not None}
+    if overrides:
+        check_trainer(overrides, "command line")
+    trainer.update(overrides)
+    all_defaults = [
+        PluginSpec(o.name, o.params, "the default config")
+        for o in plugin_options_from_config(base.get("plugins", {}), "<defaults>")
+        if isinstance(o, PluginSpec)
+    ]
+    plan, allowed = _plan(given, all_defaults, env, source, plugin_args)
+    return RunConfig(job, trainer, plan, allowed, source, tuple(spec.name for spec in all_defaults))
+
+
+__all__ = ["PluginPlan", "RunConfig", "combine_allowed", "resolve_config", "resolve_plugins"]
