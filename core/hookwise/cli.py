@@ -471,6 +471,8 @@ def _load_weights(model: Any, path: Path, device: str = "cpu") -> None:
 
 def _trainer_kwargs(resolved: RunConfig) -> dict[str, Any]:
     """``Trainer`` keyword arguments from ``[trainer]``; applies ``num_threads`` to torch."""
+    from hookwise.settings import DEFAULT_NUM_EPOCHS
+
     settings = resolved.trainer
     threads = settings.get("num_threads")
     if threads is not None:
@@ -494,7 +496,7 @@ def _trainer_kwargs(resolved: RunConfig) -> dict[str, Any]:
     interval = settings.get("val_check_interval")
     kwargs: dict[str, Any] = {
         "device": device,
-        "num_epochs": settings.get("epochs", 10),
+        "num_epochs": settings.get("epochs", DEFAULT_NUM_EPOCHS),
         "num_steps": settings.get("steps", -1),
         "check_val_every_n_epoch": None if every is False else every,
         "val_check_interval": None if interval is False else interval,

@@ -25,7 +25,6 @@ import atexit
 import contextlib
 import inspect
 import logging
-import numbers
 import os
 import signal
 import sys
@@ -41,7 +40,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from hookwise import checkpointing, distributed
+from hookwise import checkpointing, distributed, settings
 from hookwise.callback import Callback
 from hookwise.errors import CheckpointError, ConfigError, HookwiseError, add_note
 from hookwise.plugins import HookFailure, PluginManager
@@ -92,22 +91,6 @@ def _to_device(data: Any, device: torch.device) -> Any:
     if isinstance(data, (list, tuple)) and not hasattr(data, "_fields"):
         return type(data)(_to_device(v, device) for v in data)
     return data
-
-
-def _check_count(
-    name: str, value: Any, minimum: int, *, unlimited: bool = False, none: bool = False
-) -> None:
-    """Raise ConfigError unless ``value`` is an integer >= ``minimum`` (or -1 when
-    ``unlimited``, or None when ``none``)."""
-    if value is None and none:
-        return
-    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if is_int and (value >= minimum or (unlimited and value == -1)):
-        return
-    allowed = f"an integer >= {minimum}"
-    allowed += " (-1: unlimited)" if unlimited else ""
-    allowed += " or None" if none else ""
-    raise ConfigError(f"Trainer {name} must be {allowed}, got {value!r}")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -201,14 +184,14 @@ class Trainer:
 
     def __init__(
         self,
-        device: torch.device | str | None = None,
+        device: torch.device | str | None = "auto",
         output_dir: str | os.PathLike[str] = "hookwise-runs/run",
         train_dataloader: DataLoader[Any] | None = None,
         test_dataloader: Sequence[DataLoader[Any]] | DataLoader[Any] | None = None,
         train_data_connector: Any = None,
         test_data_connector: Any = None,
         callbacks: Sequence[Any] | None = None,
-        num_epochs: int = 1000,
+        num_epochs: int = settings.DEFAULT_NUM_EPOCHS,
         num_steps: int = -1,
         epoch: int = 0,
         global_step: int = 0,
@@ -221,30 +204,35 @@ class Trainer:
         scheduler_interval: str = "epoch",
         profile_hooks: bool = False,
         handle_signals: bool = True,
-        dist_timeout: float = distributed.DEFAULT_TIMEOUT_S,
+        dist_timeout: float = settings.DEFAULT_DIST_TIMEOUT_S,
         dist_stop_check_interval: int | None = 10,
         use_distributed_sampler: bool = True,
         ddp_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        if device is None or device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            torch_device = torch.device(device)
-        except (RuntimeError, TypeError, ValueError) as exc:
-            raise ConfigError(
-                f"device must be 'cpu', 'cuda', 'cuda:N', 'auto' or a torch.device, got "
-                f"{device!r} ({exc})"
-            ) from exc
+        checked = settings.check_all(
+            {
+                "device": device,
+                "num_epochs": num_epochs,
+                "num_steps": num_steps,
+                "epoch": epoch,
+                "global_step": global_step,
+                "check_val_every_n_epoch": check_val_every_n_epoch,
+                "val_check_interval": val_check_interval,
+                "log_every_n_steps": log_every_n_steps,
+                "seed": seed,
+                "scheduler_interval": scheduler_interval,
+                "profile_hooks": profile_hooks,
+                "handle_signals": handle_signals,
+                "dist_timeout": dist_timeout,
+                "dist_stop_check_interval": dist_stop_check_interval,
+                "use_distributed_sampler": use_distributed_sampler,
+                "ddp_kwargs": ddp_kwargs,
+            }
+        )
+        torch_device = checked["device"]
+        if torch_device == "auto":
+            torch_device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.device = distributed.device_for_rank(torch_device)
-        _check_count("num_epochs", num_epochs, 0, unlimited=True)
-        _check_count("num_steps", num_steps, 0, unlimited=True)
-        _check_count("epoch", epoch, 0)
-        _check_count("global_step", global_step, 0)
-        _check_count("check_val_every_n_epoch", check_val_every_n_epoch, 1, none=True)
-        _check_count("val_check_interval", val_check_interval, 1, none=True)
-        _check_count("log_every_n_steps", log_every_n_steps, 1)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ConfigError(f"Trainer seed must be an integer or None, got {seed!r}")
         self.output_dir = Path(output_dir)
         self.train_dataloader = train_dataloader
         self.test_dataloader: list[DataLoader[Any]] | None = (
@@ -254,37 +242,20 @@ class Trainer:
         self.test_data_connector = (
             test_data_connector if test_data_connector is not None else train_data_connector
         )
-        self.num_epochs = num_epochs
-        self.num_steps = num_steps
-        self.epoch = epoch
-        self.global_step = global_step
-        self.check_val_every_n_epoch = check_val_every_n_epoch
-        self.val_check_interval = val_check_interval
-        self.log_every_n_steps = log_every_n_steps
-        if scheduler_interval not in ("epoch", "step"):
-            raise ConfigError(
-                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
-            )
-        self.scheduler_interval = scheduler_interval
-        self.seed: int | None = seed
-        self.handle_signals = handle_signals
-        if dist_stop_check_interval is not None and (
-            isinstance(dist_stop_check_interval, bool)
-            or not isinstance(dist_stop_check_interval, int)
-            or dist_stop_check_interval < 1
-        ):
-            raise ConfigError(
-                f"dist_stop_check_interval must be a positive number of steps or None, got "
-                f"{dist_stop_check_interval!r}"
-            )
-        if not float(dist_timeout) > 0:
-            raise ConfigError(
-                f"dist_timeout must be a positive number of seconds, got {dist_timeout!r}"
-            )
-        self.dist_timeout = float(dist_timeout)
-        self.dist_stop_check_interval = dist_stop_check_interval
-        self.use_distributed_sampler = use_distributed_sampler
-        self.ddp_kwargs = dict(ddp_kwargs or {})
+        self.num_epochs: int = checked["num_epochs"]
+        self.num_steps: int = checked["num_steps"]
+        self.epoch: int = checked["epoch"]
+        self.global_step: int = checked["global_step"]
+        self.check_val_every_n_epoch: int | None = checked["check_val_every_n_epoch"]
+        self.val_check_interval: int | None = checked["val_check_interval"]
+        self.log_every_n_steps: int = checked["log_every_n_steps"]
+        self.scheduler_interval: str = checked["scheduler_interval"]
+        self.seed: int | None = checked["seed"]
+        self.handle_signals: bool = checked["handle_signals"]
+        self.dist_timeout: float = checked["dist_timeout"]
+        self.dist_stop_check_interval: int | None = checked["dist_stop_check_interval"]
+        self.use_distributed_sampler: bool = checked["use_distributed_sampler"]
+        self.ddp_kwargs: dict[str, Any] = checked["ddp_kwargs"]
         self._world = 1
         self._owns_process_group = False
         self._agreed_stop = False

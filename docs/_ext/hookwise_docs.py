@@ -10,6 +10,9 @@ Directives:
 ``hookwise-hook-table``
     A table of every hook in :data:`hookwise.hookspecs.HOOK_NAMES`: its arguments, whether it
     is a vis4d hook or a hookwise extension, and what its return value means.
+``hookwise-settings-table``
+    A table of every trainer and run setting defined in :mod:`hookwise.settings`: its
+    ``Trainer`` argument, type, default, ``[trainer]`` key, command-line flag and help text.
 
 Included Markdown files (the bundled plugins' READMEs) have their relative links rewritten by
 the ``include-read`` event: a link to the repository's ``README.md`` points at the front page,
@@ -152,6 +155,45 @@ class HookTableDirective(SphinxDirective):
         return list(container.children)
 
 
+# -- the settings table ---------------------------------------------------------------------------
+
+
+class SettingsTableDirective(SphinxDirective):
+    """``.. hookwise-settings-table::``: one row per setting, from :mod:`hookwise.settings`."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from hookwise import settings
+
+        lines = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 20 14 10 16 10 30",
+            "",
+            "   * - ``Trainer`` argument",
+            "     - type",
+            "     - default",
+            "     - ``[trainer]`` key",
+            "     - flag",
+            "     - meaning",
+        ]
+        for name, kind, default, key, flag, text in settings.rows():
+            lines += [
+                f"   * - ``{name}``",
+                f"     - ``{kind}``",
+                f"     - ``{default}``",
+                f"     - ``{key}``" if key else "     - ",
+                f"     - ``{flag}``" if flag else "     - ",
+                f"     - {text}",
+            ]
+        container = nodes.container()
+        source, line = self.get_source_info()
+        content = StringList(lines, items=[(source, line)] * len(lines))
+        self.state.nested_parse(content, 0, container)
+        return list(container.children)
+
+
 # -- included READMEs -----------------------------------------------------------------------------
 
 
@@ -233,6 +275,7 @@ def _on_missing_reference(
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("hookwise-cli-help", CliHelpDirective)
     app.add_directive("hookwise-hook-table", HookTableDirective)
+    app.add_directive("hookwise-settings-table", SettingsTableDirective)
     app.connect("include-read", _on_include_read)
     app.connect("missing-reference", _on_missing_reference)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

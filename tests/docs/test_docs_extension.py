@@ -109,3 +109,14 @@ def test_a_page_with_generated_content_builds(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert "usage: hookwise fit" in html
+
+
+def test_the_settings_table_lists_every_setting(tmp_path: Path) -> None:
+    from hookwise import settings
+
+    done = _mini_site(tmp_path, "# Page\n\n```{hookwise-settings-table}\n```\n")
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    for setting in settings.all_settings():
+        assert f">{setting.name}<" in html, setting.name
+    assert "--epochs" in html
