@@ -93,7 +93,7 @@ class Count(Kind):
         words = "an integer" if self.minimum is None else f"an integer >= {self.minimum}"
         words += " (-1: unlimited)" if self.unlimited else ""
         words += " or None" if self.optional else ""
-        object.__setattr__(self, "expected", words)
+        object.__setattr__(self, "expected", self.expected or words)
         object.__setattr__(self, "type_name", "int | None" if self.optional else "int")
 
     def check(self, value: Any) -> Any:
@@ -431,7 +431,7 @@ define(
 define(
     Setting(
         "dist_stop_check_interval",
-        Count(minimum=1, optional=True),
+        Count(minimum=1, optional=True, expected="a positive number of steps or None"),
         10,
         "In a distributed run, combine stop requests and signals across ranks every this many "
         "steps, besides epoch ends and validations (None: only there).",
