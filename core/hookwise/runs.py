@@ -7,8 +7,8 @@ same second). A run folder holds the resolved config (``config.toml``, which
 final metrics) and whatever the plugins write there (``checkpoints/``, ``metrics.csv``,
 ``curves.png``).
 
-``--resume last`` and ``--weights last`` look only in the output directory they are given:
-the newest run folder that holds a checkpoint, and in it the newest checkpoint.
+``--resume last`` and ``--weights last`` look only in the output directory they are given
+(:mod:`hookwise.last` says which checkpoint each takes).
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from hookwise.errors import CheckpointError
 
 DEFAULT_OUTPUT_DIR = "hookwise-runs"
 CONFIG_FILE = "config.toml"
@@ -69,27 +68,14 @@ def checkpoints_in(folder: Path) -> list[Path]:
 
 
 def find_last_checkpoint(output_dir: str | os.PathLike[str]) -> Path:
-    """The newest checkpoint of the newest run folder under ``output_dir`` that has one.
+    """The newest complete checkpoint of the newest run under ``output_dir`` that has one
+    (what ``--weights last`` takes; see :func:`hookwise.last.weights_checkpoint`).
 
     :raises CheckpointError: no run folder under ``output_dir`` holds a checkpoint.
     """
-    for folder in reversed(run_dirs(output_dir)):
-        files = checkpoints_in(folder)
-        if files:
-            return files[-1]
-    runs = run_dirs(output_dir)
-    state = (
-        f"its {len(runs)} run folder(s) hold no *.ckpt file"
-        if runs
-        else "it has no run folders"
-        if Path(output_dir).is_dir()
-        else "it does not exist"
-    )
-    raise CheckpointError(
-        f"no checkpoint for 'last' in the output directory {str(output_dir)!r}: {state}. "
-        f"Train with the checkpoint plugin enabled, pass the --output-dir that holds your "
-        f"runs, or give a checkpoint path"
-    )
+    from hookwise.last import weights_checkpoint
+
+    return weights_checkpoint(output_dir).path
 
 
 def run_dir_of(checkpoint: Path) -> Path | None:
@@ -130,39 +116,64 @@ def write_run_info(
     return path
 
 
-def describe_outputs(folder: Path) -> list[str]:
-    """Lines naming what a run folder holds: each file, and each folder with its newest
-    files (``checkpoints/  (13 files, the newest: ..., last.ckpt)``)."""
-    lines: list[str] = []
+@dataclass(frozen=True)
+class RunOutput:
+    """One entry of a run folder: a file, or a folder with how many files it holds and the
+    newest few (relative to it, oldest first)."""
+
+    path: Path
+    is_folder: bool = False
+    file_count: int = 1
+    newest: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """``PATH`` for a file; ``PATH/  (13 files, the newest: a, b, c, d)`` for a folder."""
+        if not self.is_folder:
+            return str(self.path)
+        more = (
+            f"{self.file_count} files, the newest: " if self.file_count > len(self.newest) else ""
+        )
+        return f"{self.path}{os.sep}  ({more}{', '.join(self.newest)})"
+
+
+def run_outputs(folder: Path, shown: int = 4) -> list[RunOutput]:
+    """What a run folder holds, by name: each file, and each folder that holds files (with its
+    ``shown`` newest files). Empty folders are left out."""
+    outputs: list[RunOutput] = []
     if not folder.is_dir():
-        return lines
+        return outputs
     for entry in sorted(folder.iterdir()):
         if entry.is_file():
-            lines.append(f"{entry}")
+            outputs.append(RunOutput(entry))
         elif entry.is_dir():
             files = sorted(
                 (p for p in entry.rglob("*") if p.is_file()),
                 key=lambda p: (p.stat().st_mtime_ns, p.name),
             )
-            if not files:
-                continue
-            shown = files[-4:]
-            names = ", ".join(str(p.relative_to(entry)) for p in shown)
-            more = f"{len(files)} files, the newest: " if len(files) > len(shown) else ""
-            lines.append(f"{entry}{os.sep}  ({more}{names})")
-    return lines
+            if files:
+                newest = tuple(str(p.relative_to(entry)) for p in files[-shown:])
+                outputs.append(RunOutput(entry, True, len(files), newest))
+    return outputs
+
+
+def describe_outputs(folder: Path) -> list[str]:
+    """Lines naming what a run folder holds: each file, and each folder with its newest
+    files (``checkpoints/  (13 files, the newest: ..., last.ckpt)``)."""
+    return [entry.describe() for entry in run_outputs(folder)]
 
 
 __all__ = [
     "CONFIG_FILE",
     "DEFAULT_OUTPUT_DIR",
     "RUN_FILE",
+    "RunOutput",
     "checkpoints_in",
     "describe_outputs",
     "find_last_checkpoint",
     "new_run_dir",
     "run_dir_of",
     "run_dirs",
+    "run_outputs",
     "write_config",
     "write_run_info",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from hookwise import Callback
+from hookwise import Callback, HookwiseError
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -117,3 +117,49 @@ class TinyModel(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"logits": self.linear(inputs)}
+
+
+class WrappedModel(nn.Module):
+    """A model whose only child is ``self.model``: every state-dict key starts with
+    ``model.``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = TinyModel()
+
+    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.model(inputs)  # type: ignore[no-any-return]
+
+
+class Note(Callback):
+    """Writes the file ``name`` into the run folder at fit start.
+
+    :param name: the file's name.
+    """
+
+    def __init__(self, name: str = "note.txt") -> None:
+        super().__init__()
+        self.name = name
+
+    def on_fit_start(self, trainer_state: Any, model: nn.Module) -> None:
+        folder = Path(trainer_state["train_module"].output_dir)
+        (folder / self.name).write_text("a note\n", encoding="utf-8")
+
+
+class TrainingInterrupted(HookwiseError):
+    """A plugin's own error that happens to share the name of hookwise's signal exception."""
+
+
+class RaisesLookalike(Callback):
+    """Raises its own ``TrainingInterrupted`` (not hookwise's) at the first training step."""
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        raise TrainingInterrupted("a plugin's own error, not a signal")

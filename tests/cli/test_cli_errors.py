@@ -117,8 +117,8 @@ def test_bad_values_in_the_job(capsys, tmp_path: Path) -> None:
 
 def test_missing_or_foreign_checkpoints(capsys, tmp_path: Path) -> None:
     code, _, err = run_main(capsys, "fit", "--resume", tmp_path / "nope.ckpt")
-    assert code == 2 and f"--resume {tmp_path / 'nope.ckpt'}: checkpoint" in err
-    assert "does not exist" in err
+    assert code == 2 and f"checkpoint {str(tmp_path / 'nope.ckpt')!r} does not exist" in err
+    assert f"\n  (given as --resume {tmp_path / 'nope.ckpt'})\n" in err
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"weights": torch.zeros(2)}, foreign)
     code, _, err = run_main(capsys, "test", "--weights", foreign)

@@ -1,0 +1,53 @@
+"""The ``hookwise`` command (``python -m hookwise`` is the same; torchrun launches it so).
+
+::
+
+    hookwise plugins [--all] [--json] [--inspect]   list installed plugins (metadata only)
+    hookwise hooks                                  the hook reference
+    hookwise fit [CONFIG] [-p NAME[:key=value,...]]... [-p no:NAME] [--resume PATH|last]
+                 [--weights PATH|last] [--epochs N] [--steps N] [--seed N] [--device DEV]
+                 [--output-dir DIR] [--dry-run]     train (the digits example without CONFIG)
+    hookwise test [CONFIG] --weights PATH|last [-p ...] [--seed N] [--device DEV]
+                  [--output-dir DIR] [--dry-run]    evaluate a checkpoint
+    hookwise new-plugin NAME [--dir DIR]            write a new plugin distribution
+
+Precedence, later wins: the embedded defaults < CONFIG < ``HOOKWISE_PLUGINS`` < the command
+line (see :mod:`hookwise.config`). Errors a person can fix are printed without a traceback
+and exit with status 2 (``--debug`` shows the traceback); an error during training exits with
+1, a run ended by SIGINT/SIGTERM with 128 + the signal number (after writing a checkpoint).
+
+``hookwise plugins`` imports neither torch nor any plugin: it reads entry-point metadata.
+
+The package has one module per command (:mod:`~hookwise.cli.fit`, :mod:`~hookwise.cli.test`,
+:mod:`~hookwise.cli.plugins`, :mod:`~hookwise.cli.hooks`, :mod:`~hookwise.cli.new_plugin`)
+and shared parts: the parser (:mod:`~hookwise.cli.parser`), dispatch and error printing
+(:mod:`~hookwise.cli.app`), the resolved run (:mod:`~hookwise.cli.run_config`), checkpoints
+given as ``--resume``/``--weights`` (:mod:`~hookwise.cli.checkpoints`) and what a run writes
+and prints (:mod:`~hookwise.cli.outputs`). None of them imports torch until a command runs.
+"""
+
+from __future__ import annotations
+
+from hookwise.cli.app import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from hookwise.cli.fit import cmd_fit
+from hookwise.cli.hooks import cmd_hooks
+from hookwise.cli.new_plugin import cmd_new_plugin
+from hookwise.cli.parser import PLUGIN_SPEC_HELP, PRECEDENCE, build_parser
+from hookwise.cli.parser import _trainer_flag_kwargs as _trainer_flag_kwargs  # tests use it
+from hookwise.cli.plugins import cmd_plugins
+from hookwise.cli.test import cmd_test
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PLUGIN_SPEC_HELP",
+    "PRECEDENCE",
+    "build_parser",
+    "cmd_fit",
+    "cmd_hooks",
+    "cmd_new_plugin",
+    "cmd_plugins",
+    "cmd_test",
+    "main",
+]

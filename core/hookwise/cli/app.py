@@ -1,0 +1,110 @@
+"""Running a ``hookwise`` command: dispatch, exit statuses, error printing and logging.
+
+Errors a person can fix (:class:`~hookwise.HookwiseError`) are printed without a traceback
+and exit with status 2 (``--debug`` shows the traceback); any other error exits with 1, a run
+ended by SIGINT/SIGTERM with 128 + the signal number (the fit command reports that itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+
+from hookwise.errors import HookwiseError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _commands() -> dict[str, Command]:
+    from hookwise.cli.fit import cmd_fit
+    from hookwise.cli.hooks import cmd_hooks
+    from hookwise.cli.new_plugin import cmd_new_plugin
+    from hookwise.cli.plugins import cmd_plugins
+    from hookwise.cli.test import cmd_test
+
+    return {
+        "plugins": cmd_plugins,
+        "hooks": cmd_hooks,
+        "fit": cmd_fit,
+        "test": cmd_test,
+        "new-plugin": cmd_new_plugin,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``hookwise`` command; return its exit status."""
+    from hookwise.cli.parser import build_parser
+
+    args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    with cli_logging(debug):
+        return dispatch(args, debug)
+
+
+def dispatch(args: argparse.Namespace, debug: bool) -> int:
+    """Run the command ``args`` names; turn its errors into a message and an exit status."""
+    try:
+        return _commands()[args.command](args)
+    except BrokenPipeError:  # the reader went away (`hookwise hooks | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print("hookwise: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print_error(exc)
+        return EXIT_USAGE if isinstance(exc, HookwiseError) else EXIT_FAILED
+
+
+def print_error(exc: BaseException) -> None:
+    """``hookwise: error: ...`` and the exception's notes, on stderr."""
+    label = "" if isinstance(exc, HookwiseError) else f"{type(exc).__name__}: "
+    print(f"hookwise: error: {label}{exc}", file=sys.stderr)
+    for note in getattr(exc, "__notes__", None) or []:
+        print(f"  {note}", file=sys.stderr)
+    if not isinstance(exc, HookwiseError):
+        print("  (run with --debug for the traceback)", file=sys.stderr)
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {message}"
+        return message
+
+
+@contextlib.contextmanager
+def cli_logging(debug: bool) -> Iterator[None]:
+    """Log hookwise's messages to stderr while the command runs (restored afterwards, so
+    calling :func:`main` in a process changes nothing there)."""
+    root = logging.getLogger("hookwise")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
+    previous = (root.level, root.propagate)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous[0])
+        root.propagate = previous[1]
+
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "cli_logging", "dispatch", "main", "print_error"]

@@ -1,0 +1,107 @@
+"""``hookwise fit``: train the job a config describes, in a new run folder (or the resumed
+run's own)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hookwise.cli.app import EXIT_OK
+from hookwise.cli.checkpoints import checkpoint_path, load_weights
+from hookwise.cli.outputs import dry_run, finish_run, print_summary, shared_run_dir
+from hookwise.cli.parser import _trainer_flag_kwargs
+from hookwise.cli.run_config import plugin_manager, resolve, trainer_kwargs
+from hookwise.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hookwise.config import RunConfig
+    from hookwise.plugins import PluginManager
+    from hookwise.trainer import TrainingInterrupted
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``hookwise fit``."""
+    from hookwise.runs import CONFIG_FILE, run_dir_of
+
+    if args.resume and args.weights:
+        raise ConfigError("give --resume (continue a run) or --weights (start from weights)")
+    resume = checkpoint_path(args.resume, args, "--resume") if args.resume else None
+    weights = checkpoint_path(args.weights, args, "--weights") if args.weights else None
+    resumed_run = run_dir_of(resume) if resume is not None else None
+    saved = resumed_run / CONFIG_FILE if resumed_run is not None else None
+    resolved = resolve(args, saved_config=saved)
+    pm = plugin_manager(resolved)
+    if args.dry_run:
+        return dry_run(resolved, pm)
+    from hookwise import distributed
+
+    kwargs = trainer_kwargs(resolved)
+    # Under torchrun the ranks agree on the run folder before the trainer exists.
+    with distributed.process_group(kwargs["device"]):
+        return _fit_in_group(
+            args, resolved, pm, kwargs, resume=resume, weights=weights, run_dir=resumed_run
+        )
+
+
+def interrupted_status(exc: TrainingInterrupted) -> int:
+    """Report a run a signal ended (and how to resume it); return ``128 + signal number``."""
+    print(f"hookwise: {exc}", file=sys.stderr)
+    if exc.checkpoint is not None:
+        print(f"hookwise: resume with: hookwise fit --resume {exc.checkpoint}", file=sys.stderr)
+    return 128 + exc.signal_number
+
+
+def _fit_in_group(
+    args: argparse.Namespace,
+    resolved: RunConfig,
+    pm: PluginManager,
+    kwargs: dict[str, Any],
+    *,
+    resume: Path | None,
+    weights: Path | None,
+    run_dir: Path | None,
+) -> int:
+    from hookwise import distributed
+    from hookwise.job import build_job
+    from hookwise.trainer import Trainer, TrainingInterrupted
+
+    job = build_job(resolved.job)
+    if weights is not None:
+        load_weights(job.model, weights)
+    info: dict[str, Any] = {"command": "fit", "resumed_from": resume, "weights": weights}
+    folder = shared_run_dir(args, resolved, run_dir, **info)
+    trainer = Trainer(
+        output_dir=folder,
+        train_dataloader=job.train_loader,
+        test_dataloader=job.val_loaders or None,
+        train_data_connector=job.train_data_connector,
+        test_data_connector=job.test_data_connector,
+        plugins=pm,
+        **kwargs,
+        **_trainer_flag_kwargs(args),
+    )
+    if job.optimizer is None:  # build_job(train=True) always builds one
+        raise ConfigError("[optimizer] is missing: e.g. target = 'torch.optim:SGD', lr = 0.1")
+    status = "failed"
+    test_metrics: dict[str, float] = {}
+    try:
+        trainer.fit(job.model, job.optimizer, job.scheduler, job.loss_module, resume_from=resume)
+        if job.test_loaders:
+            trainer.test_dataloader = job.test_loaders
+            test_metrics = trainer.test(job.model)
+        status = "finished"
+    except TrainingInterrupted as exc:
+        status = "interrupted"
+        return interrupted_status(exc)
+    finally:
+        finish_run(folder, status, trainer.metrics, **info)
+    if distributed.is_rank_zero():
+        print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
+        hint = f" --output-dir {args.output_dir}" if args.output_dir is not None else ""
+        print(f"Evaluate these weights again with: hookwise test --weights last{hint}")
+    return EXIT_OK
+
+
+__all__ = ["cmd_fit", "interrupted_status"]

@@ -1,0 +1,210 @@
+"""The ``hookwise`` argument parser: every command, option and help text."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+PRECEDENCE = """\
+Plugins and settings come from four layers; a later layer wins, key by key:
+  1. the defaults: the embedded default config (print it with `hookwise fit --dry-run`),
+     whose plugins are logging (plot=true), evaluator (accuracy) and checkpoint;
+  2. CONFIG, the TOML file named on the command line (no other file is ever read);
+  3. the environment: HOOKWISE_PLUGINS="NAME[:key=value,...];no:NAME;...";
+  4. the command line: -p NAME[:key=value,...], -p no:NAME, --epochs, --steps, --seed, ...
+A later layer's parameters update an earlier one's for the same plugin; no:NAME removes a
+plugin (a default too) and naming it again later enables it again. Plugins run in the order
+you named them, then the defaults. HOOKWISE_DISABLE_PLUGIN_AUTOLOAD=1 leaves out the default
+plugins; HOOKWISE_ALLOWED_PLUGINS (and a config's allowed_plugins) is an allow-list.
+A CONFIG with a [model] table defines the whole job (model, data, optimizer, loss); without
+one, its sections change the default job (digits)."""
+
+PLUGIN_SPEC_HELP = (
+    "enable a plugin: NAME (entry-point name, NAME@instance, or package.module:Object) with "
+    'optional :key=value,... parameters (values are TOML literals: 3, 0.5, true, "text", '
+    "[1, 2], {a = 1}; anything else is a string); -p no:NAME blocks one. Repeatable."
+)
+
+
+def _add_debug(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show tracebacks and debug logs",
+    )
+
+
+def _add_checkpoint_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
+    if fit:
+        parser.add_argument(
+            "--resume",
+            metavar="PATH|last",
+            help="continue a run from a checkpoint; 'last' is the newest complete checkpoint "
+            "(by its recorded step) of the newest training run in --output-dir. The run goes "
+            "on in the checkpoint's run folder",
+        )
+        parser.add_argument(
+            "--weights",
+            metavar="PATH|last",
+            help="start from the model weights of a hookwise checkpoint (not its optimizer "
+            "or position); 'last' is the newest complete checkpoint of any run in "
+            "--output-dir",
+        )
+    else:
+        parser.add_argument(
+            "--weights",
+            metavar="PATH|last",
+            required=True,
+            help="the hookwise checkpoint to evaluate; 'last' is the newest complete "
+            "checkpoint of any run in --output-dir",
+        )
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
+    parser.add_argument(
+        "config",
+        nargs="?",
+        metavar="CONFIG",
+        help="a TOML config (default: the embedded digits example; `hookwise test` uses the "
+        "config saved beside the checkpoint when there is one)",
+    )
+    parser.add_argument(
+        "-p",
+        "--plugin",
+        dest="plugins",
+        action="append",
+        default=[],
+        metavar="NAME[:key=value,...]",
+        help=PLUGIN_SPEC_HELP,
+    )
+    _add_checkpoint_options(parser, fit=fit)
+    if fit:
+        parser.add_argument("--epochs", type=int, metavar="N", help="[trainer] epochs")
+        parser.add_argument("--steps", type=int, metavar="N", help="[trainer] steps (batches)")
+    parser.add_argument("--seed", type=int, metavar="N", help="[trainer] seed")
+    parser.add_argument(
+        "--device", metavar="DEVICE", help="[trainer] device: cpu, cuda, cuda:1, auto"
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=None,
+        metavar="DIR",
+        help="where run folders go (default: ./hookwise-runs); each run writes into "
+        "DIR/<timestamp>",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved config and, per hook, the plugins in call order; run nothing",
+    )
+    _add_trainer_flags(parser)
+    _add_debug(parser, argparse.SUPPRESS)
+
+
+def _add_trainer_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that become ``Trainer`` keyword arguments (see :func:`_trainer_flag_kwargs`)."""
+    parser.add_argument(
+        "--profile-hooks",
+        action="store_true",
+        help="time every plugin's hooks; log a table per plugin and hook (calls, total and "
+        "mean time, share of step time) at the end of the run",
+    )
+
+
+def _trainer_flag_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Trainer`` keyword arguments set by :func:`_add_trainer_flags`'s flags."""
+    return {"profile_hooks": True} if getattr(args, "profile_hooks", False) else {}
+
+
+def _add_listing_commands(commands: Any) -> None:
+    listing = commands.add_parser(
+        "plugins",
+        help="list installed plugins (reads metadata; imports nothing)",
+        description="List the installed hookwise plugins: name, distribution, version, "
+        "entry-point target and status (default, enabled by HOOKWISE_PLUGINS, blocked). "
+        "Reads entry-point metadata only: no plugin and not torch is imported, unless "
+        "--inspect. Exits with 1 when --inspect finds a broken plugin.",
+    )
+    listing.add_argument(
+        "--all",
+        action="store_true",
+        help="also list blocked plugins and default plugins that are not installed",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument(
+        "--inspect",
+        action="store_true",
+        help="import each plugin and show the hooks it implements (a broken one shows its "
+        "error; the others still list)",
+    )
+    _add_debug(listing, argparse.SUPPRESS)
+    hooks = commands.add_parser(
+        "hooks",
+        help="the hook reference",
+        description="Every hook: its arguments and when the trainer calls it.",
+    )
+    _add_debug(hooks, argparse.SUPPRESS)
+
+
+def _add_run_commands(commands: Any) -> None:
+    fit = commands.add_parser(
+        "fit",
+        help="train (the embedded digits example when no CONFIG is given)",
+        description="Train the job a TOML config describes, with its plugins. Without CONFIG, "
+        "train a small network on scikit-learn's bundled digits with the default plugins.",
+        epilog=PRECEDENCE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(fit, fit=True)
+    test = commands.add_parser(
+        "test",
+        help="evaluate a checkpoint on the test data",
+        description="Evaluate the model weights of a hookwise checkpoint on the config's "
+        "[data] test loaders, with the plugins (evaluator...).",
+        epilog=PRECEDENCE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(test, fit=False)
+
+
+def _add_new_plugin_command(commands: Any) -> None:
+    new = commands.add_parser(
+        "new-plugin",
+        help="write a new plugin distribution",
+        description="Write a pip-installable plugin distribution hookwise-NAME: a "
+        "pyproject.toml declaring the entry point, a Callback subclass using a connector, a "
+        "README and tests using hookwise's pytest fixtures.",
+    )
+    new.add_argument("name", metavar="NAME", help="the plugin's name, e.g. grad_norm")
+    new.add_argument(
+        "--dir",
+        default=".",
+        metavar="DIR",
+        help="where to create the hookwise-NAME folder (default: the current folder)",
+    )
+    _add_debug(new, argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``hookwise`` argument parser."""
+    from hookwise import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="hookwise",
+        description="Plugin-discovered callbacks for PyTorch training: list plugins and hooks, "
+        "train and test from a TOML config, scaffold a plugin.",
+        epilog=PRECEDENCE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hookwise {__version__}")
+    _add_debug(parser, False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    _add_listing_commands(commands)
+    _add_run_commands(commands)
+    _add_new_plugin_command(commands)
+    return parser
+
+
+__all__ = ["PLUGIN_SPEC_HELP", "PRECEDENCE", "build_parser"]

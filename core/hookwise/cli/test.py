@@ -1,0 +1,87 @@
+"""``hookwise test``: evaluate a checkpoint's weights on the config's test loaders."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hookwise.cli.app import EXIT_OK
+from hookwise.cli.checkpoints import checkpoint_path, load_weights
+from hookwise.cli.outputs import dry_run, finish_run, print_summary, shared_run_dir
+from hookwise.cli.parser import _trainer_flag_kwargs
+from hookwise.cli.run_config import plugin_manager, resolve, trainer_kwargs
+from hookwise.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hookwise.config import RunConfig
+    from hookwise.plugins import PluginManager
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """``hookwise test``."""
+    from hookwise.runs import CONFIG_FILE, run_dir_of
+
+    weights = checkpoint_path(args.weights, args, "--weights")
+    run = run_dir_of(weights)
+    saved = run / CONFIG_FILE if run is not None else None
+    resolved = resolve(args, saved_config=saved, fit=False)
+    pm = plugin_manager(resolved)
+    if args.dry_run:
+        return dry_run(resolved, pm)
+
+    from hookwise import distributed
+
+    kwargs = trainer_kwargs(resolved)
+    with distributed.process_group(kwargs["device"]):
+        return _test_in_group(args, resolved, pm, kwargs, weights)
+
+
+def _test_in_group(
+    args: argparse.Namespace,
+    resolved: RunConfig,
+    pm: PluginManager,
+    kwargs: dict[str, Any],
+    weights: Path,
+) -> int:
+    from hookwise import distributed
+    from hookwise.job import build_job
+    from hookwise.trainer import Trainer
+
+    job = build_job(resolved.job, train=False)
+    if not job.test_loaders:
+        raise ConfigError(
+            f"{resolved.source}: [data] has no test loader; add test = {{target = ...}}"
+        )
+    info: dict[str, Any] = {"command": "test", "weights": weights}
+    folder = shared_run_dir(args, resolved, None, **info)
+    trainer = Trainer(
+        device=kwargs["device"],
+        output_dir=folder,
+        test_dataloader=job.test_loaders,
+        test_data_connector=job.test_data_connector,
+        plugins=pm,
+        seed=kwargs["seed"],
+        **_trainer_flag_kwargs(args),
+    )
+    load_weights(job.model, weights, str(trainer.device))
+    if kwargs["seed"] is not None:
+        import torch
+
+        torch.manual_seed(int(kwargs["seed"]))
+    status = "failed"
+    metrics: dict[str, float] = {}
+    try:
+        metrics = trainer.test(job.model)
+        if trainer.profiler is not None:
+            trainer.profiler.log_report()
+        status = "finished"
+    finally:
+        finish_run(folder, status, metrics, **info)
+    if distributed.is_rank_zero():
+        print(f"Weights: {weights}")
+        print_summary(folder, metrics, trainer.metrics, tested=True)
+    return EXIT_OK
+
+
+__all__ = ["cmd_test"]
