@@ -140,7 +140,7 @@ def test_adapters_are_imported_only_for_objects_without_hooks(
         group="hookwise.adapters",
     )
     pm = IsolatedPluginManager(entry_points=True)
-    assert [a.name for a in pm.installed_adapters()] == ["demo"]
+    assert "demo" in [a.name for a in pm.installed_adapters()]
     pm.enable_object(Native())
     assert "demo_adapter_mod" not in sys.modules
     pm.enable_object(ForeignCallback())

@@ -161,3 +161,16 @@ def test_hooks_without_a_counterpart_are_refused(callback: Callback, message: st
 
 def test_predict_hooks_are_accepted_and_never_called(tmp_path: Path) -> None:
     run_fit([Predicting()], epochs=1, tmp_path=tmp_path)
+
+
+def test_a_finished_run_is_not_kept_alive(tmp_path: Path) -> None:
+    """The adapter's per-run context is keyed weakly by the trainer and must not hold it."""
+    import gc
+    import weakref
+
+    callback = EarlyStopping(monitor="val/loss")
+    result = run_fit([callback], epochs=1, tmp_path=tmp_path)
+    trainer = weakref.ref(result.trainer)
+    del result
+    gc.collect()
+    assert trainer() is None

@@ -33,7 +33,8 @@ def context_for(trainer_state: Mapping[str, Any]) -> RunContext:
     context = _contexts.get(trainer)
     if context is None:
         context = _contexts[trainer] = RunContext(trainer)
-    context.trainer_state = trainer_state
+    # not the trainer_state itself: it holds the trainer, which must stay collectable
+    context.sanity_checking = bool(trainer_state.get("sanity_check", False))
     return context
 
 
@@ -52,8 +53,8 @@ class RunContext:
         self.stage: RunningStage | None = None
         self.in_fit = False
         self.train_started = False
-        #: the hookwise trainer_state of the hook running now
-        self.trainer_state: Mapping[str, Any] = {}
+        #: whether the hook running now is part of a sanity check (``trainer_state``)
+        self.sanity_checking = False
         #: the Lightning hook running now, and the plugin whose callback runs it
         self.hook = ""
         self.plugin: LightningCallbackPlugin | None = None
@@ -92,10 +93,6 @@ class RunContext:
         if self.stage is RunningStage.TESTING:
             return "test/"
         return _PREFIX.get(self.stage, "train/") if self.stage is not None else "train/"
-
-    @property
-    def sanity_checking(self) -> bool:
-        return bool(self.trainer_state.get("sanity_check", False))
 
     def module_for(self, model: nn.Module) -> LightningModuleView:
         """The ``pl_module`` standing for ``model`` (one per model object)."""
