@@ -54,11 +54,15 @@ class EvaluatorCallback(Callback):
         test_connector = { prediction = { pred = "preds" }, target = { data = "targets" } }
 
     :param evaluator: the evaluator: a short name (``"accuracy"``, ``"classification"``,
-        ``"regression"``, or one declared in the ``hookwise.evaluators`` entry-point group), an
-        import path ``"package.module:Evaluator"``, a table ``{target = NAME_OR_PATH,
-        **params}``, or an object with vis4d's evaluator methods (``metrics``, ``reset``,
-        ``process_batch``, ``evaluate``; ``gather``, ``process``, ``save_batch``, ``save``
-        optional).
+        ``"regression"``, ``"torchmetrics"``, or one declared in the ``hookwise.evaluators``
+        entry-point group), an import path ``"package.module:Evaluator"``, a table
+        ``{target = NAME_OR_PATH, **params}``, an object with vis4d's evaluator methods
+        (``metrics``, ``reset``, ``process_batch``, ``evaluate``; ``gather``, ``process``,
+        ``save_batch``, ``save`` optional), or a ``torchmetrics.Metric`` or
+        ``MetricCollection`` (an object, an import path or a table such as ``{target =
+        "torchmetrics.classification:MulticlassAccuracy", num_classes = 10}``; needs the
+        ``torchmetrics`` extra), logged as ``torchmetrics/<class name>``
+        (:class:`~hookwise_evaluator.TorchMetricsEvaluator`).
     :param metrics_to_eval: the metrics to compute, a subset of ``evaluator.metrics``
         (``None``: all of them). An empty list is an error (vis4d silently used all).
     :param save_predictions: also have the evaluator write its predictions

@@ -8,7 +8,11 @@ The ``evaluator`` parameter of :class:`~hookwise_evaluator.EvaluatorCallback` ma
 - an import path ``"package.module:Evaluator"`` (a class or factory is called without
   arguments);
 - a mapping ``{target = NAME_OR_PATH, **params}``: the target is a short name or an import
-  path, called with the other keys, e.g. ``{target = "accuracy", top_k = [1, 5]}``.
+  path, called with the other keys, e.g. ``{target = "accuracy", top_k = [1, 5]}``;
+- a ``torchmetrics.Metric`` or ``MetricCollection`` (an object, an import path or a table,
+  ``{target = "torchmetrics.classification:MulticlassAccuracy", num_classes = 10}``): it is
+  wrapped in a :class:`~hookwise_evaluator.TorchMetricsEvaluator` (short name
+  ``"torchmetrics"``; needs the ``torchmetrics`` extra).
 
 With a name, an import path or a table, the plugin's other parameters that are not its own go
 to the evaluator too: ``evaluator = "accuracy"`` beside ``top_k = [1, 5]``.
@@ -20,8 +24,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hookwise import targets
+from hookwise.errors import ConfigError
 
 from hookwise_evaluator.base import missing_methods
+from hookwise_evaluator.torchmetrics_evaluator import (
+    TorchMetricsEvaluator,
+    is_torchmetrics_object,
+    require_torchmetrics,
+)
 
 #: The entry-point group in which distributions declare evaluators by short name.
 EVALUATOR_GROUP = "hookwise.evaluators"
@@ -31,11 +41,13 @@ SHIPPED: dict[str, str] = {
     "accuracy": "hookwise_evaluator.classification:ClassificationEvaluator",
     "classification": "hookwise_evaluator.classification:ClassificationEvaluator",
     "regression": "hookwise_evaluator.regression:RegressionEvaluator",
+    "torchmetrics": "hookwise_evaluator.torchmetrics_evaluator:TorchMetricsEvaluator",
 }
 
 _FORMS = (
     'a short name ("accuracy", "regression"), an import path "package.module:Evaluator", '
-    'a table {target = "accuracy", top_k = [1, 5]}, or an evaluator object'
+    'a table {target = "accuracy", top_k = [1, 5]}, an evaluator object, or a torchmetrics '
+    'metric {target = "torchmetrics.classification:MulticlassAccuracy", num_classes = 10}'
 )
 
 
@@ -53,7 +65,8 @@ def build_evaluator(
 ) -> Any:
     """Turn the ``evaluator`` parameter into an evaluator object (see the module docstring).
 
-    The work is done by :func:`hookwise.targets.build`.
+    The work is done by :func:`hookwise.targets.build`; a torchmetrics metric it builds is
+    wrapped in a :class:`~hookwise_evaluator.TorchMetricsEvaluator`.
 
     :param spec: the ``evaluator`` parameter.
     :param params: further parameters for the evaluator a name or a table builds
@@ -64,15 +77,31 @@ def build_evaluator(
         that does not resolve, parameters the evaluator does not take, or an object that lacks
         ``metrics``, ``reset``, ``process_batch`` or ``evaluate``.
     """
-    return targets.build(
-        spec,
-        params,
-        names=SHIPPED,
-        group=EVALUATOR_GROUP,
-        where=where,
-        kind="evaluator",
-        forms=_FORMS,
-        missing=missing_methods,
-        base="hookwise_evaluator.Evaluator",
-        plugin_params=plugin_params,
-    )
+    try:
+        built = targets.build(
+            spec,
+            params,
+            names=SHIPPED,
+            group=EVALUATOR_GROUP,
+            where=where,
+            kind="evaluator",
+            forms=_FORMS,
+            missing=_missing,
+            base="hookwise_evaluator.Evaluator",
+            plugin_params=plugin_params,
+        )
+    except ConfigError:
+        if _names_torchmetrics(spec):
+            require_torchmetrics(where)  # a clearer error: the extra to install
+        raise
+    return TorchMetricsEvaluator(built) if is_torchmetrics_object(built) else built
+
+
+def _missing(obj: Any) -> list[str]:
+    """What an evaluator lacks; torchmetrics metrics lack nothing (they get wrapped)."""
+    return [] if is_torchmetrics_object(obj) else missing_methods(obj)
+
+
+def _names_torchmetrics(spec: Any) -> bool:
+    target = spec.get(targets.TARGET_KEY) if isinstance(spec, Mapping) else spec
+    return isinstance(target, str) and target.split(".")[0].split(":")[0] == "torchmetrics"
