@@ -1,0 +1,86 @@
+"""Logged values as MLflow metric points: read off the device in one transfer per device, under
+names MLflow accepts."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import torch
+
+logger = logging.getLogger("hookwise.mlflow")
+
+#: The characters MLflow allows in metric, parameter and tag keys on every platform.
+_NOT_ALLOWED = re.compile(r"[^/\w.\- ]")
+#: MLflow's longest key.
+MAX_KEY_LENGTH = 250
+
+
+class Point(NamedTuple):
+    """One value of one key at one step (an MLflow metric point)."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+
+
+#: What the trainer's log listener receives, kept unconverted: (step, time in ms, logs).
+Event = tuple[int, int, Mapping[str, Any]]
+
+
+class KeyNames:
+    """MLflow-safe names for logged keys: ``@``, ``#`` and other characters MLflow refuses
+    become ``_`` (``val/accuracy/top1@evaluator@top5`` -> ``val/accuracy/top1_evaluator_top5``).
+    Each renamed key is reported once (INFO)."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+
+    def __call__(self, key: str) -> str:
+        name = self._names.get(key)
+        if name is None:
+            name = safe_key(key)
+            self._names[key] = name
+            if name != key:
+                logger.info("mlflow: %r is logged as %r (MLflow's allowed characters)", key, name)
+        return name
+
+
+def safe_key(key: str) -> str:
+    """``key`` with the characters MLflow refuses replaced by ``_``, as a plain relative path
+    (MLflow treats keys as file names), at most 250 characters."""
+    name = _NOT_ALLOWED.sub("_", key)
+    name = posixpath.normpath(name).lstrip("/") if name else "_"
+    if name in (".", "..") or name.startswith("../"):
+        name = "_" + name
+    return name[:MAX_KEY_LENGTH]
+
+
+def to_points(events: list[Event], names: KeyNames) -> list[Point]:
+    """Turn pending events into metric points, reading every tensor off its device at once
+    (one transfer per device, however many events and keys)."""
+    by_device: dict[torch.device, list[torch.Tensor]] = {}
+    for _, _, logs in events:
+        for value in logs.values():
+            if isinstance(value, torch.Tensor):
+                by_device.setdefault(value.device, []).append(value)
+    converted: dict[int, float] = {}
+    for device, tensors in by_device.items():
+        dtype = torch.float32 if device.type == "mps" else torch.float64  # mps has no float64
+        stacked = torch.stack([t.detach().reshape(()).to(dtype) for t in tensors])
+        for tensor, number in zip(tensors, stacked.tolist(), strict=True):
+            converted[id(tensor)] = float(number)
+    return [
+        Point(
+            names(key),
+            converted[id(value)] if isinstance(value, torch.Tensor) else float(value),
+            timestamp,
+            step,
+        )
+        for step, timestamp, logs in events
+        for key, value in logs.items()
+    ]
