@@ -79,6 +79,8 @@ class Sender:
         self._log_batch = log_batch
         self._uri = uri
         self._points: deque[Point] = deque()
+        #: The points of the request under way (taken off ``_points`` while it runs).
+        self._in_flight: list[Point] = []
         self._jobs: deque[Job] = deque()
         self._cond = threading.Condition()
         self._wake = False
@@ -112,7 +114,8 @@ class Sender:
             self._cond.notify()
         self._thread.join(timeout)
         with self._cond:
-            return Unsent(list(self._points), [j.what for j in self._jobs], self._thread.is_alive())
+            points = [*self._in_flight, *self._points]
+            return Unsent(points, [j.what for j in self._jobs], self._thread.is_alive())
 
     @property
     def failing(self) -> bool:
@@ -133,38 +136,83 @@ class Sender:
                 return
 
     def _send_all(self) -> None:
-        """Send the points, then the jobs, in order; stop at the first failure."""
+        """Send the points, then the jobs, in order; stop at the first failure worth a retry."""
         recovered = self._failing
         while True:
             with self._cond:
-                if self._points:
-                    count = min(len(self._points), MAX_POINTS_PER_BATCH)
-                    chunk = [self._points[i] for i in range(count)]
-                    job = None
-                elif self._jobs:
-                    chunk, job = [], self._jobs[0]
-                else:
-                    break
-            what = job.what if job is not None else f"{len(chunk)} metric values"
-            try:
-                if job is not None:
-                    job.call()
-                else:
-                    self._log_batch(chunk)
-            except Exception as exc:
-                if not is_permanent(exc):
-                    self._failed(exc)
+                job = self._jobs[0] if self._jobs and not self._points else None
+                count = min(len(self._points), MAX_POINTS_PER_BATCH)
+                chunk = [self._points.popleft() for _ in range(count)]
+                self._in_flight = chunk
+            if chunk:
+                rest = self._send_points(chunk)
+                with self._cond:
+                    self._in_flight = []
+                    self._points.extendleft(reversed(rest))
+                if rest:
                     return
-                logger.warning("mlflow: %s refused %s, which is dropped: %s", self._uri, what, exc)
-            with self._cond:
-                if job is not None:
+            elif job is not None:
+                if not self._send_job(job):
+                    return
+                with self._cond:
                     self._jobs.popleft()
-                else:
-                    for _ in chunk:
-                        self._points.popleft()
+            else:
+                break
         self._failing = False
         if recovered:
             logger.info("mlflow: %s answers again; the kept values were sent", self._uri)
+
+    def _send_points(self, chunk: list[Point]) -> list[Point]:
+        """Send ``chunk``; return what is to be sent again (after a failure worth a retry).
+
+        A batch the server refuses is sent again key by key, so that only the values of the
+        keys it refuses are dropped.
+        """
+        try:
+            self._log_batch(chunk)
+            return []
+        except Exception as exc:
+            if not is_permanent(exc):
+                self._failed(exc)
+                return chunk
+            refusal = exc
+        groups: dict[str, list[Point]] = {}
+        for point in chunk:
+            groups.setdefault(point.key, []).append(point)
+        if len(groups) == 1:
+            self._dropped(chunk, refusal)
+            return []
+        pending = list(groups.values())
+        while pending:
+            try:
+                self._log_batch(pending[0])
+            except Exception as exc:
+                if not is_permanent(exc):
+                    self._failed(exc)
+                    return [p for group in pending for p in group]
+                self._dropped(pending[0], exc)
+            pending.pop(0)
+        return []
+
+    def _dropped(self, points: list[Point], exc: Exception) -> None:
+        logger.warning(
+            "mlflow: %s refused the %d value(s) of %r, which are dropped: %s",
+            self._uri,
+            len(points),
+            points[0].key,
+            exc,
+        )
+
+    def _send_job(self, job: Job) -> bool:
+        """Send ``job``; ``False`` after a failure worth a retry (a refused job is dropped)."""
+        try:
+            job.call()
+        except Exception as exc:
+            if not is_permanent(exc):
+                self._failed(exc)
+                return False
+            logger.warning("mlflow: %s refused %s, which is dropped: %s", self._uri, job.what, exc)
+        return True
 
     def _failed(self, exc: Exception) -> None:
         self._failing = True
