@@ -225,3 +225,22 @@ def test_two_ranks_under_torchrun_synchronise_through_torchmetrics(tmp_path: Pat
     local = ranks[0]["metrics"]["val/local/MulticlassAccuracy"]
     assert local != pytest.approx(ranks[0]["metrics"]["val/accuracy/top1"], abs=1e-6)
     assert local * 5 == pytest.approx(round(local * 5), abs=1e-5)
+
+
+# -- on a GPU ----------------------------------------------------------------------------------
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)"
+)
+def test_states_live_on_the_gpu_and_match_the_shipped_accuracy(run_fit: Any) -> None:
+    metric = EvaluatorCallback(ACCURACY, num_classes=2, average="micro")
+    result = run_fit(
+        [("evaluator", {"evaluator": "accuracy"}), metric], epochs=2, lr=0.05, device="cuda"
+    )
+    states = [t for m in metric.evaluator.collection.values() for t in m.metric_state.values()]
+    assert states and all(t.device.type == "cuda" for t in states)
+    assert result.metrics["val/torchmetrics/MulticlassAccuracy"] == pytest.approx(
+        result.metrics["val/accuracy/top1"], abs=1e-6
+    )

@@ -231,12 +231,13 @@ def _wait_for(condition: Any, timeout: float = 30) -> bool:
 
 WORKER = """
 import os, sys
+from hookwise import hookimpl
 from hookwise.testing import run_fit
 from torch import tensor
-from hookwise import Callback
 
-class StepValue(Callback):
-    def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):
+class StepValue:
+    @hookimpl
+    def on_train_batch_end(self):
         return {"rank": tensor(float(os.environ["RANK"]))}
 
 store = sys.argv[1]

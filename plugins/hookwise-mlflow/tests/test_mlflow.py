@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
-from hookwise import Callback, TrainingInterrupted
+from hookwise import TrainingInterrupted, hookimpl
 from hookwise.testing import FitResult
 from hookwise_mlflow import MLflowCallback
 
@@ -24,15 +24,15 @@ RunFit = Callable[..., FitResult]
 LOGGER = "hookwise.mlflow"
 
 
-class LogSpy(Callback):
+class LogSpy:
     """Records every log the trainer merges, with its step: what MLflow must end up with."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.points: dict[str, list[tuple[int, float]]] = {}
         self.trainer: Any = None
 
-    def on_fit_start(self, trainer_state: Any, model: Any) -> None:
+    @hookimpl
+    def on_fit_start(self, trainer_state: Any) -> None:
         self.trainer = trainer_state["train_module"]
         if self._listen not in self.trainer.log_listeners:
             self.trainer.log_listeners.append(self._listen)
@@ -42,18 +42,11 @@ class LogSpy(Callback):
             self.points.setdefault(key, []).append((self.trainer.global_step, float(value)))
 
 
-class StepValue(Callback):
+class StepValue:
     """Returns a tensor every step (``train/extra``): every step's value must arrive."""
 
-    def on_train_batch_end(
-        self,
-        trainer_state: Any,
-        model: Any,
-        loss_module: Any,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> Any:
+    @hookimpl
+    def on_train_batch_end(self, trainer_state: Any) -> Any:
         return {"extra": torch.tensor(trainer_state["global_step"] * 0.25)}
 
 
@@ -148,30 +141,16 @@ def test_a_resumed_fit_continues_the_same_run(
     assert [r.info.run_id for r in runs] == [run_id]
 
 
-class Raiser(Callback):
-    def on_train_batch_end(
-        self,
-        trainer_state: Any,
-        model: Any,
-        loss_module: Any,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+class Raiser:
+    @hookimpl
+    def on_train_batch_end(self, trainer_state: Any) -> None:
         if trainer_state["global_step"] == 4:
             raise RuntimeError("broken at step 4")
 
 
-class SigInt(Callback):
-    def on_train_batch_end(
-        self,
-        trainer_state: Any,
-        model: Any,
-        loss_module: Any,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+class SigInt:
+    @hookimpl
+    def on_train_batch_end(self, trainer_state: Any) -> None:
         if trainer_state["global_step"] == 2:
             os.kill(os.getpid(), signal.SIGINT)  # the trainer turns it into a clean stop
 
@@ -217,27 +196,20 @@ def test_plugin_is_valid(assert_plugin_valid: Any, mlflow_server: MLflowServer) 
 # -- a server that goes away ------------------------------------------------------------------
 
 
-class ServerControl(Callback):
+class ServerControl:
     """Kills the server at ``kill_at`` (a step); brings it back at the end of fit, before the
     ``mlflow`` plugin's last try (it runs last), when ``restart``."""
 
     def __init__(self, server: MLflowServer, kill_at: int, restart: bool) -> None:
-        super().__init__()
         self.server, self.kill_at, self.restart = server, kill_at, restart
 
-    def on_train_batch_end(
-        self,
-        trainer_state: Any,
-        model: Any,
-        loss_module: Any,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+    @hookimpl
+    def on_train_batch_end(self, trainer_state: Any) -> None:
         if trainer_state["global_step"] == self.kill_at:
             self.server.kill()
 
-    def on_fit_end(self, trainer_state: Any, model: Any) -> None:
+    @hookimpl
+    def on_fit_end(self) -> None:
         if self.restart:
             self.server.start()
 
