@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
+from hookwise.values import to_floats as values_to_floats
 
 #: Metrics file formats and their file names.
 FORMATS: dict[str, str] = {"csv": "metrics.csv", "jsonl": "metrics.jsonl"}
@@ -24,22 +24,10 @@ def to_floats(events: list[tuple[int, int, Mapping[str, Any]]]) -> list[Row]:
     """Turn pending events into rows, reading all tensor values off their devices at once
     (one transfer per device), and merge consecutive events of the same epoch and step
     whose keys do not overlap."""
-    by_device: dict[torch.device, list[torch.Tensor]] = {}
-    for _, _, logs in events:
-        for value in logs.values():
-            if isinstance(value, torch.Tensor):
-                by_device.setdefault(value.device, []).append(value)
-    converted: dict[int, float] = {}
-    for tensors in by_device.values():
-        stacked = torch.stack([t.detach().reshape(()).to(torch.float64) for t in tensors])
-        for tensor, number in zip(tensors, stacked.tolist(), strict=True):
-            converted[id(tensor)] = float(number)
+    numbers = iter(values_to_floats([v for _, _, logs in events for v in logs.values()]))
     rows: list[Row] = []
     for epoch, step, logs in events:
-        values = {
-            key: converted[id(value)] if isinstance(value, torch.Tensor) else float(value)
-            for key, value in logs.items()
-        }
+        values = {key: next(numbers) for key in logs}
         last = rows[-1] if rows else None
         if (
             last is not None

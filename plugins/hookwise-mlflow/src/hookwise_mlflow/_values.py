@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-import torch
+from hookwise.values import to_floats
 
 logger = logging.getLogger("hookwise.mlflow")
 
@@ -63,24 +63,9 @@ def safe_key(key: str) -> str:
 def to_points(events: list[Event], names: KeyNames) -> list[Point]:
     """Turn pending events into metric points, reading every tensor off its device at once
     (one transfer per device, however many events and keys)."""
-    by_device: dict[torch.device, list[torch.Tensor]] = {}
-    for _, _, logs in events:
-        for value in logs.values():
-            if isinstance(value, torch.Tensor):
-                by_device.setdefault(value.device, []).append(value)
-    converted: dict[int, float] = {}
-    for device, tensors in by_device.items():
-        dtype = torch.float32 if device.type == "mps" else torch.float64  # mps has no float64
-        stacked = torch.stack([t.detach().reshape(()).to(dtype) for t in tensors])
-        for tensor, number in zip(tensors, stacked.tolist(), strict=True):
-            converted[id(tensor)] = float(number)
+    numbers = iter(to_floats([v for _, _, logs in events for v in logs.values()]))
     return [
-        Point(
-            names(key),
-            converted[id(value)] if isinstance(value, torch.Tensor) else float(value),
-            timestamp,
-            step,
-        )
+        Point(names(key), next(numbers), timestamp, step)
         for step, timestamp, logs in events
-        for key, value in logs.items()
+        for key in logs
     ]
