@@ -289,6 +289,8 @@ class Trainer:
         self._epoch_schedulers_stepped = True
         self._resume_batch = 0
         self._pending_rng: Mapping[str, Any] | None = None
+        #: The checkpoint the current (or last) fit resumed from; ``None``: it did not resume.
+        self.resumed_from: Path | None = None
         self._model: nn.Module | None = None
         self._optimizers: list[torch.optim.Optimizer] = []
         self._lr_schedulers: list[Any] = []
@@ -414,6 +416,7 @@ class Trainer:
         self._lr_schedulers = _as_list(lr_schedulers)
         self._loss_module = loss_module
         self._stop = None
+        self.resumed_from = None
         self._signal = None
         self._agreed_stop = self._agreed_signal = False
         profiler = self.profiler
@@ -846,10 +849,12 @@ class Trainer:
         return max(candidates, key=lambda p: (p.stat().st_mtime_ns, p.name == "last.ckpt"))
 
     def resume(self, path: str | os.PathLike[str]) -> Path:
-        """Restore a checkpoint written by :meth:`save_checkpoint` into the current fit."""
+        """Restore a checkpoint written by :meth:`save_checkpoint` into the current fit (the
+        file is then :attr:`resumed_from`)."""
         from hookwise.distributed import unwrap_model
 
         file = self._resume_file(path)
+        self.resumed_from = file
         data = self._load_resume_checkpoint(file)
         model = self._model
         assert model is not None

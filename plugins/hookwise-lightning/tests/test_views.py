@@ -260,3 +260,13 @@ def test_a_tolerated_failure_is_not_an_exception_of_the_run(tmp_path: Path) -> N
     run_fit(pm=pm, epochs=1, tmp_path=tmp_path)
     assert failing.exceptions == []
     assert pm.failures["Failing"].count == 1
+
+
+def test_ckpt_path_is_the_checkpoint_the_fit_resumed_from(tmp_path: Path) -> None:
+    fresh = Touch(lambda t, m: t.ckpt_path)
+    part = run_fit([fresh], epochs=1, test=False, tmp_path=tmp_path / "a")
+    assert fresh.results == [None]
+    checkpoint = part.trainer.save_checkpoint(tmp_path / "saved.ckpt")
+    resumed = Touch(lambda t, m: t.ckpt_path)
+    run_fit([resumed], epochs=2, test=False, tmp_path=tmp_path / "b", resume_from=checkpoint)
+    assert resumed.results == [str(checkpoint)]

@@ -127,6 +127,11 @@ def save_checkpoint(trainer: Trainer, path: str | Path, *, weights_only: bool) -
     return checkpointing.atomic_save({key: full[key] for key in kept if key in full}, path)
 
 
+def resumed_from(trainer: Trainer) -> Path | None:
+    """The checkpoint the current fit resumed from (``None``: it did not resume)."""
+    return trainer.resumed_from
+
+
 def log(trainer: Trainer, plugin: str, hook: str, values: Mapping[str, Any]) -> None:
     """Log fully named values (``train/...``, ``val/...``) as plugin ``plugin`` in ``hook``,
     with the trainer's checks, clash rule and listeners (the logging plugin)."""

@@ -66,12 +66,6 @@ class RunContext:
         self.checkpoint_dirs: set[Path] = set()
         #: files this run wrote through ``trainer.save_checkpoint``
         self.written: set[Path] = set()
-        #: the file ``trainer.save_checkpoint`` is writing now (recorded in the plugins' state)
-        self.saving_to: str | None = None
-        #: whether plugin state was restored from a checkpoint, and from which file (when it
-        #: was written through ``trainer.save_checkpoint``)
-        self.restored = False
-        self.restored_file: str | None = None
         self._modules: dict[int, LightningModuleView] = {}
         #: the ``pl_module`` of the model the last hook saw
         self.module: LightningModuleView | None = None

@@ -81,8 +81,6 @@ class LightningCallbackPlugin:
         state, self._restore = self._restore, None
         if state is None:
             return
-        context.restored = True
-        context.restored_file = state.get("checkpoint_file")
         checkpoint = {"epoch": state.get("epoch"), "global_step": state.get("global_step")}
         checkpoint.update(state.get("checkpoint") or {})
         self._call(context, "on_load_checkpoint", checkpoint)
@@ -249,8 +247,8 @@ class LightningCallbackPlugin:
     # -- state -----------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """The callback's ``state_dict()``, what its ``on_save_checkpoint`` adds to the
-        checkpoint, and the file being written (Lightning's ``trainer.ckpt_path`` on resume).
+        """The callback's ``state_dict()`` and what its ``on_save_checkpoint`` adds to the
+        checkpoint.
         A restored state not yet given to the callback is returned as it was saved."""
         if self._restore is not None:
             return dict(self._restore)
@@ -274,7 +272,6 @@ class LightningCallbackPlugin:
             "callback": _qualified(type(self.callback)),
             "state": self.callback.state_dict(),
             "checkpoint": extra,
-            "checkpoint_file": context.saving_to if context is not None else None,
             **position,
         }
 

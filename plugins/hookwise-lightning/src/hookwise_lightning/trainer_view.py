@@ -330,16 +330,8 @@ class LightningTrainerView:
     @property
     def ckpt_path(self) -> str | None:
         """The checkpoint this fit resumed from (``None``: it did not resume)."""
-        context = self._context
-        if not context.restored:
-            return None
-        if context.restored_file is None:
-            raise UnsupportedLightningFeature(
-                "trainer.ckpt_path",
-                reason="the run resumed from a checkpoint that was not written through "
-                "trainer.save_checkpoint of an adapted callback, so its path is not known",
-            )
-        return context.restored_file
+        path = api.resumed_from(self._trainer)
+        return None if path is None else str(path)
 
     def save_checkpoint(
         self, filepath: str | Path, weights_only: bool = False, storage_options: Any = None
@@ -353,11 +345,7 @@ class LightningTrainerView:
             )
         context = self._context
         path = Path(filepath)
-        context.saving_to = str(filepath)
-        try:
-            api.save_checkpoint(self._trainer, path, weights_only=weights_only)
-        finally:
-            context.saving_to = None
+        api.save_checkpoint(self._trainer, path, weights_only=weights_only)
         context.checkpoint_dirs.add(path.resolve().parent)
         context.written.add(path.resolve())
 
