@@ -270,3 +270,25 @@ def test_ckpt_path_is_the_checkpoint_the_fit_resumed_from(tmp_path: Path) -> Non
     resumed = Touch(lambda t, m: t.ckpt_path)
     run_fit([resumed], epochs=2, test=False, tmp_path=tmp_path / "b", resume_from=checkpoint)
     assert resumed.results == [str(checkpoint)]
+
+
+def test_remove_checkpoint_deletes_only_checkpoints_the_run_writes_beside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outside = tmp_path / "precious.ckpt"
+    outside.write_text("not the run's")
+    folder = tmp_path / "ckpts"
+
+    def save_and_remove(trainer: Any, pl_module: Any) -> Any:
+        trainer.strategy.remove_checkpoint(outside)  # a folder the run never wrote to
+        trainer.save_checkpoint(folder / "mine.ckpt")
+        (folder / "notes.txt").write_text("beside, not a checkpoint")
+        trainer.strategy.remove_checkpoint(folder / "notes.txt")
+        trainer.strategy.remove_checkpoint(folder / "mine.ckpt")
+        return sorted(p.name for p in folder.iterdir())
+
+    touch = Touch(save_and_remove)
+    run_fit([touch], epochs=1, tmp_path=tmp_path)
+    assert touch.results == [["notes.txt"]]
+    assert outside.read_text() == "not the run's"
+    assert caplog.text.count("not deleting") == 2

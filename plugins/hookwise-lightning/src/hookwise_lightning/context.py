@@ -52,7 +52,6 @@ class RunContext:
         self.fn: TrainerFn | None = None
         self.stage: RunningStage | None = None
         self.in_fit = False
-        self.train_started = False
         #: whether the hook running now is part of a sanity check (``trainer_state``)
         self.sanity_checking = False
         #: the Lightning hook running now, and the plugin whose callback runs it
