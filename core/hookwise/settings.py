@@ -410,6 +410,7 @@ define(
         Flag(),
         False,
         "Time every plugin's hooks and log a table per plugin and hook at the end of the run.",
+        flag="--profile-hooks",
     )
 )
 define(

@@ -188,14 +188,19 @@ def test_bad_device(capsys, tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(TINY_CONFIG)
     code, _, err = run_main(capsys, "fit", config, "--device", "gpu0")
-    assert code == 2 and "[trainer] device 'gpu0' is not a device torch knows" in err
+    assert code == 2
+    assert "--device must be 'cpu', 'cuda', 'cuda:N', 'auto' or a torch.device, got 'gpu0'" in err
+    # The same setting, the same check, in a config (before anything is built).
+    config.write_text(TINY_CONFIG.replace('device = "cpu"', 'device = "gpu0"'))
+    code, _, err = run_main(capsys, "fit", config)
+    assert code == 2
+    assert f"{config}: [trainer] device must be 'cpu', 'cuda', 'cuda:N', 'auto'" in err
 
 
 def test_usage_errors_exit_2(capsys) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["fit", "--epochs", "many"])
-    assert caught.value.code == 2
-    assert "invalid int value: 'many'" in capsys.readouterr().err
+    code, _, err = run_main(capsys, "fit", "--epochs", "many")
+    assert code == 2
+    assert "--epochs must be an integer >= 0 (-1: unlimited), got 'many'" in err
     with pytest.raises(SystemExit) as caught:
         main(["test"])
     assert caught.value.code == 2

@@ -82,11 +82,17 @@ def test_missing_config_file(tmp_path: Path) -> None:
     [
         ({"trainr": {}}, "cfg.toml: unknown key 'trainr'. Did you mean 'trainer'?"),
         ({"trainer": {"epoch": 3}}, "[trainer]: unknown key 'epoch'. Did you mean 'epochs'?"),
-        ({"trainer": {"epochs": "ten"}}, "[trainer] epochs must be an integer, got 'ten' (str)"),
-        ({"trainer": {"epochs": True}}, "[trainer] epochs must be an integer, got True"),
+        (
+            {"trainer": {"epochs": "ten"}},
+            "[trainer] epochs must be an integer >= 0 (-1: unlimited), got 'ten'",
+        ),
+        (
+            {"trainer": {"epochs": True}},
+            "[trainer] epochs must be an integer >= 0 (-1: unlimited), got True",
+        ),
         (
             {"trainer": {"val_check_interval": True}},
-            "val_check_interval must be an integer or false",
+            "val_check_interval must be an integer >= 1 or None, got True",
         ),
         (
             {"trainer": {"scheduler_interval": "batch"}},

@@ -146,7 +146,7 @@ def test_config_values_of_the_wrong_type(tmp_path: Path, config: Path) -> None:
     config.write_text(CLI_CONFIG.replace("epochs = 2", 'epochs = "three"'), encoding="utf-8")
     result = _hookwise(tmp_path, "fit", config, HOOKWISE_PLUGINS=QUIET)
     assert result.returncode == 2, _explain(result)
-    assert "[trainer] epochs must be an integer, got 'three' (str)" in result.stderr
+    assert "[trainer] epochs must be an integer >= 0 (-1: unlimited), got 'three'" in result.stderr
     assert "tiny.toml" in result.stderr, _explain(result)
     assert "Traceback" not in result.stderr
 

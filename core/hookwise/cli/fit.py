@@ -39,7 +39,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     kwargs = trainer_kwargs(resolved)
     # Under torchrun the ranks agree on the run folder before the trainer exists.
-    with distributed.process_group(kwargs["device"]):
+    with distributed.process_group(kwargs.get("device", "auto")):
         return _fit_in_group(
             args, resolved, pm, kwargs, resume=resume, weights=weights, run_dir=resumed_run
         )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hookwise.settings import Setting
 
 PRECEDENCE = """\
 Plugins and settings come from four layers; a later layer wins, key by key:
@@ -79,13 +82,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
         help=PLUGIN_SPEC_HELP,
     )
     _add_checkpoint_options(parser, fit=fit)
-    if fit:
-        parser.add_argument("--epochs", type=int, metavar="N", help="[trainer] epochs")
-        parser.add_argument("--steps", type=int, metavar="N", help="[trainer] steps (batches)")
-    parser.add_argument("--seed", type=int, metavar="N", help="[trainer] seed")
-    parser.add_argument(
-        "--device", metavar="DEVICE", help="[trainer] device: cpu, cuda, cuda:1, auto"
-    )
+    add_setting_flags(parser, "fit" if fit else "test")
     parser.add_argument(
         "--output-dir",
         default=None,
@@ -98,23 +95,71 @@ def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
         action="store_true",
         help="print the resolved config and, per hook, the plugins in call order; run nothing",
     )
-    _add_trainer_flags(parser)
     _add_debug(parser, argparse.SUPPRESS)
 
 
-def _add_trainer_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags that become ``Trainer`` keyword arguments (see :func:`_trainer_flag_kwargs`)."""
-    parser.add_argument(
-        "--profile-hooks",
-        action="store_true",
-        help="time every plugin's hooks; log a table per plugin and hook (calls, total and "
-        "mean time, share of step time) at the end of the run",
+def flag_settings(command: str) -> list[Setting]:
+    """The settings ``command`` has a flag for, in definition order."""
+    from hookwise import settings
+
+    return [s for s in settings.all_settings() if s.flag and command in s.commands]
+
+
+def flag_dest(setting: Setting) -> str:
+    """Where argparse stores a setting's flag: ``setting_<name>`` (never a command's own
+    option)."""
+    return f"setting_{setting.name}"
+
+
+def _metavar(setting: Setting) -> str:
+    from hookwise import settings
+
+    kind = setting.kind
+    if isinstance(kind, settings.Count):
+        return "N"
+    if isinstance(kind, settings.Choice):
+        return "{" + ",".join(kind.choices) + "}"
+    return {settings.Device: "DEVICE", settings.Seconds: "SECONDS"}.get(type(kind), "VALUE")
+
+
+def _flag_help(setting: Setting) -> str:
+    from hookwise import settings
+
+    if isinstance(setting.kind, settings.Flag):
+        return setting.help  # a switch: given or not
+    if setting.config_key is None:
+        return f"{setting.help} (default {setting.default_text})"
+    return (
+        f"{setting.help} Sets [trainer] {setting.config_key} (default {setting.default_text}, "
+        f"unless the config sets it)."
     )
 
 
+def add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    """One flag per setting of :mod:`hookwise.settings` that defines one for ``command``:
+    its help, default and allowed values come from the setting. Values stay text here;
+    :func:`hookwise.cli.run_config.setting_overrides` checks them, so a bad value is an
+    error naming the flag (exit status 2), like a bad config value."""
+    from hookwise import settings
+
+    for setting in flag_settings(command):
+        options: dict[str, Any] = {"dest": flag_dest(setting), "default": None}
+        if isinstance(setting.kind, settings.Flag):
+            options["action"] = "store_true"
+        else:
+            options["metavar"] = _metavar(setting)
+        parser.add_argument(str(setting.flag), help=_flag_help(setting), **options)
+
+
 def _trainer_flag_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``Trainer`` keyword arguments set by :func:`_add_trainer_flags`'s flags."""
-    return {"profile_hooks": True} if getattr(args, "profile_hooks", False) else {}
+    """The ``Trainer`` keyword arguments set by flags of settings no config key holds
+    (``--profile-hooks``); a setting with a config key goes through the config layers."""
+    kwargs: dict[str, Any] = {}
+    for setting in flag_settings(getattr(args, "command", "fit")):
+        value = getattr(args, flag_dest(setting), None)
+        if setting.config_key is None and value is not None:
+            kwargs[setting.name] = setting.from_text(str(value))
+    return kwargs
 
 
 def _add_listing_commands(commands: Any) -> None:
@@ -207,4 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-__all__ = ["PLUGIN_SPEC_HELP", "PRECEDENCE", "build_parser"]
+__all__ = [
+    "PLUGIN_SPEC_HELP",
+    "PRECEDENCE",
+    "add_setting_flags",
+    "build_parser",
+    "flag_dest",
+    "flag_settings",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,18 +18,33 @@ if TYPE_CHECKING:
 logger = logging.getLogger("hookwise")
 
 
-def resolve(
-    args: argparse.Namespace, *, saved_config: Path | None = None, fit: bool = True
-) -> RunConfig:
+def setting_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``[trainer]`` values the command line sets (``--epochs 3`` -> ``{"epochs": 3}``),
+    each checked by its setting and written as TOML writes it (``None`` as ``false``).
+
+    :raises ConfigError: naming the flag, the value and what the setting allows.
+    """
+    from hookwise.cli.parser import flag_dest, flag_settings
+
+    overrides: dict[str, Any] = {}
+    for setting in flag_settings(args.command):
+        text = getattr(args, flag_dest(setting), None)
+        if text is None or setting.config_key is None:
+            continue
+        value = setting.kind.from_text(str(text))
+        setting.check(value, where=setting.flag or setting.name, key="")
+        overrides[setting.config_key] = False if value is None else value
+    return overrides
+
+
+def resolve(args: argparse.Namespace, *, saved_config: Path | None = None) -> RunConfig:
     """The run's config: the defaults, CONFIG (or the one saved with the checkpoint), the
     environment and the command line."""
     from hookwise.config import load_toml, resolve_config
 
     config_path = Path(args.config) if args.config else saved_config
     config = load_toml(config_path) if config_path is not None else None
-    overrides: dict[str, Any] = {"seed": args.seed, "device": args.device}
-    if fit:
-        overrides.update(epochs=args.epochs, steps=args.steps)
+    overrides = setting_overrides(args)
     if config_path is not None and not args.config:
         logger.info("Using the config saved with the checkpoint: %s", config_path)
     return resolve_config(
@@ -69,51 +85,42 @@ def check_job_targets(job: dict[str, Any]) -> None:
 
 
 def _apply_threads(threads: int | None) -> None:
-    if threads is None:
-        return
-    if threads < 1:
-        raise ConfigError(f"[trainer] num_threads must be at least 1, got {threads}")
-    import torch
+    if threads is not None:
+        import torch
 
-    torch.set_num_threads(threads)
+        torch.set_num_threads(threads)
 
 
-def _check_device(device: str) -> None:
-    if device == "auto":
-        return
-    import torch
-
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(
-            f"[trainer] device {device!r} is not a device torch knows ({exc}); use cpu, "
-            f"cuda, cuda:N, mps or auto"
-        ) from None
+#: How the command applies each ``run`` setting (one that is no ``Trainer`` argument).
+RUN_SETTINGS: dict[str, Callable[[Any], None]] = {"num_threads": _apply_threads}
 
 
 def trainer_kwargs(resolved: RunConfig) -> dict[str, Any]:
-    """``Trainer`` keyword arguments from ``[trainer]``; applies ``num_threads`` to torch."""
-    from hookwise.settings import DEFAULT_NUM_EPOCHS
+    """``Trainer`` keyword arguments from the resolved ``[trainer]`` table, each checked and
+    normalised by its setting (``false`` becomes ``None``); the ``run`` settings
+    (``num_threads``) are applied here instead. Settings the table does not hold are left to
+    the ``Trainer``'s defaults, which are the settings' defaults."""
+    from hookwise import settings
 
-    settings = resolved.trainer
-    _apply_threads(settings.get("num_threads"))
-    device = settings.get("device", "auto")
-    _check_device(device)
-    every = settings.get("check_val_every_n_epoch", 1)
-    interval = settings.get("val_check_interval")
-    kwargs: dict[str, Any] = {
-        "device": device,
-        "num_epochs": settings.get("epochs", DEFAULT_NUM_EPOCHS),
-        "num_steps": settings.get("steps", -1),
-        "check_val_every_n_epoch": None if every is False else every,
-        "val_check_interval": None if interval is False else interval,
-        "seed": settings.get("seed"),
-        "scheduler_interval": settings.get("scheduler_interval", "epoch"),
-    }
-    if "log_every_n_steps" in settings:
-        kwargs["log_every_n_steps"] = settings["log_every_n_steps"]
+    kwargs: dict[str, Any] = {}
+    where = f"{resolved.source}: [trainer]"
+    for key, value in resolved.trainer.items():
+        setting = settings.by_config_key(key)
+        if setting is None:  # resolve_config checked every key
+            raise ConfigError(f"{where}: unknown key {key!r}")
+        checked = setting.from_toml(value, where=where)
+        if setting.scope == "run":
+            RUN_SETTINGS[setting.name](checked)
+        else:
+            kwargs[setting.name] = checked
     return kwargs
 
 
-__all__ = ["check_job_targets", "plugin_manager", "resolve", "trainer_kwargs"]
+__all__ = [
+    "RUN_SETTINGS",
+    "check_job_targets",
+    "plugin_manager",
+    "resolve",
+    "setting_overrides",
+    "trainer_kwargs",
+]

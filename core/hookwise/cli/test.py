@@ -25,7 +25,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     weights = checkpoint_path(args.weights, args, "--weights")
     run = run_dir_of(weights)
     saved = run / CONFIG_FILE if run is not None else None
-    resolved = resolve(args, saved_config=saved, fit=False)
+    resolved = resolve(args, saved_config=saved)
     pm = plugin_manager(resolved)
     if args.dry_run:
         return dry_run(resolved, pm)
@@ -33,7 +33,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from hookwise import distributed
 
     kwargs = trainer_kwargs(resolved)
-    with distributed.process_group(kwargs["device"]):
+    with distributed.process_group(kwargs.get("device", "auto")):
         return _test_in_group(args, resolved, pm, kwargs, weights)
 
 
@@ -56,19 +56,18 @@ def _test_in_group(
     info: dict[str, Any] = {"command": "test", "weights": weights}
     folder = shared_run_dir(args, resolved, None, **info)
     trainer = Trainer(
-        device=kwargs["device"],
         output_dir=folder,
         test_dataloader=job.test_loaders,
         test_data_connector=job.test_data_connector,
         plugins=pm,
-        seed=kwargs["seed"],
+        **kwargs,
         **_trainer_flag_kwargs(args),
     )
     load_weights(job.model, weights, str(trainer.device))
-    if kwargs["seed"] is not None:
+    if trainer.seed is not None:
         import torch
 
-        torch.manual_seed(int(kwargs["seed"]))
+        torch.manual_seed(trainer.seed)
     status = "failed"
     metrics: dict[str, float] = {}
     try:

@@ -42,8 +42,8 @@ A TOML file; every table is optional::
     target = "torch.nn:CrossEntropyLoss"
     connector = { input = { pred = "logits" }, target = { data = "labels" } }
 
-    [trainer]      # epochs, steps, seed, device ("auto", "cpu", "cuda"...),
-    epochs = 10    # check_val_every_n_epoch (false: never), val_check_interval (steps),
+    [trainer]      # the settings with a config key in hookwise.settings: epochs, steps,
+    epochs = 10    # seed, device, check_val_every_n_epoch (false: never), val_check_interval,
     seed = 0       # log_every_n_steps, scheduler_interval ("epoch"/"step"), num_threads
 
     [plugins.logging]                 # a plugin and its parameters
@@ -71,7 +71,9 @@ later layer's parameters update an earlier layer's for the same name, ``no:NAME`
   ``HOOKWISE_DISABLE_PLUGIN_AUTOLOAD=1`` drops them, so that only what is named loads.
 - The default *job* (``model``, ``data``, ``optimizer``, ``scheduler``, ``loss``: the digits
   example) is used when the config has no ``[model]``; a config with a ``[model]`` table
-  defines the whole job itself. ``[trainer]`` keys merge one by one.
+  defines the whole job itself. ``[trainer]`` keys merge one by one; each is checked by its
+  definition in :mod:`hookwise.settings` (the same check as the ``Trainer`` argument and the
+  command-line flag), and a key no layer sets gets that definition's default.
 - Plugins run in this order: the plugins you named (config, then environment, then command
   line), then the default plugins, so a default (checkpoint last) sees what yours did.
 - ``HOOKWISE_ALLOWED_PLUGINS`` and the config's ``allowed_plugins`` are allow-lists; when both

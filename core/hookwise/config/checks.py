@@ -10,8 +10,9 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hookwise import settings
 from hookwise.config.specs import plugin_options_from_config
-from hookwise.errors import ConfigError
+from hookwise.errors import ConfigError, add_note
 
 #: The sections of a config that describe the job (what is trained, on what, how).
 JOB_SECTIONS: tuple[str, ...] = ("model", "data", "optimizer", "scheduler", "loss")
@@ -22,18 +23,10 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "trainer",
     "plugins",
 )
-#: ``[trainer]`` keys and their types (``None`` in a tuple: the key may be ``false`` for "off").
-TRAINER_KEYS: dict[str, tuple[type, ...]] = {
-    "epochs": (int,),
-    "steps": (int,),
-    "seed": (int,),
-    "device": (str,),
-    "check_val_every_n_epoch": (int, bool),
-    "val_check_interval": (int, bool),
-    "log_every_n_steps": (int,),
-    "scheduler_interval": (str,),
-    "num_threads": (int,),
-}
+#: ``[trainer]`` keys, in the order :mod:`hookwise.settings` defines them (each is one
+#: :class:`~hookwise.settings.Setting`'s ``config_key``, checked by that setting); the checks
+#: read the settings themselves, so a setting defined later is a key too.
+TRAINER_KEYS: tuple[str, ...] = settings.config_keys()
 #: ``[data]`` keys.
 DATA_KEYS: tuple[str, ...] = (
     "train",
@@ -51,11 +44,6 @@ def closest_hint(name: str, candidates: Iterable[str]) -> str:
     """`` Did you mean 'x'?`` for the closest candidate, or ``""``."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
-
-
-def _type_names(types: tuple[type, ...]) -> str:
-    names = {int: "an integer", str: "a string", bool: "false (off)", float: "a number"}
-    return " or ".join(names.get(t, t.__name__) for t in types)
 
 
 def check_config(config: Mapping[str, Any], where: str) -> None:
@@ -128,27 +116,24 @@ def _check_data(data: Any, where: str) -> None:
 
 
 def check_trainer(trainer: Any, where: str) -> None:
-    """Check ``[trainer]`` settings (a table, or command-line overrides)."""
+    """Check ``[trainer]`` settings (a table, or command-line overrides) against their
+    definitions in :mod:`hookwise.settings` (``false`` is ``None`` where a setting allows it).
+    """
     if not isinstance(trainer, Mapping):
         raise ConfigError(f"{where} must be a table such as {{ epochs = 10 }}")
     for key, value in trainer.items():
-        types = TRAINER_KEYS.get(key)
-        if types is None:
+        setting = settings.by_config_key(key)
+        if setting is None:
+            keys = settings.config_keys()
             raise ConfigError(
-                f"{where}: unknown key {key!r}.{closest_hint(key, TRAINER_KEYS)} It has: "
-                f"{', '.join(TRAINER_KEYS)}"
+                f"{where}: unknown key {key!r}.{closest_hint(key, keys)} It has: {', '.join(keys)}"
             )
-        ok = isinstance(value, types) and not (
-            isinstance(value, bool) and (bool not in types or value is True)
-        )
-        if not ok:
-            raise ConfigError(
-                f"{where} {key} must be {_type_names(types)}, got {value!r} "
-                f"({type(value).__name__})"
-            )
-    interval = trainer.get("scheduler_interval")
-    if interval is not None and interval not in ("epoch", "step"):
-        raise ConfigError(f"{where} scheduler_interval must be 'epoch' or 'step', got {interval!r}")
+        try:
+            setting.from_toml(value, where=where)
+        except ConfigError as exc:
+            if setting.kind.optional:
+                add_note(exc, f"(in a config, {key} = false means None)")
+            raise
 
 
 __all__ = [
