@@ -1,0 +1,73 @@
+"""Small helpers of the trainer's parts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+
+from hookwise.errors import ConfigError
+
+
+def to_device(data: Any, device: torch.device) -> Any:
+    """``data`` with every tensor (in dicts, lists and tuples) moved to ``device``."""
+    if isinstance(data, torch.Tensor):
+        return data.to(device, non_blocking=True)
+    if isinstance(data, Mapping):
+        return {k: to_device(v, device) for k, v in data.items()}
+    if isinstance(data, (list, tuple)) and not hasattr(data, "_fields"):
+        return type(data)(to_device(v, device) for v in data)
+    return data
+
+
+def as_list(value: Any) -> list[Any]:
+    """``None`` -> ``[]``, a list or tuple -> a list, anything else -> ``[value]``."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def length(loader: Any) -> int | None:
+    """``len(loader)``, or ``None`` when it has none."""
+    if loader is None:
+        return None
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def compute_loss(loss_module: Any, outputs: Any, batch: Any) -> tuple[torch.Tensor, Any]:
+    """``(total, metrics)`` of a loss module that returns both (a ``LossModule``) or just the
+    total (then ``metrics`` is ``{"loss": total.detach()}``)."""
+    result = loss_module(outputs, batch)
+    if isinstance(result, tuple):
+        total, metrics = result
+        return total, metrics
+    return result, {"loss": result.detach()}
+
+
+def plugin_entries(
+    plugins: Iterable[Any] | Mapping[str, Any] | None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """``Trainer(plugins=...)`` as ``(name, params)`` pairs."""
+    if plugins is None:
+        return []
+    if isinstance(plugins, Mapping):
+        return [(str(name), dict(params or {})) for name, params in plugins.items()]
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for item in plugins:
+        if isinstance(item, str):
+            entries.append((item, {}))
+        elif isinstance(item, tuple) and len(item) == 2:
+            entries.append((str(item[0]), dict(item[1])))
+        elif hasattr(item, "name") and hasattr(item, "params"):
+            entries.append((item.name, dict(item.params)))
+        else:
+            raise ConfigError(
+                f"plugins entries are names, (name, params) pairs or plugin specs, got {item!r}"
+            )
+    return entries

@@ -1,0 +1,95 @@
+"""The evaluation loop: one pass over every test loader, with the evaluation hooks.
+
+One pass::
+
+    on_test_epoch_start -> per loader, per batch: forward, on_test_batch_end
+    -> on_test_epoch_end (returned logs -> val/<key> or test/<key>) -> on_validation_end
+
+``on_test_epoch_start`` and ``on_test_epoch_end`` run once for all loaders, as in vis4d.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from hookwise.errors import ConfigError
+from hookwise.trainer._util import to_device
+from hookwise.trainer.logs import to_float
+from hookwise.trainer.position import seed_loader
+
+if TYPE_CHECKING:
+    from hookwise.trainer.facade import Trainer
+
+
+class EvaluationLoop:
+    """Runs evaluation passes for ``trainer``."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    @torch.no_grad()
+    def run(self, model: nn.Module, *, is_val: bool) -> dict[str, float]:
+        """One pass over every test loader; return its logs as floats, prefixed ``val/``
+        when ``is_val`` (validation during fit), else ``test/``."""
+        trainer = self.trainer
+        if not trainer.test_dataloader:
+            raise ConfigError("Trainer.test needs a test_dataloader")
+        profiler = trainer.profiler
+        if profiler is not None:
+            profiler.begin("eval")
+        prefix = "val/" if is_val else "test/"
+        model = model.to(trainer.device)
+        if trainer._model is None:
+            trainer._model = model
+        trainer._setup_distributed()
+        trainer._ensure_setup()
+        loaders = trainer.test_dataloader = trainer._strategy.shard_eval_loaders(
+            trainer.test_dataloader
+        )
+        metrics = self._pass(model, loaders, prefix)
+        if profiler is not None:
+            profiler.end("eval")
+        return metrics
+
+    def _pass(self, model: nn.Module, loaders: list[Any], prefix: str) -> dict[str, float]:
+        trainer = self.trainer
+        pm = trainer.pm
+        connector = trainer.test_data_connector
+        device = trainer.device
+        move = device.type != "cpu"
+        seed = trainer.seed if trainer.seed is not None else 0
+        batch_end = pm.caller("on_test_batch_end")
+        call_batch_end = bool(batch_end.calls or batch_end.wrappers)
+        model.eval()
+        forward = trainer._strategy.eval_model(model)
+        pm.caller("on_test_epoch_start").call_ordered(
+            trainer_state=trainer.get_state(), model=model
+        )
+        pass_state = trainer.get_state()  # copied for each batch hook (see FitLoop)
+        for loader_idx, loader in enumerate(loaders):
+            seed_loader(loader, seed, -1 - loader_idx)
+            for batch_idx, batch in enumerate(loader):
+                if move:
+                    batch = to_device(batch, device)
+                outputs = forward(**connector(batch)) if connector is not None else forward(batch)
+                if call_batch_end:
+                    batch_end.call_ordered(
+                        trainer_state={**pass_state},
+                        model=model,
+                        outputs=outputs,
+                        batch=batch,
+                        batch_idx=batch_idx,
+                        dataloader_idx=loader_idx,
+                    )
+        results = pm.caller("on_test_epoch_end").call_attributed(
+            trainer_state=trainer.get_state(), model=model
+        )
+        logged = trainer._logs.merge(prefix, "on_test_epoch_end", results)
+        metrics = {key: to_float(value) for key, value in logged.items()}
+        pm.caller("on_validation_end").call_ordered(
+            trainer_state=trainer.get_state(), model=model, metrics=metrics
+        )
+        return metrics

@@ -1,0 +1,355 @@
+"""``Trainer``: vis4d's trainer API over the parts that do the work.
+
+The facade keeps vis4d v0.1.2's constructor and methods (``fit``, ``test``, ``get_state``) and
+hookwise's own (checkpoints, stopping, metrics); the work is done by its parts:
+:mod:`~hookwise.trainer.fit_loop` and :mod:`~hookwise.trainer.evaluation` (the loops),
+:mod:`~hookwise.trainer.stopping` (the stop latch and signals), :mod:`~hookwise.trainer.resume`
+(checkpoint state, RNG, position), :mod:`~hookwise.trainer.strategy` (processes, wrapping,
+sharding) and :mod:`~hookwise.trainer.logs` (merging logged values).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from hookwise import distributed, settings
+from hookwise.errors import ConfigError
+from hookwise.plugins import HookFailure, PluginManager
+from hookwise.state import TrainerState
+from hookwise.trainer._util import as_list, length, plugin_entries
+from hookwise.trainer.evaluation import EvaluationLoop
+from hookwise.trainer.failures import report_exception
+from hookwise.trainer.fit_loop import FitLoop
+from hookwise.trainer.logs import LogMerger
+from hookwise.trainer.position import Position
+from hookwise.trainer.resume import CheckpointControl
+from hookwise.trainer.stopping import StopControl, StopLatch
+from hookwise.trainer.strategy import DistributedControl, ProcessGroupOwner, Strategy
+
+logger = logging.getLogger("hookwise")
+
+PluginsArg = PluginManager | Iterable[Any] | Mapping[str, Mapping[str, Any]] | None
+
+
+class Trainer(StopControl, CheckpointControl, DistributedControl):
+    """Runs training and evaluation, dispatching every hook to the enabled plugins.
+
+    The first arguments are vis4d's ``Trainer`` arguments, by the same names; every setting is
+    defined (type, default, check) in :mod:`hookwise.settings`:
+
+    :param device: where the model and batches go (``"cpu"``, ``"cuda"``, ``torch.device``);
+        ``None`` or ``"auto"`` picks CUDA when it is available.
+    :param output_dir: the run's folder (checkpoints, logs, the interrupt checkpoint).
+    :param train_dataloader: the training loader (batches are dicts).
+    :param test_dataloader: a list of evaluation loaders (one loader is accepted too).
+    :param train_data_connector: a :class:`~hookwise.DataConnector` selecting the model's
+        inputs from the batch: ``model(**connector(batch))``. ``None`` calls ``model(batch)``.
+    :param test_data_connector: the same for evaluation (defaults to the train connector).
+    :param callbacks: vis4d-style ``Callback`` objects, registered in this order under their
+        class names (``Name#2`` for a second one); an object without hookwise hooks is offered
+        to the installed adapters (a Lightning callback, with ``hookwise-lightning``).
+    :param num_epochs: the number of epochs (-1: unlimited).
+    :param num_steps: the number of training batches (-1: unlimited).
+    :param epoch: the epoch to start from.
+    :param global_step: the step to start from.
+    :param check_val_every_n_epoch: validate after every n-th epoch (``None``: never).
+    :param val_check_interval: also validate whenever ``global_step % n == 0`` (``None``: off).
+    :param log_every_n_steps: kept for vis4d compatibility (logging plugins read it).
+
+    hookwise's own arguments (keyword only):
+
+    :param plugins: plugin names to enable (``"name"``, ``"name@instance"``,
+        ``"package.module:Object"``), ``(name, params)`` pairs, a mapping ``{name: params}``,
+        or a ready :class:`~hookwise.PluginManager`.
+    :param seed: the seed; data order depends only on it and the epoch. ``None`` draws one
+        (saved in checkpoints). A given seed also seeds torch, ``random`` and numpy at fit start.
+    :param scheduler_interval: step schedulers per ``"epoch"`` (after ``on_train_epoch_end``)
+        or per ``"step"``. vis4d's ``LRSchedulerWrapper`` objects are stepped as in vis4d.
+    :param profile_hooks: time every plugin's hooks (see :attr:`profiler`).
+    :param handle_signals: during ``fit``, turn SIGINT/SIGTERM into a clean stop with a
+        checkpoint (main thread only).
+
+    Distributed runs (see ``docs/distributed.md``): under ``torchrun`` the trainer initialises
+    the process group (gloo on the CPU, NCCL on CUDA, where ``"cuda"`` means
+    ``cuda:LOCAL_RANK``), wraps the model in ``DistributedDataParallel`` during ``fit``, gives
+    the train loader a ``DistributedSampler`` seeded with ``seed`` and the evaluation loaders a
+    :class:`~hookwise.distributed.DistributedEvalSampler` (no padding), registers plugins marked
+    ``rank_zero_only = True`` on rank 0 only, writes checkpoints from rank 0, and combines stop
+    requests and signals across ranks at points every rank reaches together.
+
+    :param dist_timeout: seconds a collective call waits for the other ranks before failing
+        (so a lost rank ends the run in bounded time).
+    :param dist_stop_check_interval: in a distributed run, stop requests and signals are
+        combined across ranks (one small all-reduce) at every epoch end, after every
+        validation, and every this many training steps (``None``: only at epoch ends and
+        validations). All ranks stop at the same step.
+    :param use_distributed_sampler: replace the loaders' samplers in a distributed run
+        (``False`` when the data is already split per rank, e.g. by data factories that take
+        ``rank`` and ``world_size``; loaders with a ``DistributedSampler`` are always kept).
+    :param ddp_kwargs: keyword arguments for ``DistributedDataParallel`` (for example
+        ``{"find_unused_parameters": True}``).
+    """
+
+    def __init__(
+        self,
+        device: torch.device | str | None = "auto",
+        output_dir: str | os.PathLike[str] = "hookwise-runs/run",
+        train_dataloader: DataLoader[Any] | None = None,
+        test_dataloader: Sequence[DataLoader[Any]] | DataLoader[Any] | None = None,
+        train_data_connector: Any = None,
+        test_data_connector: Any = None,
+        callbacks: Sequence[Any] | None = None,
+        num_epochs: int = settings.DEFAULT_NUM_EPOCHS,
+        num_steps: int = -1,
+        epoch: int = 0,
+        global_step: int = 0,
+        check_val_every_n_epoch: int | None = 1,
+        val_check_interval: int | None = None,
+        log_every_n_steps: int = 50,
+        *,
+        plugins: PluginsArg = None,
+        seed: int | None = None,
+        scheduler_interval: str = "epoch",
+        profile_hooks: bool = False,
+        handle_signals: bool = True,
+        dist_timeout: float = settings.DEFAULT_DIST_TIMEOUT_S,
+        dist_stop_check_interval: int | None = 10,
+        use_distributed_sampler: bool = True,
+        ddp_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        given = dict(locals())
+        checked = settings.check_all(
+            {s.name: given[s.name] for s in settings.all_settings("trainer")}
+        )
+        self._apply_settings(checked)
+        self.output_dir = Path(output_dir)
+        self.train_dataloader = train_dataloader
+        self.test_dataloader: list[DataLoader[Any]] | None = (
+            as_list(test_dataloader) if test_dataloader is not None else None
+        )
+        self.train_data_connector = train_data_connector
+        self.test_data_connector = (
+            test_data_connector if test_data_connector is not None else train_data_connector
+        )
+        if self.num_epochs == -1 and self.num_steps == -1:
+            logger.info("Neither num_epochs nor num_steps is set: training runs until stopped.")
+        self._position = Position(epoch=checked["epoch"], global_step=checked["global_step"])
+        self.pm = self._plugin_manager(plugins, callbacks)
+        self._latch = StopLatch()
+        self._logs = LogMerger(self.pm.handle_failure)
+        self._group = ProcessGroupOwner()
+        self._strategy = Strategy()
+        self._fit_loop = FitLoop(self)
+        self._eval_loop = EvaluationLoop(self)
+        self._init_run(profile_hooks=checked["profile_hooks"])
+
+    def _init_run(self, *, profile_hooks: bool) -> None:
+        self._is_setup = False
+        self._pending_rng: Mapping[str, Any] | None = None
+        #: The checkpoint the current (or last) fit resumed from; ``None``: it did not resume.
+        self.resumed_from: Path | None = None
+        self._model: nn.Module | None = None
+        self._optimizers: list[torch.optim.Optimizer] = []
+        self._lr_schedulers: list[Any] = []
+        self._loss_module: Any = None
+        self.profiler: Any = None
+        if profile_hooks:
+            from hookwise.profiler import HookProfiler
+
+            self.profiler = HookProfiler(self.pm)
+
+    def _apply_settings(self, checked: Mapping[str, Any]) -> None:
+        device = checked["device"]
+        if device == "auto":
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = distributed.device_for_rank(device)
+        self.num_epochs: int = checked["num_epochs"]
+        self.num_steps: int = checked["num_steps"]
+        self.check_val_every_n_epoch: int | None = checked["check_val_every_n_epoch"]
+        self.val_check_interval: int | None = checked["val_check_interval"]
+        self.log_every_n_steps: int = checked["log_every_n_steps"]
+        self.scheduler_interval: str = checked["scheduler_interval"]
+        self.seed: int | None = checked["seed"]
+        self.handle_signals: bool = checked["handle_signals"]
+        self.dist_timeout: float = checked["dist_timeout"]
+        self.dist_stop_check_interval: int | None = checked["dist_stop_check_interval"]
+        self.use_distributed_sampler: bool = checked["use_distributed_sampler"]
+        self.ddp_kwargs: dict[str, Any] = checked["ddp_kwargs"]
+
+    def _plugin_manager(
+        self, plugins: PluginsArg, callbacks: Sequence[Any] | None
+    ) -> PluginManager:
+        pm = plugins if isinstance(plugins, PluginManager) else PluginManager()
+        if not isinstance(plugins, PluginManager):
+            for name, params in plugin_entries(plugins):
+                pm.enable(name, **params)
+        for callback in callbacks or []:
+            pm.enable_object(callback, self._callback_name(pm, callback))
+        pm.describe_position = self._describe_position
+        pm.on_tolerated_failure = self._tolerated_failure
+        return pm
+
+    @staticmethod
+    def _callback_name(pm: PluginManager, callback: Any) -> str:
+        base = type(callback).__name__
+        name, count = base, 1
+        while pm.get_plugin(name) is not None:
+            count += 1
+            name = f"{base}#{count}"
+        return name
+
+    # -- position and settings (vis4d's attributes) -----------------------------------------------
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (0-based); the epoch a fit starts from before it starts."""
+        return self._position.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self._position.epoch = value
+
+    @property
+    def global_step(self) -> int:
+        """Training steps done so far (one per batch)."""
+        return self._position.global_step
+
+    @global_step.setter
+    def global_step(self, value: int) -> None:
+        self._position.global_step = value
+
+    # -- public state -----------------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The latest value of every logged key, as floats (read off the device on access)."""
+        return self._logs.metrics
+
+    @property
+    def log_listeners(self) -> list[Callable[[Mapping[str, Any]], None]]:
+        """Functions called with each merge of logs (prefixed names -> numbers or detached
+        0-d tensors, as logged) right after it (see
+        :meth:`~hookwise.api.TrainerAPI.add_log_listener`)."""
+        return self._logs.listeners
+
+    def validates_after_epoch(self, epoch: int) -> bool:
+        """Whether the trainer validates after training epoch ``epoch``."""
+        return (
+            self.check_val_every_n_epoch is not None
+            and bool(self.test_dataloader)
+            and (epoch + 1) % self.check_val_every_n_epoch == 0
+        )
+
+    def get_state(
+        self,
+        metrics: Mapping[str, Any] | None = None,
+        optimizers: list[torch.optim.Optimizer] | None = None,
+        lr_schedulers: list[Any] | None = None,
+    ) -> TrainerState:
+        """A fresh :class:`TrainerState` (vis4d's ``Trainer.get_state``)."""
+        train = self.train_dataloader
+        tests = self.test_dataloader
+        state = TrainerState(
+            current_epoch=self._position.epoch,
+            num_epochs=self.num_epochs,
+            global_step=self._position.global_step,
+            num_steps=self.num_steps,
+            train_dataloader=train,
+            num_train_batches=length(train),
+            test_dataloader=tests,
+            num_test_batches=[length(t) or 0 for t in tests] if tests is not None else None,
+            train_module=self,
+            train_engine="hookwise",
+        )
+        if metrics is not None:
+            state["metrics"] = metrics  # type: ignore[typeddict-item]
+        if optimizers is not None:
+            state["optimizers"] = optimizers
+        if lr_schedulers is not None:
+            state["lr_schedulers"] = lr_schedulers
+        return state
+
+    # -- fit and test -----------------------------------------------------------------------------
+
+    def fit(
+        self,
+        model: nn.Module,
+        optimizers: Sequence[torch.optim.Optimizer] | torch.optim.Optimizer,
+        lr_schedulers: Sequence[Any] | Any = None,
+        loss_module: Any = None,
+        *,
+        resume_from: str | os.PathLike[str] | None = None,
+    ) -> dict[str, float]:
+        """Train ``model``; return :attr:`metrics`.
+
+        :param model: the model (moved to the trainer's device).
+        :param optimizers: one optimizer or a list.
+        :param lr_schedulers: ``torch.optim.lr_scheduler`` objects (or vis4d wrappers), or None.
+        :param loss_module: ``loss_module(outputs, batch)`` returns ``(total, metrics)`` (a
+            :class:`~hookwise.LossModule`) or just the total loss.
+        :param resume_from: a checkpoint path, or ``"last"`` for the newest checkpoint in the
+            output folder: restores weights, optimizers, schedulers, position, RNG and plugin
+            state, so the run continues as if it had never stopped.
+        :raises TrainingInterrupted: after a SIGINT/SIGTERM ended the run cleanly.
+        """
+        if self.train_dataloader is None:
+            raise ConfigError("Trainer.fit needs a train_dataloader")
+        if loss_module is None:
+            raise ConfigError("Trainer.fit needs a loss_module: loss_module(outputs, batch)")
+        self._setup_distributed()
+        self._model = model = self._strategy.wrap_model(model.to(self.device))
+        self._optimizers = as_list(optimizers)
+        self._lr_schedulers = as_list(lr_schedulers)
+        self._loss_module = loss_module
+        self._latch.reset()
+        self.resumed_from = None
+        return self._fit_loop.run(model, loss_module, resume_from)
+
+    def test(self, model: nn.Module, is_val: bool = False) -> dict[str, float]:
+        """Run one evaluation pass over every test loader and return its prefixed metrics.
+
+        Logs are named ``val/<key>`` when ``is_val`` (validation during fit) and
+        ``test/<key>`` otherwise; ``on_validation_end`` receives them.
+        """
+        return self._eval_loop.run(model, is_val=is_val)
+
+    # -- what the parts share --------------------------------------------------------------
+
+    @property
+    def _latest(self) -> dict[str, Any]:
+        return self._logs.latest
+
+    def _ensure_setup(self) -> None:
+        """Call the ``setup`` hook, once per trainer (at its first fit or test)."""
+        if not self._is_setup:
+            self._is_setup = True
+            self.pm.caller("setup").call_ordered()
+
+    def _seed_or_zero(self) -> int:
+        return self.seed if self.seed is not None else 0
+
+    def _describe_position(self) -> str:
+        where = f"epoch {self.epoch}, step {self.global_step}"
+        world = self._strategy.world_size
+        if world > 1:
+            return f"rank {distributed.get_rank()} of {world}, {where}"
+        return where
+
+    def _fail(self, model: nn.Module, exc: BaseException) -> None:
+        """A fit failed with ``exc``: run ``on_exception`` (not after a second Ctrl-C, which
+        exits at once) and, in a distributed run, tear the process group down."""
+        if not (self._latch.signal is not None and isinstance(exc, KeyboardInterrupt)):
+            report_exception(self.pm, self.get_state, model, exc, fatal=True)
+        self._abort_distributed(exc)
+
+    def _tolerated_failure(self, failure: HookFailure) -> None:
+        if self._model is not None and failure.hook != "on_exception":
+            report_exception(self.pm, self.get_state, self._model, failure.exception, fatal=False)

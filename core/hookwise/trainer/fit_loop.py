@@ -1,0 +1,257 @@
+"""The fit loop: epochs of training steps, with the training hooks, validation and stopping.
+
+One fit::
+
+    setup (once per process) -> resume -> on_fit_start
+    per epoch: on_train_epoch_start
+        per batch: on_train_batch_start -> forward, loss, backward
+                   -> on_before_optimizer_step (per optimizer) -> optimizer.step()
+                   -> on_train_batch_end -> [step validation]
+        on_train_epoch_end -> schedulers.step() -> [validation]
+    on_fit_end
+
+vis4d's known faults are fixed here: ``global_step`` counts batches (not optimizer steps), the
+epoch-end hooks run when ``num_steps`` ends an epoch early, step validation runs when
+``global_step % val_check_interval == 0`` and is logged under ``val/``, and schedulers step
+after ``on_train_epoch_end``. Nothing here synchronises host and device per step.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from hookwise.errors import ConfigError
+from hookwise.trainer._util import compute_loss, to_device
+from hookwise.trainer.failures import report_tolerated_failures
+from hookwise.trainer.position import seed_everything, seed_loader
+from hookwise.trainer.resume import step_epoch_schedulers
+from hookwise.trainer.stopping import TrainingInterrupted, signal_handlers
+
+if TYPE_CHECKING:
+    from hookwise.trainer.facade import Trainer
+
+logger = logging.getLogger("hookwise")
+
+
+class FitLoop:
+    """Runs ``Trainer.fit`` for ``trainer``."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    def run(self, model: nn.Module, loss_module: Any, resume_from: Any) -> dict[str, float]:
+        """Train until a limit is reached, a stop is agreed or a signal arrives."""
+        trainer = self.trainer
+        profiler = trainer.profiler
+        if profiler is not None:
+            profiler.begin("fit")
+        first_step = trainer.global_step
+        latch = trainer._latch
+        with signal_handlers(latch, enabled=trainer.handle_signals):
+            try:
+                first_step = self._start(model, resume_from)
+                while not self._done():
+                    self.train_epoch(model, loss_module)
+                    position = trainer._position
+                    if not position.epoch_complete:  # a signal: the epoch stays open
+                        break
+                    # the position is now the start of the next epoch (for checkpoints taken
+                    # after fit, or at its end): resuming there must not skip that epoch
+                    position.epoch += 1
+                    position.epoch_complete, position.batch_in_epoch = False, 0
+            except BaseException as exc:
+                trainer._fail(model, exc)
+                raise
+            checkpoint = trainer._write_interrupt_checkpoint() if latch.signal else None
+            trainer.pm.caller("on_fit_end").call_ordered(
+                trainer_state=trainer.get_state(), model=model
+            )
+            report_tolerated_failures(trainer.pm)
+        if profiler is not None:
+            profiler.end("fit", steps=trainer.global_step - first_step)
+        if latch.signal is not None:
+            raise TrainingInterrupted(latch.signal, checkpoint)
+        if profiler is not None:
+            profiler.log_report()
+        return trainer.metrics
+
+    def _start(self, model: nn.Module, resume_from: Any) -> int:
+        """Setup, resume or seed, ``on_fit_start``; return the first step of this fit."""
+        trainer = self.trainer
+        trainer._ensure_setup()
+        if resume_from is not None:
+            trainer.resume(resume_from)
+        elif trainer.seed is not None:
+            seed_everything(trainer.seed)
+        if trainer.seed is None:
+            seed = int(torch.initial_seed() & 0x7FFFFFFF)
+            trainer.seed = trainer._strategy.broadcast(seed)
+        trainer.pm.caller("on_fit_start").call_ordered(
+            trainer_state=trainer.get_state(), model=model
+        )
+        return trainer.global_step
+
+    def _done(self) -> bool:
+        trainer = self.trainer
+        if trainer._stopping(sync=True):
+            return True
+        if trainer.num_steps != -1 and trainer.global_step >= trainer.num_steps:
+            logger.info("Trainer.fit stopped: num_steps=%d reached.", trainer.num_steps)
+            return True
+        if trainer.num_epochs != -1 and trainer.epoch >= trainer.num_epochs:
+            logger.info("Trainer.fit stopped: num_epochs=%d reached.", trainer.num_epochs)
+            return True
+        return False
+
+    # -- one epoch --------------------------------------------------------------------------------
+
+    def train_epoch(self, model: nn.Module, loss_module: Any) -> None:
+        """One training epoch (from the resume batch, after a resume), then its end hooks,
+        the per-epoch schedulers and the epoch's validation."""
+        trainer = self.trainer
+        position = trainer._position
+        if trainer.train_dataloader is None:  # a plugin may replace it between epochs
+            raise ConfigError("Trainer.fit needs a train_dataloader")
+        loader = trainer._strategy.shard_train_loader(
+            trainer.train_dataloader, seed=trainer._seed_or_zero()
+        )
+        trainer.train_dataloader = loader
+        start, position.resume_batch = position.resume_batch, 0
+        position.epoch_complete = position.epoch_schedulers_stepped = False
+        position.batch_in_epoch = start
+        if start == 0:
+            trainer._restore_pending_rng()
+        trainer.pm.caller("on_train_epoch_start").call_ordered(
+            trainer_state=trainer.get_state(), model=model, loss_module=loss_module
+        )
+        model.train()
+        seed_loader(loader, trainer._seed_or_zero(), position.epoch)
+        iterator = iter(loader)
+        for _ in range(start):
+            next(iterator)
+        if start:
+            trainer._restore_pending_rng()
+        self.run_batches(model, loss_module, iterator, start)
+        if trainer._interrupted():
+            # A signal ends the run inside the epoch: no epoch-end hooks, scheduler step or
+            # validation, so resuming continues at the next batch as if nothing had happened.
+            return
+        self._end_epoch(model, loss_module)
+
+    def _end_epoch(self, model: nn.Module, loss_module: Any) -> None:
+        trainer = self.trainer
+        position = trainer._position
+        position.epoch_complete = True
+        results = trainer.pm.caller("on_train_epoch_end").call_attributed(
+            trainer_state=trainer.get_state(
+                optimizers=trainer._optimizers, lr_schedulers=trainer._lr_schedulers
+            ),
+            model=model,
+            loss_module=loss_module,
+        )
+        if results:
+            trainer._logs.merge("train/", "on_train_epoch_end", results)
+        self.step_epoch_schedulers(position.epoch)
+        if trainer.validates_after_epoch(position.epoch) and not trainer._interrupted():
+            trainer.test(model, is_val=True)
+
+    def step_epoch_schedulers(self, epoch: int) -> None:
+        """Step the per-epoch schedulers for ``epoch`` (with ``scheduler_interval="epoch"``)."""
+        trainer = self.trainer
+        if trainer.scheduler_interval == "epoch":
+            step_epoch_schedulers(trainer._lr_schedulers, epoch)
+        trainer._position.epoch_schedulers_stepped = True
+
+    # -- the steps --------------------------------------------------------------------------------
+
+    def run_batches(self, model: nn.Module, loss_module: Any, iterator: Any, start: int) -> None:
+        """The training steps of one epoch: the hot path, one hook caller call per hook."""
+        trainer = self.trainer
+        pm, position, logs = trainer.pm, trainer._position, trainer._logs
+        optimizers, connector = trainer._optimizers, trainer.train_data_connector
+        device = trainer.device
+        move = device.type != "cpu"
+        schedulers = self._per_step_schedulers()
+        hooks = ("on_train_batch_start", "on_before_optimizer_step", "on_train_batch_end")
+        batch_start, before_step, batch_end = (pm.caller(hook) for hook in hooks)
+        call_start, call_before, call_end = (
+            bool(c.calls or c.wrappers) for c in (batch_start, before_step, batch_end)
+        )
+        # get_state() costs microseconds (it measures the loaders); within an epoch only the
+        # step and the loss metrics change, so each batch hook gets a fresh copy of this one.
+        epoch_state = trainer.get_state()
+        batch_idx = start
+        for batch in iterator:
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            if move:
+                batch = to_device(batch, device)
+            step = position.global_step
+            if call_start:
+                batch_start.call_ordered(
+                    trainer_state={**epoch_state, "global_step": step},
+                    model=model,
+                    loss_module=loss_module,
+                    batch=batch,
+                    batch_idx=batch_idx,
+                )
+            outputs = model(**connector(batch)) if connector is not None else model(batch)
+            total, metrics = compute_loss(loss_module, outputs, batch)
+            total.backward()  # type: ignore[no-untyped-call]
+            for optimizer in optimizers:
+                if call_before:
+                    before_step.call_ordered(
+                        trainer_state={**epoch_state, "global_step": step, "metrics": metrics},
+                        model=model,
+                        optimizer=optimizer,
+                    )
+                optimizer.step()
+            position.global_step = step = step + 1
+            position.batch_in_epoch = batch_idx + 1
+            if schedulers:
+                step_batch_schedulers(schedulers, step)
+            if call_end:
+                results = batch_end.call_attributed(
+                    trainer_state={**epoch_state, "global_step": step, "metrics": metrics},
+                    model=model,
+                    loss_module=loss_module,
+                    outputs=outputs,
+                    batch=batch,
+                    batch_idx=batch_idx,
+                )
+                if results:
+                    logs.merge("train/", "on_train_batch_end", results)
+            batch_idx += 1
+            if self._after_step(model, step):
+                break
+
+    def _after_step(self, model: nn.Module, step: int) -> bool:
+        """Validate when ``val_check_interval`` says so; return whether the epoch ends here
+        (a stop agreed, or ``num_steps`` reached)."""
+        trainer = self.trainer
+        interval = trainer.val_check_interval
+        if interval is not None and trainer.test_dataloader and step % interval == 0:
+            trainer.test(model, is_val=True)
+            model.train()
+        if trainer._stopping(sync=trainer._stop_check_due()):
+            return True
+        return trainer.num_steps != -1 and step >= trainer.num_steps
+
+    def _per_step_schedulers(self) -> list[Any]:
+        schedulers = self.trainer._lr_schedulers
+        if self.trainer.scheduler_interval == "epoch":  # vis4d's wrappers step per batch too
+            return [s for s in schedulers if hasattr(s, "step_on_batch")]
+        return list(schedulers)
+
+
+def step_batch_schedulers(schedulers: list[Any], step: int) -> None:
+    """Step the per-step schedulers after step ``step`` (vis4d's wrappers get the step)."""
+    for scheduler in schedulers:
+        if hasattr(scheduler, "step_on_batch"):
+            scheduler.step_on_batch(step)
+        else:
+            scheduler.step()

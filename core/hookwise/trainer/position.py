@@ -1,0 +1,94 @@
+"""Where a fit is, and the seeding that makes its data order depend on nothing else.
+
+The position (:class:`Position`) is what a checkpoint records to continue a fit as if it had
+never stopped. Each data loader gets generators seeded from (seed, epoch) (:func:`seed_loader`),
+so evaluation passes never shift the training order and a resumed run sees the same batches.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+
+@dataclass(slots=True)
+class Position:
+    """Where a fit is.
+
+    ``epoch`` and ``global_step`` are vis4d's; ``batch_in_epoch`` counts the batches done in
+    the epoch; ``epoch_complete`` says the epoch's end hooks ran (a resume starts the next
+    epoch); ``epoch_schedulers_stepped`` says the per-epoch schedulers stepped for it (a
+    checkpoint taken in ``on_train_epoch_end`` comes before that step; resuming from it makes
+    the step); ``resume_batch`` is the batch the next epoch starts from after a resume.
+    """
+
+    epoch: int = 0
+    global_step: int = 0
+    batch_in_epoch: int = 0
+    epoch_complete: bool = False
+    epoch_schedulers_stepped: bool = True
+    resume_batch: int = 0
+
+    def state(self) -> dict[str, Any]:
+        """The position's checkpoint entries."""
+        return {
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "batch_in_epoch": self.batch_in_epoch,
+            "epoch_complete": self.epoch_complete,
+            "epoch_schedulers_stepped": self.epoch_schedulers_stepped,
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> bool:
+        """Continue from a checkpoint's position; return whether the saved epoch's schedulers
+        still have to step (the checkpoint was taken before they did)."""
+        self.global_step = int(data["global_step"])
+        if data.get("epoch_complete", True):
+            self.epoch = int(data["epoch"]) + 1
+            self.resume_batch = 0
+            return not data.get("epoch_schedulers_stepped", True)
+        self.epoch = int(data["epoch"])
+        self.resume_batch = int(data.get("batch_in_epoch", 0))
+        return False
+
+
+# -- seeding ----------------------------------------------------------------------------------
+
+
+def derive_seed(seed: int, *parts: int) -> int:
+    """A 63-bit seed mixed from ``seed`` and ``parts`` (a 64-bit linear congruential step per
+    part), so each (seed, epoch, role) has its own stream."""
+    value = seed & 0xFFFFFFFFFFFFFFFF
+    for part in parts:
+        value = (value * 6364136223846793005 + 1442695040888963407 + part) & 0xFFFFFFFFFFFFFFFF
+    return value & 0x7FFFFFFFFFFFFFFF
+
+
+def seed_loader(loader: DataLoader[Any], seed: int, epoch: int) -> None:
+    """Give the loader generators seeded from (seed, epoch), so data order depends on
+    nothing else (evaluation passes never shift the training order)."""
+    sampler = loader.sampler
+    if isinstance(sampler, DistributedSampler):
+        sampler.set_epoch(epoch)
+    elif isinstance(sampler, RandomSampler):
+        generator = torch.Generator()
+        generator.manual_seed(derive_seed(seed, epoch, 1))
+        sampler.generator = generator
+    loader_generator = torch.Generator()
+    loader_generator.manual_seed(derive_seed(seed, epoch, 2))
+    loader.generator = loader_generator
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, Python's ``random`` and numpy (when it is imported)."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)

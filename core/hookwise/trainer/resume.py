@@ -1,0 +1,258 @@
+"""Checkpoint state and resume: what a checkpoint of a run holds, and restoring it.
+
+A checkpoint (see :mod:`hookwise.checkpointing` for the format) holds everything a fit needs to
+continue as if it had never stopped: the weights, optimizers and schedulers, the position
+(:class:`~hookwise.trainer.position.Position`), the RNG states, every plugin's state and the
+latest logged values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from hookwise import checkpointing
+from hookwise.distributed import unwrap_model
+from hookwise.errors import CheckpointError, HookwiseError
+from hookwise.plugins import PluginManager
+from hookwise.trainer.position import Position
+
+if TYPE_CHECKING:
+    from hookwise.trainer.logs import LogMerger
+    from hookwise.trainer.strategy import Strategy
+
+logger = logging.getLogger("hookwise")
+
+
+def checkpoint_state(
+    *,
+    position: Position,
+    seed: int | None,
+    model: nn.Module,
+    optimizers: Sequence[torch.optim.Optimizer],
+    lr_schedulers: Sequence[Any],
+    pm: PluginManager,
+    metrics: Mapping[str, float],
+) -> dict[str, Any]:
+    """The complete checkpoint of a run (see :mod:`hookwise.checkpointing`)."""
+    return {
+        "format": checkpointing.FORMAT,
+        "format_version": checkpointing.FORMAT_VERSION,
+        **position.state(),
+        "seed": seed,
+        "model": unwrap_model(model).state_dict(),
+        "optimizers": [o.state_dict() for o in optimizers],
+        "lr_schedulers": [s.state_dict() for s in lr_schedulers if hasattr(s, "state_dict")],
+        "rng": checkpointing.capture_rng_state(),
+        "plugins": pm.state_dict(),
+        "metrics": dict(metrics),
+    }
+
+
+def find_last_checkpoint(output_dir: Path) -> Path:
+    """The newest ``*.ckpt`` under ``output_dir`` (``last.ckpt`` wins a tie)."""
+    candidates = [p for p in output_dir.rglob("*.ckpt") if p.is_file()]
+    if not candidates:
+        raise CheckpointError(
+            f"no checkpoint to resume under {str(output_dir)!r}; run fit with the "
+            f"checkpoint plugin enabled, or give a checkpoint path"
+        )
+    return max(candidates, key=lambda p: (p.stat().st_mtime_ns, p.name == "last.ckpt"))
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def resume_file(path: str | os.PathLike[str], output_dir: Path, strategy: Strategy) -> Path:
+    """The checkpoint to resume: ``"last"`` is resolved on rank 0 and shared."""
+    if str(path) != "last":
+        return Path(path)
+    if strategy.world_size == 1:
+        return find_last_checkpoint(output_dir)
+    found: str | None = None
+    error: str | None = None
+    if strategy.rank == 0:
+        try:
+            found = str(find_last_checkpoint(output_dir))
+        except CheckpointError as exc:
+            error = str(exc)
+    found, error = strategy.broadcast((found, error))
+    if error is not None or found is None:
+        raise CheckpointError(f"rank 0: {error}")
+    return Path(found)
+
+
+def load_for_resume(file: Path, device: torch.device, strategy: Strategy) -> dict[str, Any]:
+    """Load ``file``; in a distributed run every rank raises if any rank failed to."""
+    if strategy.world_size == 1:
+        return checkpointing.load_checkpoint(file, map_location=device)
+    data: dict[str, Any] = {}
+    error: CheckpointError | None = None
+    try:
+        data = checkpointing.load_checkpoint(file, map_location=device)
+    except CheckpointError as exc:
+        error = exc
+    failures = strategy.all_gather_object(None if error is None else str(error))
+    if error is not None:
+        raise error
+    for rank, message in enumerate(failures):
+        if message is not None:
+            raise CheckpointError(
+                f"rank {rank} could not load the checkpoint to resume, so no rank does: "
+                f"{message}. Every rank reads the file: put it on storage all nodes share."
+            )
+    return data
+
+
+def load_weights(model: nn.Module, weights: Mapping[str, Any], file: Path) -> None:
+    """Load a checkpoint's weights into ``model`` (DDP's ``module.`` prefix is accepted)."""
+    target = unwrap_model(model)
+    if set(weights) != set(target.state_dict()):  # keys that fit are never renamed
+        weights = checkpointing.strip_module_prefix(weights)
+    try:
+        target.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {str(file)!r} does not fit the model: {exc}") from exc
+
+
+def load_optimizers(
+    data: Mapping[str, Any],
+    file: Path,
+    optimizers: Sequence[torch.optim.Optimizer],
+    lr_schedulers: Sequence[Any],
+) -> None:
+    """Restore the optimizers' and the stateful schedulers' states."""
+    saved = data.get("optimizers", [])
+    if len(saved) != len(optimizers):
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} has {len(saved)} optimizer states; the run has "
+            f"{len(optimizers)} optimizers"
+        )
+    for optimizer, state in zip(optimizers, saved, strict=True):
+        optimizer.load_state_dict(state)
+    stateful = [s for s in lr_schedulers if hasattr(s, "load_state_dict")]
+    for scheduler, state in zip(stateful, data.get("lr_schedulers", []), strict=False):
+        scheduler.load_state_dict(state)
+
+
+def load_plugin_states(pm: PluginManager, data: Mapping[str, Any], file: Path) -> None:
+    """Give every plugin its saved state."""
+    for name in pm.load_state_dict(data.get("plugins", {})):
+        logger.info("checkpoint %s has no state for plugin %r; it starts fresh", file, name)
+
+
+def step_epoch_schedulers(
+    lr_schedulers: Sequence[Any], epoch: int, *, resuming: bool = False
+) -> None:
+    """Step the per-epoch schedulers after epoch ``epoch`` (vis4d's wrappers get the epoch).
+
+    ``resuming``: the optimizers stepped before the checkpoint was saved, which torch's
+    "scheduler stepped before optimizer" check cannot see.
+    """
+    if resuming:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
+            step_epoch_schedulers(lr_schedulers, epoch)
+        return
+    for scheduler in lr_schedulers:
+        if hasattr(scheduler, "step_on_batch"):
+            scheduler.step(epoch)
+        else:
+            scheduler.step()
+
+
+class CheckpointControl:
+    """The trainer's checkpoint methods: saving the run's state and resuming from it."""
+
+    pm: PluginManager
+    seed: int | None
+    device: torch.device
+    output_dir: Path
+    scheduler_interval: str
+    _position: Position
+    _strategy: Strategy
+    _model: nn.Module | None
+    _optimizers: list[torch.optim.Optimizer]
+    _lr_schedulers: list[Any]
+    _pending_rng: Mapping[str, Any] | None
+    resumed_from: Path | None
+    _logs: LogMerger
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """The complete checkpoint of the run as it is now (see :mod:`hookwise.checkpointing`)."""
+        if self._model is None:
+            raise HookwiseError("there is nothing to checkpoint before fit or test has started")
+        return checkpoint_state(
+            position=self._position,
+            seed=self.seed,
+            model=self._model,
+            optimizers=self._optimizers,
+            lr_schedulers=self._lr_schedulers,
+            pm=self.pm,
+            metrics=self._logs.metrics,
+        )
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Write the complete checkpoint to ``path`` atomically; return the path.
+
+        In a distributed run only rank 0 writes (every rank holds the same weights); the other
+        ranks return the path without writing. The call makes no collective call, so any rank
+        may make it, in an exception handler too; a plugin that needs the file complete on
+        every rank calls :func:`hookwise.distributed.synchronize` afterwards, at a point every
+        rank reaches together.
+        """
+        if self._strategy.rank != 0:
+            return Path(path)
+        return checkpointing.atomic_save(self.checkpoint_state(), path)
+
+    def find_last_checkpoint(self) -> Path:
+        """The newest ``*.ckpt`` under the output folder (``last.ckpt`` wins a tie)."""
+        return find_last_checkpoint(self.output_dir)
+
+    def resume(self, path: str | os.PathLike[str]) -> Path:
+        """Restore a checkpoint written by :meth:`save_checkpoint` into the current fit (the
+        file is then :attr:`resumed_from`)."""
+        model = self._model
+        if model is None:
+            raise HookwiseError("resume() restores into a fit: use fit(..., resume_from=path)")
+        file = resume_file(path, self.output_dir, self._strategy)
+        self.resumed_from = file
+        data = load_for_resume(file, self.device, self._strategy)
+        load_weights(model, data["model"], file)
+        load_optimizers(data, file, self._optimizers, self._lr_schedulers)
+        load_plugin_states(self.pm, data, file)
+        self.seed = data.get("seed", self.seed)
+        if self._position.restore(data):  # the save came before the epoch's scheduler step
+            if self.scheduler_interval == "epoch":
+                step_epoch_schedulers(self._lr_schedulers, int(data["epoch"]), resuming=True)
+            self._position.epoch_schedulers_stepped = True
+        self._logs.latest.update(data.get("metrics", {}))
+        self._pending_rng = data.get("rng")
+        logger.info(
+            "Resumed from %s: epoch %d, batch %d, step %d",
+            file,
+            self._position.epoch,
+            self._position.resume_batch,
+            self._position.global_step,
+        )
+        return file
+
+    def _restore_pending_rng(self) -> None:
+        """Restore the RNG states of the checkpoint resumed from (at the batch it was taken)."""
+        if self._pending_rng is not None:
+            checkpointing.restore_rng_state(self._pending_rng)
+            self._pending_rng = None
+
+    def _write_interrupt_checkpoint(self) -> Path | None:
+        try:
+            return self.save_checkpoint(self.output_dir / "checkpoints" / "interrupted.ckpt")
+        except Exception:
+            logger.exception("could not write the interrupt checkpoint")
+            return None

@@ -1,0 +1,325 @@
+"""Strategies: how a fit runs across processes (the process group, model wrapping, sharding).
+
+:class:`SingleProcess` is one process: nothing is wrapped or sharded and every collective call
+is answered locally. :class:`DDPStrategy` runs one process per device under ``torchrun``: the
+model is wrapped in ``DistributedDataParallel``, the loaders get per-rank samplers, and the
+collective calls go through :mod:`hookwise.distributed`. Another strategy (``fsdp``) is another
+subclass of :class:`DistributedStrategy` that wraps (and checkpoints) the model its own way.
+
+The process group itself is owned by a :class:`ProcessGroupOwner`: the trainer joins torchrun's
+group once and destroys it in ``close`` if it created it; a failure tears it down without any
+collective call, so the other ranks fail fast instead of waiting.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from typing_extensions import Self
+
+from hookwise import distributed
+from hookwise.errors import ConfigError
+from hookwise.plugins import PluginManager
+
+logger = logging.getLogger("hookwise")
+T = TypeVar("T")
+
+
+class Strategy:
+    """One process: the base every strategy refines."""
+
+    name: ClassVar[str] = "single"
+
+    @property
+    def world_size(self) -> int:
+        """The number of processes taking part."""
+        return 1
+
+    @property
+    def rank(self) -> int:
+        """This process's rank."""
+        return 0
+
+    def prepare_plugins(self, pm: PluginManager) -> None:
+        """Fit the enabled plugins to this rank (nothing to do in one process)."""
+
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        """The model as training runs it."""
+        return model
+
+    def eval_model(self, model: nn.Module) -> nn.Module:
+        """The model evaluation passes call (ranks may run different numbers of batches)."""
+        return model
+
+    def shard_train_loader(self, loader: DataLoader[Any], *, seed: int) -> DataLoader[Any]:
+        """The train loader as this rank iterates it."""
+        return loader
+
+    def shard_eval_loaders(self, loaders: list[DataLoader[Any]]) -> list[DataLoader[Any]]:
+        """The evaluation loaders as this rank iterates them."""
+        return loaders
+
+    def all_reduce_max(self, values: Sequence[int]) -> list[int]:
+        """The element-wise maximum of ``values`` over the ranks."""
+        return list(values)
+
+    def all_gather_object(self, obj: T) -> list[T]:
+        """``obj`` of every rank, in rank order."""
+        return [obj]
+
+    def broadcast(self, obj: T) -> T:
+        """Rank 0's ``obj`` on every rank."""
+        return obj
+
+
+class DistributedStrategy(Strategy):
+    """Several processes in torch.distributed's default group (``torchrun``)."""
+
+    name: ClassVar[str] = "distributed"
+
+    def __init__(self, world_size: int) -> None:
+        self._world = world_size
+
+    @property
+    def world_size(self) -> int:
+        return self._world
+
+    @property
+    def rank(self) -> int:
+        return distributed.get_rank()
+
+    def prepare_plugins(self, pm: PluginManager) -> None:
+        """Unregister rank-zero-only plugins on the other ranks; refuse error policies that
+        would let the ranks drift apart (DESIGN decision 9)."""
+        rank = self.rank
+        for name in pm.plugin_names():
+            plugin = pm.get_plugin(name)
+            if rank != 0 and distributed.is_rank_zero_only(plugin):
+                pm.unregister(name=name)
+                logger.debug("plugin %r is rank_zero_only: not registered on rank %d", name, rank)
+                continue
+            policy = pm.error_policy(name)
+            if policy == "raise":
+                continue
+            functions = [
+                impl.function
+                for caller in pm.get_hookcallers(plugin) or []
+                for impl in caller.get_hookimpls()
+                if impl.plugin is plugin
+            ]
+            if not distributed.is_collective_free(plugin, functions):
+                raise ConfigError(
+                    f"plugin {name!r} has on_error={policy!r}, which a distributed run "
+                    f"({self._world} processes) allows only for plugins that make no collective "
+                    f"call: a failure tolerated on one rank would leave the ranks out of step. "
+                    f"Use on_error='raise', or, if the plugin never calls all_gather_object, "
+                    f"broadcast, synchronize or another collective, mark its class "
+                    f"`collective_free = True` (or `rank_zero_only = True` when it acts on rank "
+                    f"0 only)."
+                )
+
+    def all_reduce_max(self, values: Sequence[int]) -> list[int]:
+        return distributed.all_reduce_max(values)
+
+    def all_gather_object(self, obj: T) -> list[T]:
+        return distributed.all_gather_object(obj)
+
+    def broadcast(self, obj: T) -> T:
+        return distributed.broadcast(obj)
+
+
+class DDPStrategy(DistributedStrategy):
+    """Data parallel: every rank holds the whole model, wrapped in
+    ``DistributedDataParallel``; loaders are sharded unless ``use_distributed_sampler`` is
+    off."""
+
+    name: ClassVar[str] = "ddp"
+
+    def __init__(
+        self,
+        world_size: int,
+        device: torch.device,
+        *,
+        use_distributed_sampler: bool = True,
+        ddp_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(world_size)
+        self.device = device
+        self.use_distributed_sampler = use_distributed_sampler
+        self.ddp_kwargs = dict(ddp_kwargs or {})
+
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        if isinstance(model, DistributedDataParallel):
+            return model
+        device_ids = [self.device] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=device_ids, **self.ddp_kwargs)
+
+    def eval_model(self, model: nn.Module) -> nn.Module:
+        # evaluation forward passes bypass DDP: ranks may run different numbers of batches
+        return model.module if isinstance(model, DistributedDataParallel) else model
+
+    def shard_train_loader(self, loader: DataLoader[Any], *, seed: int) -> DataLoader[Any]:
+        if not self.use_distributed_sampler:
+            return loader
+        return distributed.shard_train_loader(
+            loader, seed=seed, num_replicas=self._world, rank=self.rank
+        )
+
+    def shard_eval_loaders(self, loaders: list[DataLoader[Any]]) -> list[DataLoader[Any]]:
+        if not self.use_distributed_sampler:
+            return loaders
+        rank = self.rank
+        sharded = [
+            distributed.shard_eval_loader(loader, num_replicas=self._world, rank=rank)
+            for loader in loaders
+        ]
+        changed = any(new is not old for new, old in zip(sharded, loaders, strict=True))
+        return sharded if changed else loaders
+
+
+class ProcessGroupOwner:
+    """Joins torchrun's process group and, if it created it, destroys it again."""
+
+    def __init__(self) -> None:
+        self.owned = False
+
+    def join(self, device: torch.device, timeout_s: float) -> int:
+        """Join the group (creating it under torchrun if none exists, for ``device``, with
+        collective calls that wait ``timeout_s``); return the world size (1 without one)."""
+        if distributed.init_process_group(device, timeout_s):
+            self.owned = True
+            atexit.register(self.close)
+        return distributed.get_world_size() if distributed.is_distributed() else 1
+
+    def close(self) -> None:
+        """Destroy the group if this owner created it; a no-op otherwise."""
+        if self.owned:
+            self.owned = False
+            atexit.unregister(self.close)
+            distributed.destroy_process_group()
+
+    def abort(self) -> None:
+        """Tear the group down without any collective call, if this owner created it."""
+        if self.owned:
+            self.owned = False
+            atexit.unregister(self.close)
+            distributed.abort_process_group()
+
+
+def report_failure(exc: BaseException) -> None:
+    """Log a fatal error of this rank, naming the rank, and record it for torchrun's summary
+    (unless it is only the echo of another rank's failure)."""
+    rank, size = distributed.get_rank(), distributed.get_world_size()
+    if distributed.is_peer_failure(exc):
+        logger.error(
+            "rank %d of %d: a collective call failed, most likely because another rank "
+            "failed first (see its error): %s: %s",
+            rank,
+            size,
+            type(exc).__name__,
+            exc,
+        )
+        return
+    distributed.record_failure(exc)  # torchrun's summary names this as the root cause
+    notes = "; ".join(getattr(exc, "__notes__", []))
+    logger.error(
+        "rank %d of %d: the run failed with %s: %s%s",
+        rank,
+        size,
+        type(exc).__name__,
+        exc,
+        f" ({notes})" if notes else "",
+    )
+
+
+def select_strategy(
+    world_size: int,
+    device: torch.device,
+    *,
+    use_distributed_sampler: bool,
+    ddp_kwargs: dict[str, Any],
+) -> Strategy:
+    """The strategy for a run of ``world_size`` processes: one process, or DDP."""
+    if world_size == 1:
+        return Strategy()
+    return DDPStrategy(
+        world_size,
+        device,
+        use_distributed_sampler=use_distributed_sampler,
+        ddp_kwargs=ddp_kwargs,
+    )
+
+
+class DistributedControl:
+    """The trainer's process-group methods: joining torchrun's group, closing it, failing."""
+
+    device: torch.device
+    dist_timeout: float
+    output_dir: Path
+    pm: PluginManager
+    use_distributed_sampler: bool
+    ddp_kwargs: dict[str, Any]
+    _group: ProcessGroupOwner
+    _strategy: Strategy
+
+    @property
+    def rank(self) -> int:
+        """This process's global rank (0 when not distributed; ``RANK`` under torchrun)."""
+        return distributed.get_rank()
+
+    @property
+    def world_size(self) -> int:
+        """The number of processes (1 when not distributed; ``WORLD_SIZE`` under torchrun)."""
+        return distributed.get_world_size()
+
+    @property
+    def owns_process_group(self) -> bool:
+        """Whether this trainer initialised the process group (:meth:`close` destroys it)."""
+        return self._group.owned
+
+    def close(self) -> None:
+        """Destroy the process group if this trainer created it; a no-op otherwise.
+
+        Also runs at interpreter exit. Call it (or use the trainer as a context manager) to
+        release the group earlier; a later ``fit`` or ``test`` initialises a new one.
+        """
+        self._group.close()
+        self._strategy = Strategy()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _setup_distributed(self) -> None:
+        """Join torchrun's process group (once) and fit the strategy and plugins to it."""
+        world = self._group.join(self.device, self.dist_timeout)
+        if world > 1 and self._strategy.world_size == 1:
+            # the first run of this trainer in this group: every rank uses rank 0's run folder
+            self.output_dir = Path(distributed.broadcast(str(self.output_dir)))
+        self._strategy = select_strategy(
+            world,
+            self.device,
+            use_distributed_sampler=self.use_distributed_sampler,
+            ddp_kwargs=self.ddp_kwargs,
+        )
+        self._strategy.prepare_plugins(self.pm)
+
+    def _abort_distributed(self, exc: BaseException) -> None:
+        """On a fatal error in a distributed run: name this rank, record the error for
+        torchrun's summary, and tear the process group down without any collective call, so
+        that the other ranks fail fast (or torchrun ends them) instead of waiting."""
+        if self._strategy.world_size == 1 and not self._group.owned:
+            return
+        report_failure(exc)
+        self._group.abort()
+        self._strategy = Strategy()
