@@ -327,6 +327,9 @@ class Trainer(StopControl, CheckpointControl, DistributedControl):
     def _latest(self) -> dict[str, Any]:
         return self._logs.latest
 
+    def _merge_logs(self, prefix: str, hook: str, results: list[tuple[str, Any]]) -> dict[str, Any]:
+        return self._logs.merge(prefix, hook, results)
+
     def _ensure_setup(self) -> None:
         """Call the ``setup`` hook, once per trainer (at its first fit or test)."""
         if not self._is_setup:
