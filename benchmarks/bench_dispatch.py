@@ -3,8 +3,9 @@
 Calls ``on_train_batch_end`` (six arguments) on N no-op callbacks, interleaved, best of several
 repeats, in one process:
 
-* ``loop``: the baseline, a plain Python loop over the same bound methods, passing the hook's
-  arguments positionally (the fastest plain loop); ``kw-loop`` passes them by keyword;
+* ``kw-loop``: the baseline, a vis4d-style plain loop over the same bound methods, passing
+  the hook's arguments by keyword as vis4d's trainer does; ``loop`` passes them positionally
+  (the fastest plain loop a user could write);
 * ``pm.hook``: ``pm.hook.on_train_batch_end(trainer_state=..., ...)``, pluggy's calling
   convention through hookwise's generated call path;
 * ``call_ordered``: the same call as a method, ``pm.hook.on_train_batch_end.call_ordered(...)``;
@@ -12,7 +13,11 @@ repeats, in one process:
 * ``pluggy``: a plain ``pluggy.PluginManager`` with the same specs and ``@hookimpl`` no-ops,
   called as ``pm.hook.on_train_batch_end(...)``: pluggy's own path, for reference.
 
-Goal (core issue): at most 1.5 times the loop for 10 and 50 callbacks.
+Goals (core-coherence issue): the trainer's path (``call_ordered``, ``attributed``) at most 0.8
+times the vis4d-style ``kw-loop`` at 10 and 50 callbacks; ``pm.hook`` no slower than before the
+plugin-manager split (which measured ``pm.hook/loop`` 1.56 at 10 and 1.11 at 50 callbacks on the
+same machine, and 1.5 was its goal). ``pm.hook`` now keeps pluggy's semantics (an argument the
+call lacks, or one the hook does not have, is handled as pluggy handles it).
 
 The anatomy table explains the gap between ``pm.hook`` and ``call_ordered``: calling an
 *instance* of a Python class (``pm.hook.x(...)``; pluggy's convention requires the caller to be
@@ -39,7 +44,9 @@ import _bench
 import pluggy
 from hookwise import Callback, PluginManager, hookimpl, hookspecs
 
-GOAL = 1.5
+GOAL = 0.8
+#: ``pm.hook/loop`` may not exceed this (the goal the call path had before the split).
+HOOK_GOAL = 1.5
 
 
 class NoOp(Callback):
@@ -266,37 +273,45 @@ def main() -> None:
 
     _bench.header("hook dispatch: on_train_batch_end on N no-op callbacks")
     rows = []
-    results: dict[str, Any] = {"goal": GOAL, "counts": {}}
+    results: dict[str, Any] = {"goal": GOAL, "hook_goal": HOOK_GOAL, "counts": {}}
     for count in args.counts:
         best = measure(count, args.repeats, args.number)
-        base = best["loop"]
+        base = best["kw-loop"]
         ratios = {name: value / base for name, value in best.items()}
-        results["counts"][str(count)] = {"seconds": best, "ratios": ratios}
+        hook_vs_loop = best["pm.hook"] / best["loop"]
+        results["counts"][str(count)] = {
+            "seconds": best,
+            "ratios_to_kw_loop": ratios,
+            "pm.hook/loop": hook_vs_loop,
+        }
+        trainer = max(ratios["call_ordered"], ratios["attributed"])
         rows.append(
             [
                 count,
                 base * 1e6,
-                ratios["pm.hook"],
                 ratios["call_ordered"],
                 ratios["attributed"],
-                ratios["kw-loop"],
+                ratios["pm.hook"],
+                ratios["loop"],
                 ratios["pluggy"],
-                "yes" if ratios["attributed"] <= GOAL else "no",
-                "yes" if ratios["pm.hook"] <= GOAL else "no",
+                hook_vs_loop,
+                "yes" if trainer <= GOAL else "no",
+                "yes" if hook_vs_loop <= HOOK_GOAL else "no",
             ]
         )
     print(
         _bench.table(
             [
                 "callbacks",
-                "loop µs",
+                "kw-loop µs",
+                "call_ordered/kw",
+                "attributed/kw",
+                "pm.hook/kw",
+                "loop/kw",
+                "pluggy/kw",
                 "pm.hook/loop",
-                "call_ordered/loop",
-                "attributed/loop",
-                "kw-loop/loop",
-                "pluggy/loop",
-                f"trainer path <= {GOAL}",
-                f"pm.hook <= {GOAL}",
+                f"trainer <= {GOAL} kw",
+                f"pm.hook/loop <= {HOOK_GOAL}",
             ],
             rows,
         )
@@ -322,22 +337,23 @@ def main() -> None:
         rows = []
         for count in args.counts:
             per_call = counts[str(count)]
-            base = per_call["loop"]
+            base = per_call["kw-loop"]
             rows.append(
                 [count, f"{base:,.0f}"]
-                + [per_call[v] / base for v in ("pm.hook", "call_ordered", "attributed")]
-                + [per_call["kw-loop"] / base, per_call["pluggy"] / base]
+                + [per_call[v] / base for v in ("call_ordered", "attributed", "pm.hook", "loop")]
+                + [per_call["pluggy"] / base, per_call["pm.hook"] / per_call["loop"]]
             )
         print(
             _bench.table(
                 [
                     "callbacks",
-                    "loop instr",
+                    "kw-loop instr",
+                    "call_ordered/kw",
+                    "attributed/kw",
+                    "pm.hook/kw",
+                    "loop/kw",
+                    "pluggy/kw",
                     "pm.hook/loop",
-                    "call_ordered/loop",
-                    "attributed/loop",
-                    "kw-loop/loop",
-                    "pluggy/loop",
                 ],
                 rows,
             )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
+
+import pluggy
 
 
 class HookwiseError(Exception):
@@ -17,8 +20,26 @@ class PluginLoadError(HookwiseError):
     """A plugin failed to import or to build (plugin, distribution and cause are named)."""
 
 
-class PluginValidationError(HookwiseError):
-    """A plugin's hook implementations do not match the hook specifications."""
+class PluginValidationError(HookwiseError, pluggy.PluginValidationError):
+    """A plugin's hook implementations do not match the hook specifications.
+
+    A ``pluggy.PluginValidationError``: :attr:`plugin` is the plugin object at fault. Raise it
+    as pluggy does, ``PluginValidationError(plugin, message)``, or with the message alone and
+    ``plugin=`` as a keyword.
+    """
+
+    def __init__(self, *args: Any, plugin: Any = None) -> None:
+        if len(args) == 2:  # pluggy's signature: (plugin, message)
+            plugin, message = args
+        elif len(args) == 1:
+            (message,) = args
+        else:
+            raise TypeError("PluginValidationError(plugin, message) or (message, plugin=...)")
+        pluggy.PluginValidationError.__init__(self, plugin, message)
+
+
+class OrderCycleError(PluginValidationError):
+    """The ``before``/``after`` constraints of a hook's implementations form a cycle."""
 
 
 class PluginBlockedError(HookwiseError):

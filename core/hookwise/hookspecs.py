@@ -8,8 +8,8 @@ the same order; the others are hookwise extensions.
 Writing an implementation
 -------------------------
 Either subclass :class:`hookwise.Callback` and override the methods you need (no decorator is
-required, and every argument is passed, ``dataloader_idx`` included), or decorate plain
-functions with :data:`hookimpl` and ask only for the arguments you use::
+required), or decorate plain functions with :data:`hookimpl` and ask only for the arguments you
+use::
 
     from hookwise import hookimpl
 
@@ -17,19 +17,45 @@ functions with :data:`hookimpl` and ask only for the arguments you use::
     def on_train_batch_end(trainer_state, batch_idx):
         ...
 
-pluggy's rule applies to ``@hookimpl`` functions: parameters are matched by name, and a
-parameter that declares a default is not passed. No hookspec argument has a default.
+Arguments
+---------
+``@hookimpl`` functions follow pluggy's rules (pluggy 1.5 to 1.7): parameters are matched by
+name and must be arguments of the hook; a parameter with a default is passed the call's value
+when the hook is called with that argument (pluggy 1.7; 1.5 and 1.6 leave the default), and
+keeps its default otherwise. A hook called without one of its arguments warns (pluggy's
+``UserWarning``) and raises ``pluggy.HookCallError`` if an implementation needs it; a keyword
+the hook does not have is ignored. No hookspec argument has a default.
+
+``Callback`` methods are called exactly as vis4d 0.1.2's trainer calls them, on every call path
+(``pm.hook.<name>(...)`` included): the batch hooks (:data:`KEYWORD_HOOKS`) by keyword, with
+every argument of the hook the method names (all of them for ``**kwargs``; ``dataloader_idx``
+is passed although the base class gives it a default); every other hook positionally, in the
+hook's argument order, as many arguments as the method takes (all of them for ``*args``), so
+the parameter names are free (``def on_test_epoch_end(self, state, net)``).
 
 Order
 -----
 Implementations run in the order their plugins were enabled (vis4d runs its callback list in
-order; pluggy's own order is the reverse). ``@hookimpl(tryfirst=True)`` and ``trylast=True``
-move an implementation to the front or back, and wrappers (``wrapper=True``) work as in pluggy.
+order; pluggy's own order is the reverse), on every call path. ``@hookimpl(tryfirst=True)`` and
+``trylast=True`` move an implementation to the front or back, and wrappers (``wrapper=True``,
+``hookwrapper=True``) work as in pluggy, the first enabled outermost. Named constraints put an
+implementation before or after other plugins': ``@hookimpl(after=["ema"])``, or for every hook
+of a plugin the attributes ``run_before``/``run_after`` (on the class, or as the config keys
+``run_before``/``run_after`` of a plugin). ``PluginManager.hook_order(hook)`` shows the result
+and why.
+
+Triggers
+--------
+``@hookimpl(every_n_steps=50)``, ``every_n_epochs=2``, ``on_ranks="zero"`` and
+``stages=("val",)`` say when an implementation runs on the trainer's call path; they are
+counted from the trainer's state (``global_step``, ``current_epoch``), so they fire at the same
+steps after a resume. See :class:`HookimplMarker`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pluggy
 
@@ -45,8 +71,117 @@ PROJECT_NAME = "hookwise"
 
 #: Marks a hook specification of the ``hookwise`` project.
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-#: Marks a hook implementation: ``@hookimpl``, ``@hookimpl(tryfirst=True)``, ...
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: The options ``@hookimpl`` takes beyond pluggy's.
+HOOKWISE_IMPL_OPTIONS: tuple[str, ...] = (
+    "before",
+    "after",
+    "every_n_steps",
+    "every_n_epochs",
+    "on_ranks",
+    "stages",
+)
+
+
+class HookimplMarker:
+    """pluggy's ``HookimplMarker`` with hookwise's ordering constraints and triggers.
+
+    ``@hookimpl`` marks a hook implementation exactly as pluggy's marker does (the options are
+    stored as the function's ``<project>_impl`` attribute, which pluggy reads); the extra
+    options are kept in the same mapping and read by hookwise's plugin manager.
+
+    :param tryfirst: run before the implementations without it (pluggy).
+    :param trylast: run after the implementations without it (pluggy).
+    :param wrapper: a new-style wrapper, a generator around the other calls (pluggy).
+    :param hookwrapper: an old-style wrapper (pluggy).
+    :param optionalhook: no error when the hook has no specification (pluggy).
+    :param specname: the hook's name, when the function's name differs (pluggy).
+    :param before: plugin names this implementation runs before (entry-point names, compared
+        as pip compares project names; a base name covers its instances ``name@x``).
+    :param after: plugin names this implementation runs after.
+    :param every_n_steps: on the trainer's path, run only when ``global_step`` (completed
+        optimizer steps) is a multiple of N.
+    :param every_n_epochs: on the trainer's path, run only in epochs whose number (1-based) is
+        a multiple of N: after epochs N, 2N, ...
+    :param on_ranks: on the trainer's path, run only on these ranks: ``"zero"``, ``"all"``, a
+        rank or a list of ranks.
+    :param stages: on the trainer's path, run only in these stages (``"train"``, ``"val"``,
+        ``"test"``), as ``trainer_state["stage"]`` says.
+    """
+
+    def __init__(self, project_name: str) -> None:
+        self.project_name = project_name
+
+    @overload
+    def __call__(self, function: _F) -> _F: ...
+
+    @overload
+    def __call__(
+        self,
+        function: None = ...,
+        *,
+        hookwrapper: bool = ...,
+        optionalhook: bool = ...,
+        tryfirst: bool = ...,
+        trylast: bool = ...,
+        specname: str | None = ...,
+        wrapper: bool = ...,
+        before: Iterable[str] | str = ...,
+        after: Iterable[str] | str = ...,
+        every_n_steps: int | None = ...,
+        every_n_epochs: int | None = ...,
+        on_ranks: str | int | Iterable[int] | None = ...,
+        stages: Iterable[str] | str | None = ...,
+    ) -> Callable[[_F], _F]: ...
+
+    def __call__(
+        self,
+        function: _F | None = None,
+        *,
+        hookwrapper: bool = False,
+        optionalhook: bool = False,
+        tryfirst: bool = False,
+        trylast: bool = False,
+        specname: str | None = None,
+        wrapper: bool = False,
+        before: Iterable[str] | str = (),
+        after: Iterable[str] | str = (),
+        every_n_steps: int | None = None,
+        every_n_epochs: int | None = None,
+        on_ranks: str | int | Iterable[int] | None = None,
+        stages: Iterable[str] | str | None = None,
+    ) -> _F | Callable[[_F], _F]:
+        opts: dict[str, Any] = {
+            "wrapper": wrapper,
+            "hookwrapper": hookwrapper,
+            "optionalhook": optionalhook,
+            "tryfirst": tryfirst,
+            "trylast": trylast,
+            "specname": specname,
+        }
+        extra = {
+            "before": before,
+            "after": after,
+            "every_n_steps": every_n_steps,
+            "every_n_epochs": every_n_epochs,
+            "on_ranks": on_ranks,
+            "stages": stages,
+        }
+        # Only options actually given are stored: an unmarked-looking mapping stays pluggy's.
+        opts.update({k: v for k, v in extra.items() if v not in (None, ())})
+
+        def mark(func: _F) -> _F:
+            setattr(func, self.project_name + "_impl", dict(opts))
+            return func
+
+        return mark if function is None else mark(function)
+
+
+#: Marks a hook implementation: ``@hookimpl``, ``@hookimpl(tryfirst=True)``,
+#: ``@hookimpl(after=["ema"], every_n_steps=50)``, ...
+hookimpl = HookimplMarker(PROJECT_NAME)
 
 MetricLogs = dict[str, "float | int | Tensor"]
 
@@ -289,6 +424,10 @@ def on_exception(
     Extension of vis4d's hook set.
     """
 
+
+#: The hooks whose ``Callback`` methods vis4d's trainer calls by keyword (the batch hooks); a
+#: ``Callback``'s other hook methods are called positionally.
+KEYWORD_HOOKS: tuple[str, ...] = ("on_train_batch_start", "on_train_batch_end", "on_test_batch_end")
 
 #: The vis4d hooks, in the order of the vis4d ``Callback`` reference.
 VIS4D_HOOKS: tuple[str, ...] = (

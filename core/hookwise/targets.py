@@ -28,14 +28,23 @@ from hookwise.errors import ConfigError
 TARGET_KEY = "target"
 
 
-def resolve(path: str, *, where: str = "target") -> Any:
+def resolve(path: str, *, where: str = "target", trusted: bool = False) -> Any:
     """Import ``"package.module:attribute"`` (or ``"package.module.attribute"``) and return it.
+
+    While the plugin loader builds a plugin (or a caller uses
+    :func:`hookwise.plugins.policy.enforcing`), ``path`` must be on the allow-list, if one is
+    set; ``trusted`` skips that check for paths a plugin's own short-name table chose.
 
     :raises ConfigError: the module or the attribute does not exist (the message says which,
         and suggests close names).
+    :raises PluginBlockedError: an allow-list is active and ``path`` is not on it.
     """
     if not isinstance(path, str) or not path:
         raise ConfigError(f"{where}: expected an import path 'package.module:name', got {path!r}")
+    if not trusted:
+        from hookwise.plugins.policy import check_import
+
+        check_import(path, where)
     module_name, sep, attribute = path.partition(":")
     if not sep:
         module_name, _, attribute = path.rpartition(".")
@@ -201,7 +210,9 @@ def build(
                 f"{_hint(difflib.get_close_matches(target, known, n=3))} Known names: "
                 f"{', '.join(known)}. Or give {forms}."
             )
-        return resolve(path, where=f"{where} {target!r}")
+        # A short name picks installed code by name (the plugin's table, or an entry point):
+        # trusted, as installed distributions are (DESIGN decision 17); import paths are checked.
+        return resolve(path, where=f"{where} {target!r}", trusted=True)
 
     def call(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
         name = getattr(factory, "__name__", repr(factory))

@@ -231,20 +231,57 @@ def test_hooks_run_in_enabled_order_with_tryfirst_and_trylast() -> None:
     ) == [("first", "first"), ("b", "b"), ("last", "last")]
 
 
-def test_pluggy_own_order_is_the_reverse() -> None:
-    """The reason for hookwise's call path: pluggy calls the last registered first."""
+def test_one_order_on_every_call_path() -> None:
+    """pm.hook, call_extra, call_historic, subset_hook_caller, pluggy's own loop over
+    get_hookimpls(), the trainer's path and a monitored call all run enabled order (before the
+    plugin-core change, every path but pm.hook ran pluggy's last-registered-first order)."""
     log: list[str] = []
     pm = PluginManager()
-    pm.register(Named("a", log), "a")
-    pm.register(Named("b", log), "b")
-    impls = pm.hook.on_train_epoch_start.get_hookimpls()
-    assert pm._hookexec(
-        "on_train_epoch_start",
-        impls,
-        {"trainer_state": {}, "model": None, "loss_module": None},
-        False,
-    ) == ["b", "a"]
-    assert call_epoch_start(pm) == ["a", "b"]
+    for name in ("a", "b", "c"):
+        pm.register(Named(name, log), name)
+    kwargs = {"trainer_state": {}, "model": None, "loss_module": None}
+    caller = pm.caller("on_train_epoch_start")
+    impls = caller.get_hookimpls()
+    assert pm._hookexec("on_train_epoch_start", impls, kwargs, False) == ["a", "b", "c"]
+    assert call_epoch_start(pm) == ["a", "b", "c"]
+    assert caller.call_ordered(**kwargs) == ["a", "b", "c"]
+    assert caller.call_extra([], kwargs) == ["a", "b", "c"]
+    subset = pm.subset_hook_caller("on_train_epoch_start", [pm.get_plugin("b")])
+    assert subset(**kwargs) == ["a", "c"]
+    seen: list[list[str]] = []
+    undo = pm.add_hookcall_monitoring(
+        lambda hook, methods, kw: seen.append([m.plugin_name for m in methods]),
+        lambda outcome, hook, methods, kw: None,
+    )
+    assert call_epoch_start(pm) == ["a", "b", "c"]
+    assert caller.call_ordered(**kwargs) == ["a", "b", "c"]
+    undo()
+    assert seen == [["c", "b", "a"], ["c", "b", "a"]]  # pluggy's list, iterated reversed
+    assert call_epoch_start(pm) == ["a", "b", "c"]
+
+
+def test_historic_calls_run_in_enabled_order() -> None:
+    class Spec:
+        @pluggy.HookspecMarker("hookwise")(historic=True)
+        def announce(self, value: int) -> None: ...
+
+    pm = PluginManager()
+    pm.add_hookspecs(Spec)
+    out: list[str] = []
+
+    class Listener:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @hookimpl
+        def announce(self, value: int) -> None:
+            out.append(f"{self.name}{value}")
+
+    pm.register(Listener("a"), "a")
+    pm.register(Listener("b"), "b")
+    pm.hook.announce.call_historic(kwargs={"value": 1})
+    pm.register(Listener("c"), "c")  # replayed on registration
+    assert out == ["a1", "b1", "c1"]
 
 
 def test_new_style_and_old_style_wrappers() -> None:
@@ -338,19 +375,51 @@ def test_not_overridden_hooks_are_not_called() -> None:
     assert [h for h in pm.hook_names if pm.hook_order(h)] == ["on_fit_end"]
 
 
-def test_misspelled_hookimpl_is_an_error() -> None:
+def test_misspelled_hookimpl_is_pending_for_register_and_an_error_when_enabled() -> None:
     class Typo:
         @hookimpl
         def on_train_batch_ends(self, batch_idx: int) -> None:
             pass
 
     pm = PluginManager()
+    pm.register(Typo(), "typo")  # pluggy's rule: an unknown hook is pending
+    with pytest.raises(
+        PluginValidationError, match=r"unknown hook 'on_train_batch_ends'.*'on_train_batch_end'"
+    ) as pending:
+        pm.check_pending()
+    assert isinstance(pending.value, pluggy.PluginValidationError)
+    assert isinstance(pending.value.plugin, Typo)
+    pm.unregister(name="typo")
     with pytest.raises(
         PluginValidationError,
         match=r"'typo'.*no hook named 'on_train_batch_ends'.*'on_train_batch_end'",
     ):
-        pm.register(Typo(), "typo")
+        pm.enable_object(Typo(), "typo")
     assert pm.plugin_names() == []
+
+
+def test_optional_and_early_hookimpls_follow_pluggy() -> None:
+    class Later:
+        @hookimpl(optionalhook=True)
+        def on_something_optional(self) -> None:
+            pass
+
+        @hookimpl
+        def on_custom(self, value: int) -> int:
+            return value * 2
+
+    pm = PluginManager()
+    pm.register(Later(), "later")
+    with pytest.raises(PluginValidationError, match="on_custom"):
+        pm.check_pending()
+
+    class Spec:
+        @pluggy.HookspecMarker("hookwise")
+        def on_custom(self, value: int) -> int: ...
+
+    pm.add_hookspecs(Spec)  # registered before its spec: verified now, as pluggy does
+    pm.check_pending()
+    assert pm.hook.on_custom(value=3) == [6]
 
 
 def test_unmarked_misspelled_callback_method_warns() -> None:
@@ -362,6 +431,24 @@ def test_unmarked_misspelled_callback_method_warns() -> None:
         UserWarning, match="'on_train_epoch_ended' is not a hookwise hook.*'on_train_epoch_end'"
     ):
         PluginManager().register(Typo(), "typo")
+    with pytest.raises(
+        PluginValidationError, match=r"'on_train_epoch_ended'.*'on_train_epoch_end'"
+    ):
+        PluginManager().enable_object(Typo(), "typo")
+
+
+def test_object_without_hooks_is_an_error_when_enabled() -> None:
+    class NotAPlugin:
+        def on_train_batch_end(self, trainer_state: Any) -> None:  # no marker, no Callback
+            pass
+
+    pm = PluginManager()
+    with pytest.raises(
+        PluginValidationError, match=r"'yolox'.*NotAPlugin.*implements no hook.*hookwise.Callback"
+    ):
+        pm.enable_object(NotAPlugin(), "yolox")
+    assert pm.plugin_names() == []
+    pm.register(NotAPlugin(), "plain")  # pluggy registers anything
 
 
 def test_argument_the_hook_lacks_is_an_error() -> None:
@@ -372,16 +459,78 @@ def test_argument_the_hook_lacks_is_an_error() -> None:
 
     with pytest.raises(
         PluginValidationError,
-        match=r"'wrong', hook 'on_train_epoch_start'.*\['optimizer'\].*'loss_module'",
-    ):
+        match=r"(?s)'wrong' for hook 'on_train_epoch_start'.*\{'optimizer'\}.*'loss_module'",
+    ) as info:
         PluginManager().register(Wrong(), "wrong")
+    assert isinstance(info.value, pluggy.PluginValidationError)
 
 
-def test_missing_hook_argument_is_a_type_error() -> None:
+def test_missing_hook_argument_follows_pluggy() -> None:
     pm = PluginManager()
     pm.register(Named("a", []), "a")
-    with pytest.raises(TypeError, match="loss_module"):
-        pm.hook.on_train_epoch_start(trainer_state={}, model=None)
+    for call in (pm.hook.on_train_epoch_start, pm.caller("on_train_epoch_start").call_ordered):
+        with (
+            pytest.warns(UserWarning, match="'loss_module'.*cannot be found"),
+            pytest.raises(pluggy.HookCallError, match="loss_module"),
+        ):
+            call(trainer_state={}, model=None)
+
+
+def test_extra_keyword_is_tolerated_and_spec_defaults_fill_in() -> None:
+    seen: list[Any] = []
+
+    class Spec:
+        @pluggy.HookspecMarker("hookwise")
+        def on_custom(self, value: int, scale: int = 10) -> None: ...
+
+    class Impl:
+        @hookimpl
+        def on_custom(self, value: int, scale: int) -> None:
+            seen.append(value * scale)
+
+    pm = PluginManager()
+    pm.add_hookspecs(Spec)
+    pm.register(Impl(), "impl")
+    pm.hook.on_custom(value=2, unknown="ignored")
+    pm.hook.on_custom(value=2, scale=3)
+    assert seen == [20, 6]
+    pm.register(Named("a", seen), "a")
+    assert pm.hook.on_train_epoch_start(
+        trainer_state={}, model=None, loss_module=None, extra=1
+    ) == ["a"]
+
+
+def test_callback_methods_are_called_as_vis4d_calls_them_on_every_path() -> None:
+    got: list[tuple[str, Any]] = []
+
+    class Vis4dStyle(Callback):
+        def on_test_epoch_end(self, state: Any, net: Any) -> None:  # type: ignore[override]
+            got.append(("epoch", (state, net)))
+
+        def on_train_epoch_end(self, *args: Any) -> None:  # type: ignore[override]
+            got.append(("args", args))
+
+        def on_train_batch_end(self, **kwargs: Any) -> None:  # type: ignore[override]
+            got.append(("batch", sorted(kwargs)))
+
+    pm = PluginManager()
+    pm.register(Vis4dStyle(), "v")
+    state: dict[str, Any] = {}
+    batch = dict(trainer_state=state, model=1, loss_module=2, outputs=3, batch=4, batch_idx=5)
+    for _ in range(2):  # the first call after a change runs pluggy's loop, then generated code
+        pm.hook.on_test_epoch_end(trainer_state=state, model=1)
+        pm.caller("on_test_epoch_end").call_ordered(trainer_state=state, model=1)
+        pm.hook.on_test_epoch_end.call_extra([], {"trainer_state": state, "model": 1})
+        pm.hook.on_train_epoch_end(trainer_state=state, model=1, loss_module=2)
+        pm.hook.on_train_batch_end(**batch)
+    assert got[:5] == [
+        ("epoch", (state, 1)),
+        ("epoch", (state, 1)),
+        ("epoch", (state, 1)),
+        ("args", (state, 1, 2)),
+        ("batch", sorted(batch)),
+    ]
+    assert got[5:] == got[:5]
 
 
 def test_error_policies_raise_warn_disable(caplog: pytest.LogCaptureFixture) -> None:

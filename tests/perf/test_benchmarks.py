@@ -42,10 +42,10 @@ def _positive(value: Any) -> bool:
 def test_dispatch_benchmark_reports_every_path(tmp_path: Path) -> None:
     stdout, data = _run("bench_dispatch.py", tmp_path=tmp_path)
     assert data["benchmark"] == "dispatch" and data["quick"] is True
-    assert data["goal"] == 1.5
+    assert data["goal"] == 0.8 and data["hook_goal"] == 1.5
     assert set(data["counts"]) == {"1", "10"}
     for result in data["counts"].values():
-        assert set(result["ratios"]) == {
+        assert set(result["ratios_to_kw_loop"]) == {
             "loop",
             "kw-loop",
             "pm.hook",
@@ -53,11 +53,24 @@ def test_dispatch_benchmark_reports_every_path(tmp_path: Path) -> None:
             "attributed",
             "pluggy",
         }
-        assert result["ratios"]["loop"] == 1.0
+        assert result["ratios_to_kw_loop"]["kw-loop"] == 1.0
+        assert _positive(result["pm.hook/loop"])
         assert all(_positive(v) for v in result["seconds"].values())
     assert set(data["anatomy"]) == {"instance call", "method call"}
     assert "pm.hook/loop" in stdout and "slot_tp_call" in stdout
     assert data["machine"]["pluggy"] and data["machine"]["cores"] >= 1
+
+
+def test_registration_benchmark_compares_with_pluggy(tmp_path: Path) -> None:
+    stdout, data = _run("bench_registration.py", tmp_path=tmp_path)
+    assert data["benchmark"] == "registration" and data["goal"] == 1.0
+    assert set(data["counts"]) == {"10", "100"}
+    for result in data["counts"].values():
+        assert result["ratios"]["pluggy"] == 1.0
+        assert set(result["ratios"]) == {"pluggy", "hookwise", "hookwise Callback", "enable_object"}
+        assert all(_positive(v) for v in result["seconds"].values())
+    assert set(data["growth"]) == set(data["counts"]["10"]["ratios"])
+    assert "hookwise/pluggy" in stdout and "1.0 = linear" in stdout
 
 
 def test_trainer_benchmark_reports_overhead_and_default_plugin_parts(tmp_path: Path) -> None:
@@ -140,7 +153,12 @@ def test_tox_bench_runs_every_benchmark_script() -> None:
     text = (ROOT / "tox.ini").read_text(encoding="utf-8")
     section = text.split("[testenv:bench]", 1)[1].split("\n[", 1)[0]
     scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
-    assert scripts == ["bench_discovery.py", "bench_dispatch.py", "bench_trainer.py"]
+    assert scripts == [
+        "bench_discovery.py",
+        "bench_dispatch.py",
+        "bench_registration.py",
+        "bench_trainer.py",
+    ]
     for script in scripts:
         assert f"benchmarks/{script}" in section, f"tox -e bench does not run {script}"
 

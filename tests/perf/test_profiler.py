@@ -91,7 +91,7 @@ def _generated(caller: OrderedHookCaller, method: str = "__call__") -> Any:
 def _called_functions(caller: OrderedHookCaller, method: str = "__call__") -> list[Any]:
     """What the generated function of ``caller`` actually calls, in order."""
     namespace = _generated(caller, method).__globals__
-    return [namespace[f"f{index}"] for index in range(len(caller.calls))]
+    return [namespace[f"_f{index}"] for index in range(len(caller.calls))]
 
 
 @pytest.fixture

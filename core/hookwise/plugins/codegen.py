@@ -1,0 +1,225 @@
+"""Source generation for the call path: one small function per hook, and trampolines.
+
+A hook's fast call function reads the hook's arguments once and calls each implementation
+directly, in order, so a hook call runs at the speed of hand-written code (``dataclasses`` and
+``attrs`` generate ``__init__`` for the same reason). Sources depend only on the shape of a call
+plan (argument names, number of implementations, triggers), never on the plugin objects, which
+are bound through the namespace, so each shape is compiled once per process.
+
+Trampolines adapt one implementation to pluggy's own call loop (``pluggy._callers._multicall``),
+which passes an implementation the arguments its parameters name, positionally: a trampoline has
+exactly the parameters the implementation is to receive and calls it the way hookwise does
+(positionally or by keyword, instrumented, under its error policy).
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from hookwise.plugins.triggers import MISSING, Trigger
+
+#: The default of a hook argument the caller did not pass.
+ABSENT: Any = object()
+
+
+@dataclass(frozen=True)
+class ImplCall:
+    """One hook implementation as the call path sees it.
+
+    :param hook: the hook's name.
+    :param plugin_name: the name the plugin is registered under.
+    :param function: what is called (the bound method or function, possibly instrumented).
+    :param argnames: the hook arguments it receives, in its parameter order.
+    :param by_keyword: pass them by keyword (a ``Callback`` batch hook whose parameters are not
+        in hook order, or that takes ``**kwargs``).
+    :param wrapper: ``"new"`` for ``wrapper=True``, ``"old"`` for ``hookwrapper=True``.
+    :param plugin: the plugin object.
+    :param trigger: when it runs on the trainer's path (``None``: always).
+    :param kwargnames: defaulted parameters pluggy passes by keyword when the call has them
+        (pluggy 1.7's rule, ``@hookimpl`` functions only).
+    :param origin: the plugin's own function (``function`` may be instrumented).
+    """
+
+    hook: str
+    plugin_name: str
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+    by_keyword: bool = False
+    wrapper: str | None = None
+    plugin: Any = field(default=None, compare=False, repr=False)
+    trigger: Trigger | None = field(default=None, compare=False)
+    kwargnames: tuple[str, ...] = field(default=(), compare=False)
+    origin: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+    def call(self, kwargs: Any) -> Any:
+        """Call the implementation with its arguments taken from ``kwargs`` (the slow path)."""
+        extra = {k: kwargs[k] for k in self.kwargnames if k in kwargs}
+        if self.by_keyword:
+            return self.function(**{name: kwargs[name] for name in self.argnames}, **extra)
+        return self.function(*[kwargs[name] for name in self.argnames], **extra)
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled(source: str, filename: str) -> types.CodeType:
+    """Compile a generated source once per process (compiling costs about a millisecond)."""
+    code: types.CodeType = compile(source, filename, "exec")
+    return code
+
+
+def _arguments(call: ImplCall) -> str:
+    if call.by_keyword:
+        return ", ".join(f"{name}={name}" for name in call.argnames)
+    return ", ".join(call.argnames)
+
+
+def call_source(
+    hook: str,
+    spec_args: Sequence[str],
+    calls: Sequence[ImplCall],
+    *,
+    method: str,
+    attributed: bool,
+    firstresult: bool,
+    triggered: bool,
+) -> str:
+    """The source of a fast call function (see :func:`build_call`)."""
+    params = [f"{name}=_ABSENT" for name in spec_args]
+    tolerant = method == "__call__"  # pluggy ignores keywords the hook does not have
+    signature = ", ".join(["self", *(["*", *params] if params else []), *(["**_extra"] * tolerant)])
+    lines = [f"def {method}({signature}):"]
+    if spec_args:
+        missing = " or ".join(f"{name} is _ABSENT" for name in spec_args)
+        present = "".join(f"({name!r}, {name}), " for name in spec_args)
+        lines += [
+            f"    if {missing}:",
+            f"        _kwargs = {{k: v for k, v in ({present}) if v is not _ABSENT}}",
+        ]
+        if tolerant:  # pluggy's own path, from this frame (its warning names the caller)
+            lines += [
+                "        _kwargs.update(_extra)",
+                "        self._verify_all_args_are_provided(_kwargs)",
+                f"        return self._hookexec({hook!r}, self._hookimpls.copy(), _kwargs, "
+                f"{firstresult})",
+            ]
+        else:
+            lines.append(f"        return self._slow_call(_kwargs, {attributed})")
+    needs_counters = triggered and any(c.trigger and c.trigger.filters_calls() for c in calls)
+    if needs_counters:
+        lines.append(f"    _step, _epoch, _stage = _counters({hook!r}, trainer_state)")
+    if not firstresult:
+        lines.append("    _results = []")
+    lines += ["    _at = 0", "    try:"]
+    for index, call in enumerate(calls):
+        indent = "        "
+        lines.append(f"{indent}_at = {index}")
+        if needs_counters and call.trigger is not None and call.trigger.filters_calls():
+            lines.append(f"{indent}if {call.trigger.condition(f'_stages{index}')}:")
+            indent += "    "
+        lines.append(f"{indent}_r = _f{index}({_arguments(call)})")
+        if firstresult:
+            lines.append(f"{indent}if _r is not None: return _r")
+        elif attributed:
+            lines.append(f"{indent}if _r is not None: _results.append((_n{index}, _r))")
+        else:
+            lines.append(f"{indent}if _r is not None: _results.append(_r)")
+    lines += ["        pass", "    except Exception as _exc:"]
+    mapping = "{" + ", ".join(f"{name!r}: {name}" for name in spec_args) + "}"
+    lines.append(
+        f"        return _recover({mapping}, _at, _exc, {'None' if firstresult else '_results'})"
+    )
+    lines.append("    return None" if firstresult else "    return _results")
+    return "\n".join(lines)
+
+
+def build_call(
+    hook: str,
+    spec_args: Sequence[str],
+    calls: Sequence[ImplCall],
+    recover: Callable[..., Any],
+    counters: Callable[..., Any],
+    *,
+    method: str,
+    attributed: bool = False,
+    firstresult: bool = False,
+    triggered: bool = False,
+) -> Callable[..., Any]:
+    """Generate the function installed as ``method`` of a hook's caller.
+
+    It takes the hook's arguments by keyword (``__call__`` tolerates others, as pluggy does),
+    calls ``calls`` in order and returns pluggy's result: the non-``None`` results
+    (``(plugin_name, result)`` pairs when ``attributed``), or the first non-``None`` one for a
+    ``firstresult`` hook. A call missing an argument goes pluggy's way (its warning, and
+    ``HookCallError`` when an implementation needs the argument). With ``triggered``, each
+    call's trigger is checked inline, from ``counters(hook, trainer_state)``. An exception of
+    call ``i`` goes to ``recover(kwargs, i, exc, results)``, whose return value is returned.
+    """
+    source = call_source(
+        hook,
+        spec_args,
+        calls,
+        method=method,
+        attributed=attributed,
+        firstresult=firstresult,
+        triggered=triggered,
+    )
+    namespace: dict[str, Any] = {"_recover": recover, "_ABSENT": ABSENT, "_counters": counters}
+    namespace["_MISSING"] = MISSING
+    for index, call in enumerate(calls):
+        namespace[f"_f{index}"] = call.function
+        namespace[f"_n{index}"] = call.plugin_name
+        namespace[f"_stages{index}"] = call.trigger.stages if call.trigger else None
+    exec(compiled(source, f"<hookwise call path: {hook}>"), namespace)
+    function: Callable[..., Any] = namespace[method]
+    return function
+
+
+def _trampoline_source(
+    hook: str, call: ImplCall, guarded: bool, recording: bool
+) -> tuple[str, str]:
+    params = [*call.argnames, *(f"{k}=_ABSENT" for k in call.kwargnames)]
+    lines = ["def make(_f, _fail, _record, _name):", f"    def {hook}({', '.join(params)}):"]
+    extra = ""
+    if call.kwargnames:
+        lines.append("        _kw = {}")
+        lines += [f"        if {k} is not _ABSENT: _kw[{k!r}] = {k}" for k in call.kwargnames]
+        extra = ", **_kw" if call.argnames else "**_kw"
+    body = f"_f({_arguments(call)}{extra})"
+    if guarded:
+        lines += [
+            "        try:",
+            f"            _r = {body}",
+            "        except Exception as _exc:",
+            "            return _fail(_exc)",
+        ]
+    else:
+        lines.append(f"        _r = {body}")
+    if recording:
+        lines.append("        if _r is not None and _record: _record[-1].append((_name, _r))")
+    lines += ["        return _r", f"    return {hook}"]
+    return "\n".join(lines), f"<hookwise trampoline: {hook}>"
+
+
+def trampoline(
+    call: ImplCall,
+    fail: Callable[[Exception], Any] | None,
+    record: list[list[tuple[str, Any]]] | None,
+) -> Callable[..., Any]:
+    """A function with exactly ``call``'s arguments as parameters that calls ``call.function``
+    the way hookwise does; ``fail`` handles its exceptions (an error policy), ``record``'s last
+    list collects ``(plugin_name, result)`` pairs."""
+    source, filename = _trampoline_source(call.hook, call, fail is not None, record is not None)
+    namespace: dict[str, Any] = {"_ABSENT": ABSENT}
+    exec(compiled(source, filename), namespace)
+    made: Callable[..., Any] = namespace["make"](call.function, fail, record, call.plugin_name)
+    return made
+
+
+def hook_impl(call: ImplCall, function: Callable[..., Any], opts: Any) -> pluggy.HookImpl:
+    """A ``pluggy.HookImpl`` of ``call``'s plugin that calls ``function``."""
+    return pluggy.HookImpl(call.plugin, call.plugin_name, function, opts)

@@ -1,0 +1,184 @@
+"""Declarative triggers: when an implementation runs on the trainer's call path.
+
+``@hookimpl(every_n_steps=50)`` runs an implementation only when ``trainer_state["global_step"]``
+is a multiple of 50; ``every_n_epochs=2`` only in epochs 2, 4, ... (``current_epoch`` 1, 3,
+...); ``on_ranks="zero"`` only on rank 0; ``stages=("val",)`` only while
+``trainer_state["stage"]`` is ``"val"``. The counts are read from the state the trainer passes,
+never kept by the plugin, so a resumed run fires at the same steps as an uninterrupted one.
+
+The generated call code evaluates a trigger inline (:meth:`Trigger.condition`), so a skipped
+implementation costs a comparison, not a call. Ranks are fixed for a process: an implementation
+meant for other ranks is left out of the call code altogether. Triggers apply on the trainer's
+path (``pm.caller(hook).call_ordered`` / ``call_attributed``); ``pm.hook.<name>(...)`` keeps
+pluggy's semantics and calls every implementation. A state without the counter a trigger reads
+(a hand-built partial state) does not filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hookwise.errors import PluginValidationError
+
+#: The stages a trigger may name (``trainer_state["stage"]``).
+STAGES: tuple[str, ...] = ("train", "val", "test")
+#: The hooks that belong to the training stage whatever the state says.
+_TRAIN_HOOKS = frozenset(
+    {
+        "on_train_epoch_start",
+        "on_train_batch_start",
+        "on_train_batch_end",
+        "on_train_epoch_end",
+        "on_before_optimizer_step",
+    }
+)
+#: What the generated code compares a counter the state lacks with.
+MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When an implementation runs; ``None`` fields do not filter.
+
+    :param every_n_steps: run when ``global_step % every_n_steps == 0``.
+    :param every_n_epochs: run when ``(current_epoch + 1) % every_n_epochs == 0``.
+    :param ranks: run only on these ranks.
+    :param stages: run only in these stages.
+    """
+
+    every_n_steps: int | None = None
+    every_n_epochs: int | None = None
+    ranks: frozenset[int] | None = None
+    stages: frozenset[str] | None = None
+
+    def on_rank(self, rank: int) -> bool:
+        """Whether the implementation runs at all in a process of rank ``rank``."""
+        return self.ranks is None or rank in self.ranks
+
+    def filters_calls(self) -> bool:
+        """Whether the trigger decides per call (steps, epochs or stages)."""
+        return any(v is not None for v in (self.every_n_steps, self.every_n_epochs, self.stages))
+
+    def fires(self, hook: str, kwargs: Mapping[str, Any]) -> bool:
+        """Whether the implementation runs in the call with these arguments (the same rule the
+        generated code inlines with :meth:`condition`)."""
+        state = kwargs.get("trainer_state")
+        if not isinstance(state, Mapping):
+            return True
+        step, epoch = state.get("global_step", MISSING), state.get("current_epoch", MISSING)
+        if self.every_n_steps is not None and step is not MISSING and step % self.every_n_steps:
+            return False
+        if (
+            self.every_n_epochs is not None
+            and epoch is not MISSING
+            and (epoch + 1) % self.every_n_epochs
+        ):
+            return False
+        if self.stages is not None:
+            stage = stage_of(hook, state)
+            if stage is not None and stage not in self.stages:
+                return False
+        return True
+
+    def condition(self, stages_name: str) -> str:
+        """A Python expression over the locals ``_step``, ``_epoch``, ``_stage`` and the globals
+        ``_MISSING`` and ``stages_name`` (this trigger's stages)."""
+        parts = []
+        if self.every_n_steps is not None:
+            parts.append(f"(_step is _MISSING or _step % {self.every_n_steps} == 0)")
+        if self.every_n_epochs is not None:
+            parts.append(f"(_epoch is _MISSING or (_epoch + 1) % {self.every_n_epochs} == 0)")
+        if self.stages is not None:
+            parts.append(f"(_stage is None or _stage in {stages_name})")
+        return " and ".join(parts) or "True"
+
+    def describe(self) -> str:
+        """``"every 50 steps, on ranks [0]"``."""
+        parts = []
+        if self.every_n_steps is not None:
+            parts.append(f"every {self.every_n_steps} steps")
+        if self.every_n_epochs is not None:
+            parts.append(f"every {self.every_n_epochs} epochs")
+        if self.ranks is not None:
+            parts.append(f"on ranks {sorted(self.ranks)}")
+        if self.stages is not None:
+            parts.append(f"in stages {sorted(self.stages)}")
+        return ", ".join(parts)
+
+
+def stage_of(hook: str, state: Mapping[str, Any]) -> str | None:
+    """The stage of a call: ``state["stage"]``, else ``"train"`` for the training hooks."""
+    stage = state.get("stage")
+    if stage is None and hook in _TRAIN_HOOKS:
+        return "train"
+    return stage if isinstance(stage, str) else None
+
+
+def _positive(value: Any, option: str, where: str, plugin: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PluginValidationError(
+            f"{where}: {option} must be a positive integer, got {value!r}", plugin=plugin
+        )
+    return value
+
+
+def _ranks(value: Any, where: str, plugin: Any) -> frozenset[int] | None:
+    if value is None or value == "all":
+        return None
+    if value == "zero":
+        return frozenset({0})
+    values = [value] if isinstance(value, int) else value
+    if isinstance(values, Iterable) and not isinstance(values, str):
+        ranks = list(values)
+        if all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in ranks):
+            return frozenset(ranks)
+    raise PluginValidationError(
+        f"{where}: on_ranks must be 'zero', 'all', a rank or a list of ranks, got {value!r}",
+        plugin=plugin,
+    )
+
+
+def _stages(value: Any, where: str, plugin: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    stages = [value] if isinstance(value, str) else list(value)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        raise PluginValidationError(
+            f"{where}: stages must name some of {list(STAGES)}, got {value!r}", plugin=plugin
+        )
+    return frozenset(stages)
+
+
+def trigger_from_opts(opts: Mapping[str, Any], where: str, plugin: Any) -> Trigger | None:
+    """The trigger ``@hookimpl(...)`` declared in ``opts`` (``None``: always runs).
+
+    :raises PluginValidationError: an option has a value it cannot have.
+    """
+    steps, epochs = opts.get("every_n_steps"), opts.get("every_n_epochs")
+    ranks, stages = opts.get("on_ranks"), opts.get("stages")
+    if steps is None and epochs is None and ranks is None and stages is None:
+        return None
+    trigger = Trigger(
+        every_n_steps=None if steps is None else _positive(steps, "every_n_steps", where, plugin),
+        every_n_epochs=None
+        if epochs is None
+        else _positive(epochs, "every_n_epochs", where, plugin),
+        ranks=_ranks(ranks, where, plugin),
+        stages=_stages(stages, where, plugin),
+    )
+    return trigger if trigger != Trigger() else None
+
+
+def counters(hook: str, state: Any) -> tuple[Any, Any, str | None]:
+    """``(global_step, current_epoch, stage)`` of a call's ``trainer_state``, for the generated
+    code (``MISSING`` for a counter the state lacks)."""
+    if isinstance(state, Mapping):
+        return (
+            state.get("global_step", MISSING),
+            state.get("current_epoch", MISSING),
+            stage_of(hook, state),
+        )
+    return MISSING, MISSING, None
