@@ -13,6 +13,7 @@ from hookwise import (
     ConfigError,
     PluginBlockedError,
     PluginLoadError,
+    PluginValidationError,
     Trainer,
     hookimpl,
 )
@@ -97,8 +98,8 @@ def test_trainer_callbacks_and_run_fit_objects_are_adapted(
 ) -> None:
     parts = fit_parts()
     foreign = ForeignCallback()
-    trainer = Trainer(**parts["trainer"], num_epochs=1, callbacks=[foreign], plugins=_pm())
-    assert trainer.pm.get_plugin("ForeignCallback") is foreign  # no adapter installed yet
+    with pytest.raises(PluginValidationError, match=r"'ForeignCallback'.*implements no hook"):
+        Trainer(**parts["trainer"], num_epochs=1, callbacks=[foreign], plugins=_pm())
 
     pm = _pm(("foreign", "adapt_foreign"))
     trainer = Trainer(**parts["trainer"], num_epochs=1, callbacks=[foreign], plugins=pm)
@@ -125,9 +126,12 @@ def test_objects_with_hooks_are_never_offered() -> None:
     pm.enable_object(Native())
     assert offered == []
     foreign = ForeignCallback()
-    pm.enable_object(foreign)
-    assert offered == [foreign]  # offered, refused: registered as it is
-    assert pm.get_plugin("ForeignCallback") is foreign
+    with pytest.raises(
+        PluginValidationError, match=r"implements no hook.*No installed adapter \(nothing\) took it"
+    ):
+        pm.enable_object(foreign)
+    assert offered == [foreign]  # offered, refused: an object without hooks is an error
+    assert pm.get_plugin("ForeignCallback") is None
 
 
 def test_adapters_are_imported_only_for_objects_without_hooks(
@@ -143,7 +147,8 @@ def test_adapters_are_imported_only_for_objects_without_hooks(
     assert "demo" in [a.name for a in pm.installed_adapters()]
     pm.enable_object(Native())
     assert "demo_adapter_mod" not in sys.modules
-    pm.enable_object(ForeignCallback())
+    with pytest.raises(PluginValidationError, match="implements no hook"):
+        pm.enable_object(ForeignCallback())
     assert "demo_adapter_mod" in sys.modules
     sys.modules.pop("demo_adapter_mod")
 

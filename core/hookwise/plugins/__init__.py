@@ -15,24 +15,59 @@
 
 from __future__ import annotations
 
-from hookwise.plugins.building import CALLBACK_PARAMS, RESERVED_PARAMS, accepted_params
-from hookwise.plugins.codegen import ImplCall
-from hookwise.plugins.loading import closest, split_instance
-from hookwise.plugins.manager import PluginManager
-from hookwise.plugins.ordering import HookOrder
-from hookwise.plugins.plan import ImplWrapper
-from hookwise.plugins.policy import (
-    ALLOWED_ENV,
-    ERROR_POLICIES,
-    AllowList,
-    ErrorPolicy,
-    HookFailure,
-    allowed_from_env,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# Names kept from the single-module ``hookwise.plugins`` of earlier versions.
-_closest = closest
-_allowed_from_env = allowed_from_env
+if TYPE_CHECKING:
+    from hookwise.environment import ALLOWED_ENV
+    from hookwise.plugins.building import CALLBACK_PARAMS, RESERVED_PARAMS, accepted_params
+    from hookwise.plugins.codegen import ImplCall
+    from hookwise.plugins.loading import closest, split_instance
+    from hookwise.plugins.manager import PluginManager
+    from hookwise.plugins.ordering import HookOrder
+    from hookwise.plugins.plan import ImplWrapper
+    from hookwise.plugins.policy import (
+        ERROR_POLICIES,
+        AllowList,
+        ErrorPolicy,
+        HookFailure,
+        allowed_from_env,
+    )
+
+    _closest = closest
+    _allowed_from_env = allowed_from_env
+
+# Imported on first use, so that the light modules (discovery) load without pluggy and the
+# manager; the names are those of the single-module ``hookwise.plugins`` of earlier versions.
+_LAZY = {
+    "ALLOWED_ENV": ("hookwise.environment", "ALLOWED_ENV"),
+    "CALLBACK_PARAMS": ("hookwise.plugins.building", "CALLBACK_PARAMS"),
+    "RESERVED_PARAMS": ("hookwise.plugins.building", "RESERVED_PARAMS"),
+    "accepted_params": ("hookwise.plugins.building", "accepted_params"),
+    "ImplCall": ("hookwise.plugins.codegen", "ImplCall"),
+    "closest": ("hookwise.plugins.loading", "closest"),
+    "_closest": ("hookwise.plugins.loading", "closest"),
+    "split_instance": ("hookwise.plugins.loading", "split_instance"),
+    "PluginManager": ("hookwise.plugins.manager", "PluginManager"),
+    "HookOrder": ("hookwise.plugins.ordering", "HookOrder"),
+    "ImplWrapper": ("hookwise.plugins.plan", "ImplWrapper"),
+    "ERROR_POLICIES": ("hookwise.plugins.policy", "ERROR_POLICIES"),
+    "AllowList": ("hookwise.plugins.policy", "AllowList"),
+    "ErrorPolicy": ("hookwise.plugins.policy", "ErrorPolicy"),
+    "HookFailure": ("hookwise.plugins.policy", "HookFailure"),
+    "allowed_from_env": ("hookwise.plugins.policy", "allowed_from_env"),
+    "_allowed_from_env": ("hookwise.plugins.policy", "allowed_from_env"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    found = _LAZY.get(name)
+    if found is None:
+        raise AttributeError(f"module 'hookwise.plugins' has no attribute {name!r}")
+    value = getattr(importlib.import_module(found[0]), found[1])
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ALLOWED_ENV",

@@ -27,6 +27,7 @@ from typing import Any
 
 import pluggy
 
+from hookwise.errors import OrderCycleError
 from hookwise.plugins import codegen
 from hookwise.plugins.codegen import ImplCall
 from hookwise.plugins.ordering import HookOrder
@@ -92,6 +93,18 @@ class OrderedHookCaller(pluggy.HookCaller):
     def _hookimpls(self, value: list[pluggy.HookImpl]) -> None:
         if value:  # pluggy assigns an empty list once, in HookCaller.__init__
             raise AttributeError("hookwise keeps a hook's implementations itself")
+
+    def get_hookimpls(self) -> list[pluggy.HookImpl]:
+        """The implementations, in the list order pluggy iterates reversed (pluggy's API).
+
+        While the order constraints form a cycle (a call raises ``OrderCycleError``), the
+        registered implementations in reverse registration order, so that a plugin can still be
+        inspected and unregistered.
+        """
+        try:
+            return self._hookimpls.copy()
+        except OrderCycleError:
+            return [impl for _, impl in reversed(self._registered)]
 
     def _add_hookimpl(self, hookimpl: pluggy.HookImpl) -> None:
         """Add an implementation; its place comes from hookwise's order (enabled order)."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from hookwise.adapters import ADAPTER_GROUP, Adapter, adapt, installed_adapters
 from hookwise.errors import (
     ConfigError,
     PluginBlockedError,
@@ -288,9 +289,11 @@ class Loading:
             )
         if not self.hook_attributes(obj):
             kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
+            adapters = [a.name for a in self.installed_adapters()]
+            tried = f" No installed adapter ({', '.join(adapters)}) took it." if adapters else ""
             raise PluginValidationError(
                 f"plugin {name!r} ({obj!r}, a {kind}) implements no hook, so it would never be "
-                f"called. {PLUGIN_SHAPE}",
+                f"called.{tried} {PLUGIN_SHAPE}",
                 plugin=obj,
             )
 

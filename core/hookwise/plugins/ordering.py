@@ -3,9 +3,10 @@
 Each implementation has a place by default: its group (``tryfirst``, none, ``trylast``) and,
 within the group, the order its plugin was enabled in. Named constraints (``before``/``after``:
 ``@hookimpl(after=["ema"])``, a plugin's ``run_before``/``run_after``) are edges between
-implementations; the resolved order is the topological order that keeps every edge and, among
-the implementations free to go next, takes the one with the earliest default place. So without
-constraints the order is exactly the default one, and a constraint moves only what it must.
+implementations; the resolved order keeps every edge and, each time, runs next the
+implementation with the earliest default place among those whose constraints are met (a
+topological order, Kahn's, by default place). Without constraints the order is exactly the
+default one.
 Wrappers and plain implementations are ordered separately (a wrapper always wraps every plain
 implementation). A constraint naming a plugin that is not enabled is ignored and reported; a
 cycle is an :class:`~hookwise.errors.OrderCycleError` naming it.

@@ -6,8 +6,9 @@ because of configuration must be on it: plugin names (entry-point names, folded 
 project names) and import paths (``{target = "..."}`` values, ``package.module:Object`` plugins),
 compared exactly, where a module prefix matches only at a dot (``torch.optim`` allows
 ``torch.optim:SGD``, not ``torch_x``). :func:`hookwise.environment.allowed_plugins` is the
-one reader of the variable (:mod:`hookwise.environment`). While the loader builds a plugin, :func:`enforcing` makes the list active, so
-:func:`hookwise.targets.resolve` checks every import path a plugin's parameters make it import.
+one reader of the variable. While the loader builds a plugin, :func:`enforcing` makes the list
+active, so :func:`hookwise.targets.resolve` checks every import path a plugin's parameters make
+it import.
 
 **Error policies.** ``raise`` (the default) re-raises a plugin's exception with a note naming
 the plugin, the hook and the position; ``warn`` logs the first failure with its traceback and

@@ -79,9 +79,10 @@ def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any]) -> None:
     [
         ({"monitor": "val/loss", "mode": "avg"}, "mode must be 'min' or 'max', got 'avg'"),
         ({"monitor": "val/loss", "patience": -1}, "patience must be an integer >= 0, got -1"),
-        ({"monitor": "val/loss", "patience": 1.5}, "patience must be an integer"),
+        # Types are checked against the constructor's annotations by the loader.
+        ({"monitor": "val/loss", "patience": 1.5}, "'patience' must be int, got 1.5"),
         ({"monitor": "val/loss", "min_delta": -0.1}, "min_delta must be >= 0"),
-        ({"monitor": "val/loss", "stopping_threshold": "low"}, "stopping_threshold must be a"),
+        ({"monitor": "val/loss", "stopping_threshold": "low"}, "'stopping_threshold' must be"),
         ({"monitor": "train/loss"}, "Use monitor='val/loss'"),
         ({"monitor": "val/loss", "wait": 3}, r"has no parameter\(s\) \['wait'\]"),
     ],

@@ -121,9 +121,10 @@ def test_tracking_uri_from_mlflows_environment_variable(
     [
         ({"log_every_n_steps": 0}, "log_every_n_steps must be a positive integer"),
         ({"artifacts": "curves.png"}, "artifacts must be a list of glob patterns"),
-        ({"tags": ["a"]}, "tags must be a table"),
+        # Types are checked against the constructor's annotations by the loader.
+        ({"tags": ["a"]}, r"'tags' must be Mapping\[str, str\] \| None, got \['a'\]"),
         ({"tracking_uri": ""}, "tracking_uri must be a non-empty string"),
-        ({"log_checkpoints": "yes"}, "log_checkpoints must be true or false"),
+        ({"log_checkpoints": "yes"}, "'log_checkpoints' must be bool, got 'yes'"),
         ({"finish_timeout": -1}, "finish_timeout must be a number of seconds"),
     ],
 )
