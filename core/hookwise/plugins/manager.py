@@ -19,45 +19,30 @@ are the one way hookwise enables plugins, with its stricter checks
 
 from __future__ import annotations
 
-import inspect
 import types
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
 from pluggy._callers import _multicall
 
 from hookwise import hookspecs as _hookspecs
-from hookwise.callback import Callback
 from hookwise.errors import PluginValidationError
 from hookwise.plugins import ordering, policy
 from hookwise.plugins.codegen import ImplCall
-from hookwise.plugins.convention import callback_convention
 from hookwise.plugins.discovery import ENTRY_POINT_GROUP
 from hookwise.plugins.dispatch import OrderedHookCaller, make_caller
+from hookwise.plugins.finding import Finding, static_attribute
 from hookwise.plugins.loading import Loading, closest
 from hookwise.plugins.plan import ImplWrapper
 from hookwise.plugins.policy import ErrorPolicies
-from hookwise.plugins.triggers import trigger_from_opts
+from hookwise.plugins.state import PluginState
 
 _DEFAULT: Any = object()
-# Class attributes whose hook options do not depend on the instance: plain functions and the
-# builtin descriptors every object has. A property, a slot or another descriptor is re-read.
-_CACHEABLE = (
-    types.FunctionType,
-    staticmethod,
-    classmethod,
-    type(None),
-    types.WrapperDescriptorType,
-    types.MethodDescriptorType,
-    types.BuiltinFunctionType,
-    types.ClassMethodDescriptorType,
-    types.GetSetDescriptorType,
-)
 
 
-class PluginManager(Loading, ErrorPolicies, pluggy.PluginManager):
+class PluginManager(Finding, PluginState, Loading, ErrorPolicies, pluggy.PluginManager):
     """hookwise's plugin manager (see the module docstring).
 
     :param group: the entry-point group plugins are discovered in.
@@ -184,124 +169,6 @@ class PluginManager(Loading, ErrorPolicies, pluggy.PluginManager):
         with the reason for each position (:class:`~hookwise.plugins.ordering.HookOrder`)."""
         return self._callers[hook].order
 
-    # -- finding implementations ----------------------------------------------------------------
-
-    def parse_hookimpl_opts(self, plugin: Any, name: str) -> pluggy.HookimplOpts | None:
-        """pluggy's rule, plus: a ``Callback``'s overridden hook methods are implementations,
-        marked or not. Cached per class (pluggy inspects every attribute of every plugin)."""
-        if isinstance(plugin, (types.ModuleType, type)) or name in _instance_dict(plugin):
-            return self._parse(plugin, name)
-        table = self._opts_cache.setdefault(type(plugin), {})
-        try:
-            opts: pluggy.HookimplOpts | None = table[name]
-        except KeyError:
-            opts = self._parse(plugin, name)
-            static = inspect.getattr_static(type(plugin), name, None)
-            if isinstance(static, _CACHEABLE) or not hasattr(type(static), "__get__"):
-                table[name] = opts
-        return opts
-
-    def _parse(self, plugin: Any, name: str) -> pluggy.HookimplOpts | None:
-        opts = super().parse_hookimpl_opts(plugin, name)
-        if opts is None and self._is_callback_hook(plugin, name):
-            opts = pluggy.HookimplOpts(  # pluggy fills in the defaults
-                wrapper=False,
-                hookwrapper=False,
-                optionalhook=False,
-                tryfirst=False,
-                trylast=False,
-                specname=None,
-            )
-        return opts
-
-    def _is_callback_hook(self, plugin: Any, name: str) -> bool:
-        caller = self._callers.get(name)
-        return (
-            isinstance(plugin, Callback)
-            and caller is not None
-            and caller.spec is not None
-            and getattr(type(plugin), name, None) is not getattr(Callback, name, None)
-        )
-
-    def hook_attributes(self, plugin: Any) -> list[tuple[str, Any]]:
-        """``(attribute, options)`` of every hook implementation ``plugin`` offers."""
-        found = [(a, self.parse_hookimpl_opts(plugin, a)) for a in dir(plugin)]
-        return [(attr, opts) for attr, opts in found if opts is not None]
-
-    def hook_implementations(self, plugin: Any) -> list[tuple[str, pluggy.HookImpl, bool]]:
-        """``(hook, impl, hook_has_spec)`` for every implementation of a registered plugin."""
-        return [
-            (caller.name, impl, caller.spec is not None)
-            for caller in self._callers.values()
-            for _, impl in caller._registered
-            if impl.plugin is plugin
-        ]
-
-    def pending_implementations(self, plugin: Any) -> list[tuple[str, pluggy.HookImpl]]:
-        """``(hook, impl)`` for every implementation of ``plugin`` whose hook has no spec."""
-        return [
-            (caller.name, impl)
-            for caller in self._callers.values()
-            if caller.spec is None
-            for _, impl in caller._registered
-            if impl.plugin is plugin
-        ]
-
-    def misspelled_methods(self, plugin: Any) -> list[tuple[str, list[str]]]:
-        """A ``Callback``'s ``on_*`` methods that are not hooks but look like one, each with
-        the hooks it looks like."""
-        if not isinstance(plugin, Callback):
-            return []
-        found = []
-        for attr in dir(type(plugin)):
-            if attr.startswith("on_") and attr not in self._callers and not hasattr(Callback, attr):
-                close = closest(attr, self.hook_names)
-                if close and callable(getattr(type(plugin), attr, None)):
-                    found.append((attr, close))
-        return found
-
-    def uses_callback_convention(self, plugin: Any) -> bool:
-        """Whether ``plugin``'s implementations are called as vis4d calls a callback."""
-        return isinstance(plugin, Callback)
-
-    def _verify_hook(self, hook: pluggy.HookCaller, hookimpl: pluggy.HookImpl) -> None:
-        where = f"plugin {hookimpl.plugin_name!r}, hook {hook.name!r}"
-        if hook.spec is not None and self.uses_callback_convention(hookimpl.plugin):
-            self._verify_callback(hook, hookimpl, where)
-        else:
-            try:
-                super()._verify_hook(hook, hookimpl)
-            except pluggy.PluginValidationError as exc:
-                if isinstance(exc, PluginValidationError) or hook.spec is None:
-                    raise
-                known = (*hook.spec.argnames, *hook.spec.kwargnames)
-                unknown = [a for a in hookimpl.argnames if a not in known]
-                problem = (
-                    f"argument(s) {unknown} are not arguments of the hook. " if unknown else ""
-                )
-                raise PluginValidationError(
-                    exc.plugin, f"{exc}\n({where}: {problem}It takes: {list(hook.spec.argnames)}.)"
-                ) from None
-        trigger_from_opts(hookimpl.opts, where, hookimpl.plugin)
-        for option in ("before", "after"):
-            ordering.names_of(hookimpl.opts.get(option), f"{where}: {option}", hookimpl.plugin)
-
-    def _verify_callback(self, hook: pluggy.HookCaller, impl: pluggy.HookImpl, where: str) -> None:
-        wrapper = impl.wrapper or impl.hookwrapper
-        problem = None
-        if hook.is_historic() and wrapper:
-            problem = "historic incompatible with yield/wrapper/hookwrapper"
-        elif wrapper and not inspect.isgeneratorfunction(impl.function):
-            problem = "declared as wrapper=True or hookwrapper=True but not a generator function"
-        elif impl.wrapper and impl.hookwrapper:
-            problem = "the wrapper=True and hookwrapper=True options are mutually exclusive"
-        if problem is not None:
-            raise PluginValidationError(f"{where}: {problem}", plugin=impl.plugin)
-        assert hook.spec is not None
-        callback_convention(
-            hook.name, impl.function, hook.spec.argnames, impl.plugin, impl.plugin_name
-        )
-
     # -- registration ---------------------------------------------------------------------------
 
     def register(
@@ -319,7 +186,9 @@ class PluginManager(Loading, ErrorPolicies, pluggy.PluginManager):
         plugin_name = name or self.get_canonical_name(plugin)
         policy.check_policy(on_error, plugin_name)
         for option in ("run_before", "run_after"):
-            ordering.names_of(_static(plugin, option), f"plugin {plugin_name!r}: {option}", plugin)
+            ordering.names_of(
+                static_attribute(plugin, option), f"plugin {plugin_name!r}: {option}", plugin
+            )
         for method, close in self.misspelled_methods(plugin):
             warnings.warn(
                 f"plugin {plugin_name!r}: method {method!r} is not a hookwise hook and is never "
@@ -408,7 +277,7 @@ class PluginManager(Loading, ErrorPolicies, pluggy.PluginManager):
         rules = self._order_rules.get(name, ((), ()))
         constraints: tuple[list[tuple[str, str]], list[tuple[str, str]]] = ([], [])
         for index, option in enumerate(("run_before", "run_after")):
-            for value in ordering.names_of(_static(plugin, option), option, plugin):
+            for value in ordering.names_of(static_attribute(plugin, option), option, plugin):
                 constraints[index].append((value, f"its {option}"))
             constraints[index].extend((value, f"{option} when enabled") for value in rules[index])
         return constraints
@@ -423,8 +292,8 @@ class PluginManager(Loading, ErrorPolicies, pluggy.PluginManager):
         return bool(
             opts.get("before")
             or opts.get("after")
-            or _static(impl.plugin, "run_before")
-            or _static(impl.plugin, "run_after")
+            or static_attribute(impl.plugin, "run_before")
+            or static_attribute(impl.plugin, "run_after")
         )
 
     def check_order(self, plugin: Any) -> None:
@@ -465,47 +334,6 @@ class PluginManager(Loading, ErrorPolicies, pluggy.PluginManager):
         """Undo :meth:`add_impl_wrapper`; the call path is as fast as before."""
         self._impl_wrappers.remove(wrapper)
         self._invalidate_all()
-
-    # -- state ----------------------------------------------------------------------------------
-
-    def plugins_with_state(self) -> Iterator[tuple[str, Any]]:
-        """``(name, plugin)`` for every registered plugin that has ``state_dict``."""
-        for name in self.plugin_names():
-            plugin = self.get_plugin(name)
-            if callable(getattr(plugin, "state_dict", None)) and not isinstance(
-                plugin, types.ModuleType
-            ):
-                yield name, plugin
-
-    def state_dict(self) -> dict[str, Any]:
-        """Every plugin's ``state_dict()``, under its name."""
-        return {name: plugin.state_dict() for name, plugin in self.plugins_with_state()}
-
-    def load_state_dict(self, states: Mapping[str, Any]) -> list[str]:
-        """Give each registered plugin its saved state; return the names that had none saved."""
-        missing = []
-        for name, plugin in self.plugins_with_state():
-            if name in states:
-                if callable(getattr(plugin, "load_state_dict", None)):
-                    plugin.load_state_dict(states[name])
-            else:
-                missing.append(name)
-        return missing
-
-
-def _static(plugin: Any, name: str) -> Any:
-    """A plain attribute of ``plugin`` (its class's, or its own), read without running code:
-    a property or ``__getattr__`` never decides a plugin's order."""
-    value = inspect.getattr_static(plugin, name, None)
-    return value if isinstance(value, (str, list, tuple, frozenset, set)) else None
-
-
-def _instance_dict(obj: Any) -> dict[str, Any]:
-    try:
-        found = object.__getattribute__(obj, "__dict__")
-    except AttributeError:
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 __all__ = ["ImplCall", "PluginManager"]
