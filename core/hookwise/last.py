@@ -106,8 +106,8 @@ def newest_checkpoint(folder: str | os.PathLike[str]) -> FoundCheckpoint:
     found = newest_checkpoint_or_none(folder)
     if found is None:
         raise CheckpointError(
-            f"no complete checkpoint to resume under {str(folder)!r}; run fit with the "
-            f"checkpoint plugin enabled, or give a checkpoint path"
+            f"no checkpoint to resume under {str(folder)!r} (no complete *.ckpt file there); "
+            f"run fit with the checkpoint plugin enabled, or give a checkpoint path"
         )
     return found
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 import torch
-from hookwise import Callback, CheckpointError, PluginManager
+from hookwise import Callback, CheckpointError, PluginManager, checkpointing
 from hookwise.trainer import StopRequest
 from hookwise.trainer.logs import LogMerger, to_float
 from hookwise.trainer.position import Position, derive_seed, seed_loader
@@ -202,12 +202,13 @@ def test_the_last_checkpoint_is_the_newest(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no checkpoint to resume under"):
         find_last_checkpoint(tmp_path)
     (tmp_path / "a").mkdir()
-    older, newer = tmp_path / "a" / "epoch=0.ckpt", tmp_path / "epoch=1.ckpt"
-    older.write_bytes(b"0")
-    newer.write_bytes(b"1")
-
-    os.utime(older, ns=(1, 1))
-    assert find_last_checkpoint(tmp_path) == newer
+    later, older = tmp_path / "a" / "epoch=1.ckpt", tmp_path / "epoch=0.ckpt"
+    for path, step in ((later, 8), (older, 4)):
+        state = {"format": checkpointing.FORMAT, "format_version": checkpointing.FORMAT_VERSION}
+        checkpointing.atomic_save({**state, "epoch": step // 4, "global_step": step}, path)
+    (tmp_path / "b.ckpt").write_bytes(b"not a checkpoint")  # never a candidate
+    os.utime(later, ns=(1, 1))  # by the step recorded inside, not the file time
+    assert find_last_checkpoint(tmp_path) == later
 
 
 # -- strategies -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from torch import nn
 from hookwise import checkpointing
 from hookwise.distributed import unwrap_model
 from hookwise.errors import CheckpointError, HookwiseError
+from hookwise.last import newest_checkpoint
 from hookwise.plugins import PluginManager
 from hookwise.trainer.position import Position
 
@@ -57,14 +58,11 @@ def checkpoint_state(
 
 
 def find_last_checkpoint(output_dir: Path) -> Path:
-    """The newest ``*.ckpt`` under ``output_dir`` (``last.ckpt`` wins a tie)."""
-    candidates = [p for p in output_dir.rglob("*.ckpt") if p.is_file()]
-    if not candidates:
-        raise CheckpointError(
-            f"no checkpoint to resume under {str(output_dir)!r}; run fit with the "
-            f"checkpoint plugin enabled, or give a checkpoint path"
-        )
-    return max(candidates, key=lambda p: (p.stat().st_mtime_ns, p.name == "last.ckpt"))
+    """The newest complete checkpoint under ``output_dir`` by the step recorded inside (the
+    one resolver of ``last``: :func:`hookwise.last.newest_checkpoint`)."""
+    found = newest_checkpoint(output_dir)
+    logger.info("resume_from='last': %s", found.describe())
+    return found.path
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -213,7 +211,8 @@ class CheckpointControl:
         return checkpointing.atomic_save(self.checkpoint_state(), path)
 
     def find_last_checkpoint(self) -> Path:
-        """The newest ``*.ckpt`` under the output folder (``last.ckpt`` wins a tie)."""
+        """The newest complete checkpoint under the output folder, by the step recorded inside
+        (``last.ckpt`` wins a tie; see :mod:`hookwise.last`)."""
         return find_last_checkpoint(self.output_dir)
 
     def resume(self, path: str | os.PathLike[str]) -> Path:
