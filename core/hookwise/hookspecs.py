@@ -54,6 +54,7 @@ steps after a resume. See :class:`HookimplMarker`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -61,8 +62,6 @@ import pluggy
 from hookwise.markers import HookimplMarker
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from torch import Tensor, nn
     from torch.optim import Optimizer
 
@@ -77,7 +76,9 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 #: ``@hookimpl(after=["ema"], every_n_steps=50)``, ...
 hookimpl = HookimplMarker(PROJECT_NAME)
 
-MetricLogs = dict[str, "float | int | Tensor"]
+#: What the log-returning hooks return: names to numbers or 0-d tensors. A ``Mapping`` (read
+#: only, so covariant): an implementation typed ``-> dict[str, float]`` fits.
+MetricLogs = Mapping[str, "float | int | Tensor"]
 
 # --------------------------------------------------------------------------------------------
 # vis4d hooks

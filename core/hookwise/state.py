@@ -1,7 +1,13 @@
 """``TrainerState``: what every hook receives as ``trainer_state``.
 
-A ``TypedDict`` with ``total=False``, as in vis4d: the trainer builds a fresh plain ``dict``
-for every hook call, and nothing validates it at run time (tests may build partial ones).
+A ``TypedDict`` whose required keys are the ones hookwise's trainer sets for every hook call,
+and whose ``NotRequired`` keys (``optimizers``, ``lr_schedulers``, ``metrics``) are set only
+for some hooks: a type checker accepts ``trainer_state["global_step"]`` (an ``int``), asks
+for ``"metrics" in trainer_state`` (or ``.get``) before ``trainer_state["metrics"]`` (pyright
+does; mypy does not check that), and rejects a misspelled key. (vis4d marks ``train_module``
+and ``train_engine`` not required too; hookwise always sets them.) At run time it is a plain
+``dict`` (the trainer builds a fresh one for every hook call) and nothing validates it: tests
+may build partial ones.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ if TYPE_CHECKING:
     from torch import Tensor
     from torch.optim import Optimizer
     from torch.utils.data import DataLoader
+    from typing_extensions import NotRequired
 
 
-class TrainerState(TypedDict, total=False):
+class TrainerState(TypedDict):
     """The trainer's state as hooks see it.
 
     ``current_epoch``: the 0-based epoch. ``num_epochs``: the number of epochs, -1 for
@@ -36,8 +43,8 @@ class TrainerState(TypedDict, total=False):
     num_train_batches: int | None
     test_dataloader: list[DataLoader[Any]] | None
     num_test_batches: list[int] | None
-    optimizers: list[Optimizer]
-    lr_schedulers: list[Any]
-    metrics: dict[str, Tensor]
+    optimizers: NotRequired[list[Optimizer]]
+    lr_schedulers: NotRequired[list[Any]]
+    metrics: NotRequired[dict[str, Tensor]]
     train_module: Any
     train_engine: str
