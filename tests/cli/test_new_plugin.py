@@ -1,4 +1,5 @@
-"""``hookwise new-plugin``: the distribution it writes installs with pip, appears in
+"""``hookwise new-plugin``: the distribution it writes is shaped after its name (class,
+entry point, package, hooks), refuses a name that is installed, installs with pip, appears in
 ``hookwise plugins`` in a fresh process, enables by name, and passes its own tests unchanged."""
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import pytest
 import tomllib
 from clikit import explain, run_hookwise
 from hookwise.cli import main
+from hookwise.hookspecs import HOOK_NAMES
 from hookwise.scaffold import names_for
+from hookwise.scaffold.recipes import hooks_for
 
 
 def test_names() -> None:
@@ -19,10 +22,10 @@ def test_names() -> None:
         "dash_name": "grad-norm",
         "distribution": "hookwise-grad-norm",
         "package": "hookwise_grad_norm",
-        "class_name": "GradNormCallback",
+        "class_name": "GradNorm",
         "title": "Grad norm",
     }
-    assert names_for("Probe2")["class_name"] == "Probe2Callback"
+    assert names_for("Probe2")["class_name"] == "Probe2"
 
 
 @pytest.mark.parametrize("name", ["2fast", "bad name", "a--b", "x/y", "", "class", "x-"])
@@ -35,10 +38,13 @@ def test_unusable_names_are_refused(
     assert not any(tmp_path.iterdir())
 
 
-def test_writes_a_complete_project_and_refuses_to_overwrite(
+def test_writes_a_project_shaped_after_its_name_and_refuses_to_overwrite(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     assert main(["new-plugin", "grad_norm", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "plugin 'grad_norm', class GradNorm" in out
+    assert "hooks: on_train_batch_end, on_before_optimizer_step" in out
     project = tmp_path / "hookwise-grad-norm"
     files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
     assert files == [
@@ -50,23 +56,74 @@ def test_writes_a_complete_project_and_refuses_to_overwrite(
     meta = tomllib.loads((project / "pyproject.toml").read_text())
     assert meta["project"]["name"] == "hookwise-grad-norm"
     assert meta["project"]["entry-points"]["hookwise.plugins"] == {
-        "grad_norm": "hookwise_grad_norm:GradNormCallback"
+        "grad_norm": "hookwise_grad_norm:GradNorm"
     }
     assert "hookwise" in meta["project"]["dependencies"]
     source = (project / "src/hookwise_grad_norm/__init__.py").read_text()
-    assert "class GradNormCallback(Callback):" in source and "get_test_callback_inputs" in source
+    assert "class GradNorm(Callback):" in source
+    assert (
+        "    def on_before_optimizer_step(\n        self,\n        trainer_state: TrainerState,"
+        in source
+    )
+    assert "def on_validation_end" not in source
     compile(source, "plugin", "exec")
-    compile((project / "tests/test_grad_norm.py").read_text(), "tests", "exec")
-    assert "| `min_confidence` |" in (project / "README.md").read_text()
-    assert f"pip install -e {project}" in capsys.readouterr().out
+    tests = (project / "tests/test_grad_norm.py").read_text()
+    assert "def test_on_before_optimizer_step(" in tests and 'NAME = "grad_norm"' in tests
+    compile(tests, "tests", "exec")
+    readme = (project / "README.md").read_text()
+    assert "| `window` | `10` |" in readme and "`on_before_optimizer_step`" in readme
+    assert f"pip install -e {project}" in out
 
     assert main(["new-plugin", "grad_norm", "--dir", str(tmp_path)]) == 2
     assert "already exists and is not empty" in capsys.readouterr().err
 
 
+def test_hooks_come_from_the_name_or_from_the_option() -> None:
+    assert hooks_for("early_stop") == ["on_validation_end"]
+    assert hooks_for("top5_accuracy") == [
+        "on_test_epoch_start",
+        "on_test_batch_end",
+        "on_test_epoch_end",
+    ]
+    assert hooks_for("lr_watch") == ["on_train_epoch_end"]
+    assert hooks_for("widget") == ["on_train_batch_end", "on_validation_end"]
+    assert hooks_for("widget", "on_fit_end, setup") == ["setup", "on_fit_end"]
+    with pytest.raises(ValueError, match="did you mean 'on_fit_end'"):
+        hooks_for("widget", "on_fit_ends")
+
+
+@pytest.mark.parametrize("hook", HOOK_NAMES)
+def test_every_hook_has_a_body_and_a_test(hook: str, tmp_path: Path) -> None:
+    assert main(["new-plugin", "one", "--hooks", hook, "--dir", str(tmp_path)]) == 0
+    source = (tmp_path / "hookwise-one/src/hookwise_one/__init__.py").read_text()
+    assert f"    def {hook}(" in source
+    compile(source, "plugin", "exec")
+    tests = (tmp_path / "hookwise-one/tests/test_one.py").read_text()
+    assert f"def test_{hook}(" in tests
+    compile(tests, "tests", "exec")
+
+
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [
+        ("logging", "a plugin named 'logging' is already installed (distribution hookwise-logging"),
+        ("Early-Stopping", "a plugin named 'early_stopping' is already installed"),
+        ("lightning", "the distribution hookwise-lightning 0.1.0 is already installed"),
+    ],
+)
+def test_a_name_that_is_installed_is_refused(
+    name: str, named: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["new-plugin", name, "--dir", str(tmp_path)]) == 2
+    assert named in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 def test_scaffold_installs_lists_enables_and_passes_its_tests(tmp_path: Path, plugin_venv) -> None:
-    made = run_hookwise("new-plugin", "probe", "--dir", "work", cwd=tmp_path)
+    """A plugin with every hook (so every recipe's test runs), installed into a venv."""
+    every = ",".join(HOOK_NAMES)
+    made = run_hookwise("new-plugin", "probe", "--hooks", every, "--dir", "work", cwd=tmp_path)
     assert made.returncode == 0, explain(made)
     project = tmp_path / "work" / "hookwise-probe"
     plugin_venv.install(project)
@@ -75,20 +132,29 @@ def test_scaffold_installs_lists_enables_and_passes_its_tests(tmp_path: Path, pl
     listed = plugin_venv.run(["-m", "hookwise", "plugins", "--json"], cwd=tmp_path)
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["probe"]["distribution"] == "hookwise-probe"
-    assert rows["probe"]["target"] == "hookwise_probe:ProbeCallback"
+    assert rows["probe"]["target"] == "hookwise_probe:Probe"
     inspected = plugin_venv.run(["-m", "hookwise", "plugins", "--inspect"], cwd=tmp_path)
-    assert "hooks: on_test_epoch_start, on_test_batch_end, on_test_epoch_end" in inspected.stdout
+    assert "hooks: setup, on_train_epoch_start, on_train_batch_start," in inspected.stdout
 
     # Enabled by name from the command line.
     dry = plugin_venv.run(
-        ["-m", "hookwise", "fit", "--dry-run", "-p", "probe:min_confidence=0.8"], cwd=tmp_path
+        ["-m", "hookwise", "fit", "--dry-run", "-p", "probe:window=5"], cwd=tmp_path
     )
-    assert "[plugins.probe]\nmin_confidence = 0.8\n" in dry.stdout
-    assert "#   on_test_epoch_end: probe, evaluator\n" in dry.stdout
+    assert "[plugins.probe]\nwindow = 5\n" in dry.stdout
+    assert "#   on_before_optimizer_step: probe\n" in dry.stdout
 
-    # Its own tests pass unchanged, against the installed copy.
+    # Its own tests pass unchanged, against the installed copy: one per hook.
     tests = plugin_venv.run(
         ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project, check=False
     )
     assert tests.returncode == 0, explain(tests)
-    assert " passed" in tests.stdout and "failed" not in tests.stdout
+    assert f"{len(HOOK_NAMES) + 1} passed" in tests.stdout, tests.stdout
+
+    # A second plugin of the same name is refused now that it is installed.
+    again = plugin_venv.run(
+        ["-m", "hookwise", "new-plugin", "probe", "--dir", "again"], cwd=tmp_path, check=False
+    )
+    assert again.returncode == 2
+    assert "a plugin named 'probe' is already installed (distribution hookwise-probe" in (
+        again.stderr
+    )

@@ -11,10 +11,13 @@ from hookwise.cli.app import EXIT_OK
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     """``hookwise new-plugin NAME``: write ``hookwise-NAME`` and say what to do next."""
-    from hookwise.scaffold import write_plugin_project
+    from hookwise.scaffold import names_for, write_plugin_project
+    from hookwise.scaffold.recipes import hooks_for
 
-    project = write_plugin_project(args.name, Path(args.dir))
-    print(f"Wrote {project}{os.sep}")
+    project = write_plugin_project(args.name, Path(args.dir), args.hooks)
+    names = names_for(args.name)
+    print(f"Wrote {project}{os.sep}: plugin {names['name']!r}, class {names['class_name']}")
+    print(f"  hooks: {', '.join(hooks_for(names['name'], args.hooks))}")
     for path in sorted(p for p in project.rglob("*") if p.is_file()):
         print(f"  {path.relative_to(project)}")
     print(

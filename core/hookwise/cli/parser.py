@@ -218,10 +218,21 @@ def _add_new_plugin_command(commands: Any) -> None:
         "new-plugin",
         help="write a new plugin distribution",
         description="Write a pip-installable plugin distribution hookwise-NAME: a "
-        "pyproject.toml declaring the entry point, a Callback subclass using a connector, a "
-        "README and tests using hookwise's pytest fixtures.",
+        "pyproject.toml declaring the entry point NAME, a Callback subclass named after NAME "
+        "(grad_norm: GradNorm) implementing the hooks of --hooks, or the hooks NAME suggests "
+        "(grad, clip, norm: on_before_optimizer_step; stop, early, best: on_validation_end; "
+        "metric, eval, acc, score: the evaluation hooks; lr: on_train_epoch_end; loss, log, "
+        "timer: on_train_batch_end; otherwise on_train_batch_end and on_validation_end), a "
+        "README and one test per hook using hookwise's pytest fixtures, which pass once it is "
+        "installed. A NAME that an installed plugin, distribution or module already has is "
+        "refused.",
     )
     new.add_argument("name", metavar="NAME", help="the plugin's name, e.g. grad_norm")
+    new.add_argument(
+        "--hooks",
+        metavar="HOOK,...",
+        help="the hooks to implement, comma-separated (e.g. on_train_batch_end,on_validation_end)",
+    )
     new.add_argument(
         "--dir",
         default=".",
