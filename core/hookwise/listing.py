@@ -14,7 +14,7 @@ import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hookwise import environment, hookspecs
 from hookwise.config import (
@@ -26,6 +26,9 @@ from hookwise.config import (
 )
 from hookwise.discovery import installed_plugins, normalize_name
 from hookwise.environment import ALLOWED_ENV, DISABLE_AUTOLOAD_ENV, PLUGINS_ENV
+
+if TYPE_CHECKING:
+    from hookwise.config import RunConfig
 
 
 @dataclass
@@ -44,6 +47,8 @@ class PluginRow:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     entry_point: Any = None
+    path: str | None = None
+    source: str | None = None
 
     @property
     def status(self) -> str:
@@ -51,6 +56,8 @@ class PluginRow:
         parts = []
         if not self.installed:
             return f"default, NOT INSTALLED ({install_command(self.name)})"
+        if self.path is not None:
+            parts.append("local file" if self.blocked else f"local file, enabled by {self.source}")
         if self.default:
             off = environment.autoload_disabled()
             parts.append(f"default (off: {DISABLE_AUTOLOAD_ENV})" if off else "default")
@@ -74,6 +81,7 @@ class PluginRow:
             "enabled_by_env": self.enabled_by_env,
             "blocked": self.blocked is not None,
             "blocked_reason": self.blocked,
+            "path": self.path,
         }
         if inspected:
             data["hooks"] = self.hooks
@@ -124,6 +132,27 @@ def list_rows() -> list[PluginRow]:
     for key, name in defaults.items():
         if key not in present:
             rows.append(PluginRow(name, None, None, None, default=True, installed=False))
+    return rows
+
+
+def local_rows(config: RunConfig) -> list[PluginRow]:
+    """A row per file plugin a resolved config names (enabled or blocked), with its path;
+    imports nothing (:func:`inspect_rows` imports them)."""
+    from hookwise.plugins.files import absolute, canonical, split_file_spec
+
+    named: list[tuple[str, str, str | None]] = [
+        (s.name, s.source, None) for s in config.plugins.specs
+    ]
+    for block in config.plugins.blocked.values():
+        named.append((block.name, block.source, f"no:{block.name} in {block.source}"))
+    rows: list[PluginRow] = []
+    for name, source, blocked in named:
+        found = split_file_spec(name)
+        if found is not None:
+            path = absolute(found[0])
+            row = PluginRow(canonical(name), None, None, absolute(name), blocked=blocked)
+            row.path, row.source = path, source
+            rows.append(row)
     return rows
 
 
@@ -186,13 +215,13 @@ def inspect_rows(rows: list[PluginRow]) -> int:
     """Import every installed, unblocked plugin and fill in its hooks; return how many broke."""
     broken = 0
     for row in rows:
-        if not row.installed or row.entry_point is None:
+        if not row.installed or (row.entry_point is None and row.path is None):
             continue
         if row.blocked:
             row.notes.append("blocked: not imported")
             continue
         try:
-            target = row.entry_point.load()
+            target = _load_local(row) if row.path is not None else row.entry_point.load()
         except BaseException as exc:  # a plugin's import may raise anything, even SystemExit
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -205,6 +234,23 @@ def inspect_rows(rows: list[PluginRow]) -> int:
             row.error = "; ".join(errors)
             broken += 1
     return broken
+
+
+def _load_local(row: PluginRow) -> Any:
+    """What a local row names: the file's object, or for a project plugins file its module,
+    with a note per plugin the file would enable and its hooks."""
+    from hookwise.plugins import files
+
+    found = files.split_file_spec(row.name)
+    assert found is not None
+    module = files.load_module(found[0])
+    if found[1] is not None:
+        return files.load_object(module, found[0], found[1])
+    marker = f"{hookspecs.PROJECT_NAME}_impl"
+    for name, plugin in files.project_plugins(module, row.name, marker):
+        hooks, _, _ = implemented_hooks(plugin)
+        row.notes.append(f"plugin {name}: {', '.join(hooks or []) or '(no hook)'}")
+    return module
 
 
 def render_table(rows: list[PluginRow], *, inspect: bool, hidden: int = 0) -> str:
@@ -253,6 +299,7 @@ __all__ = [
     "implemented_hooks",
     "inspect_rows",
     "list_rows",
+    "local_rows",
     "render_table",
     "visible",
 ]

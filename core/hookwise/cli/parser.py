@@ -169,7 +169,15 @@ def _add_listing_commands(commands: Any) -> None:
         description="List the installed hookwise plugins: name, distribution, version, "
         "entry-point target and status (default, enabled by HOOKWISE_PLUGINS, blocked). "
         "Reads entry-point metadata only: no plugin and not torch is imported, unless "
-        "--inspect. Exits with 1 when --inspect finds a broken plugin.",
+        "--inspect. With CONFIG, also the local plugin files it names (plugins_file, "
+        '[plugins."./file.py:Object"]), with their paths. Exits with 1 when --inspect '
+        "finds a broken plugin.",
+    )
+    listing.add_argument(
+        "config",
+        nargs="?",
+        metavar="CONFIG",
+        help="a TOML config: list the local plugin files it names too",
     )
     listing.add_argument(
         "--all",

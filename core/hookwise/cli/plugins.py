@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from hookwise.cli.app import EXIT_FAILED, EXIT_OK
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """``hookwise plugins``: list (``--inspect``: import and check) the installed plugins."""
-    from hookwise.listing import inspect_rows, list_rows, render_table, visible
+    """``hookwise plugins [CONFIG]``: list (``--inspect``: import and check) the installed
+    plugins, and the local plugin files CONFIG names, with their paths."""
+    from hookwise.listing import inspect_rows, list_rows, local_rows, render_table, visible
 
     every = list_rows()
+    if args.config:
+        from hookwise.config import load_toml, resolve_config
+
+        resolved = resolve_config(
+            load_toml(Path(args.config)), source=args.config, use_environment=True
+        )
+        every = local_rows(resolved) + every
     rows = visible(every, args.all)
     broken = 0
     if args.inspect:

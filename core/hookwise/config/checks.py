@@ -19,6 +19,7 @@ JOB_SECTIONS: tuple[str, ...] = ("model", "data", "optimizer", "scheduler", "los
 #: Every top-level key a config may have.
 TOP_LEVEL_KEYS: tuple[str, ...] = (
     "allowed_plugins",
+    "plugins_file",
     *JOB_SECTIONS,
     "trainer",
     "plugins",
@@ -59,6 +60,7 @@ def check_config(config: Mapping[str, Any], where: str) -> None:
         not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed)
     ):
         raise ConfigError(f"{where}: allowed_plugins must be a list of plugin names")
+    plugins_files(config, where)
     for section in ("model", "optimizer", "scheduler"):
         if section in config:
             _check_target_table(config[section], f"{where}: [{section}]")
@@ -75,6 +77,26 @@ def check_config(config: Mapping[str, Any], where: str) -> None:
         check_trainer(config["trainer"], f"{where}: [trainer]")
     if "plugins" in config:
         plugin_options_from_config(config["plugins"], where)
+
+
+def plugins_files(config: Mapping[str, Any], where: str) -> list[str]:
+    """The config's ``plugins_file``: one path or a list of paths to ``.py`` files.
+
+    :raises ConfigError: it is something else.
+    """
+    from hookwise.plugins.files import split_file_spec
+
+    value = config.get("plugins_file", [])
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not all(
+        isinstance(p, str) and p.endswith(".py") and split_file_spec(p) == (p, None) for p in paths
+    ):
+        raise ConfigError(
+            f"{where}: plugins_file must be the path of a Python file (or a list of them), "
+            f'relative to the config\'s folder, e.g. plugins_file = "project_plugins.py"; got '
+            f"{value!r}"
+        )
+    return list(paths)
 
 
 def _check_target_table(value: Any, where: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hookwise import environment
 from hookwise.config import toml
-from hookwise.config.checks import JOB_SECTIONS, check_config, check_trainer
+from hookwise.config.checks import JOB_SECTIONS, check_config, check_trainer, plugins_files
 from hookwise.config.specs import (
     PluginBlock,
     PluginOption,
@@ -26,6 +26,7 @@ from hookwise.config.specs import (
 )
 from hookwise.discovery import normalize_name
 from hookwise.errors import ConfigError
+from hookwise.plugins.files import rebase
 
 
 @dataclass
@@ -55,7 +56,7 @@ def resolve_plugins(
     blocked: dict[str, PluginBlock] = {}
     for option in [*defaults, *(o for layer in layers for o in layer)]:
         if isinstance(option, PluginBlock):
-            for key in [k for k, s in entries.items() if s.base_key == option.base_key]:
+            for key in [k for k, s in entries.items() if _blocks(option, s)]:
                 del entries[key]
             blocked[option.base_key] = option
             continue
@@ -70,6 +71,31 @@ def resolve_plugins(
     named = [spec for key, spec in entries.items() if key not in default_keys]
     kept_defaults = [entries[key] for key in default_keys if key in entries]
     return PluginPlan(named + kept_defaults, blocked, frozenset(default_keys))
+
+
+def _blocks(block: PluginBlock, spec: PluginSpec) -> bool:
+    """Whether ``block`` removes ``spec``: the same name, or (for a file) the same file."""
+    from hookwise.plugins.files import covers, is_file_spec
+
+    if is_file_spec(block.name):
+        return covers(block.name.partition("@")[0], spec.name.partition("@")[0])
+    return spec.base_key == block.base_key
+
+
+def _rebased(options: list[PluginOption], folder: str | None) -> list[PluginOption]:
+    """A config's file plugins, relative to the current folder rather than the config's."""
+    from hookwise.plugins.files import rebase
+
+    if folder is None:
+        return options
+    out: list[PluginOption] = []
+    for option in options:
+        name = rebase(option.name, folder)
+        if isinstance(option, PluginBlock):
+            out.append(PluginBlock(name, option.source))
+        else:
+            out.append(PluginSpec(name, option.params, option.source))
+    return out
 
 
 def combine_allowed(*lists: Sequence[str] | None) -> list[str] | None:
@@ -107,16 +133,21 @@ class RunConfig:
         """The config as a TOML-ready mapping that reproduces this run when read back.
 
         Plugins the run blocks, and default plugins it did not load (autoload off, not in
-        the allow-list), are written as ``NAME = false``.
+        the allow-list), are written as ``NAME = false``. File plugins are written with
+        absolute paths, so the config reads back the same from any folder.
         """
+        from hookwise.plugins.files import absolute
+
         out: dict[str, Any] = {}
         if self.allowed_plugins is not None:
-            out["allowed_plugins"] = list(self.allowed_plugins)
+            out["allowed_plugins"] = [absolute(a) for a in self.allowed_plugins]
         out.update({k: v for k, v in self.job.items() if v is not None})
         out["trainer"] = dict(self.trainer)
-        plugins: dict[str, Any] = {spec.name: dict(spec.params) for spec in self.plugins.specs}
+        plugins: dict[str, Any] = {
+            absolute(spec.name): dict(spec.params) for spec in self.plugins.specs
+        }
         for block in self.plugins.blocked.values():
-            plugins[block.name] = False
+            plugins[absolute(block.name)] = False
         enabled = {spec.base_key for spec in self.plugins.specs}
         for name in self.default_names:
             if plugin_key(name) not in enabled and plugin_key(name) not in self.plugins.blocked:
@@ -156,13 +187,20 @@ def _plan(
     """The plugin plan and the allow-list; a default outside the allow-list is left out (not
     an error: the error is for a plugin the user named)."""
     default_plugins = [] if environment.autoload_disabled(env) else all_defaults
+    folder = os.path.dirname(os.path.abspath(source)) if os.path.isfile(source) else None
+    local: list[PluginOption] = [
+        PluginSpec(path, {}, f"{source} plugins_file") for path in plugins_files(given, source)
+    ]
     layers = [
-        plugin_options_from_config(given.get("plugins", {}), source),
+        _rebased([*local, *plugin_options_from_config(given.get("plugins", {}), source)], folder),
         plugin_specs_from_env(env),
         parse_plugin_options(plugin_args, source="-p"),
     ]
     plan = resolve_plugins(default_plugins, layers)
-    allowed = combine_allowed(given.get("allowed_plugins"), environment.allowed_plugins(env))
+    config_allowed = given.get("allowed_plugins")
+    if config_allowed is not None and folder is not None:
+        config_allowed = [rebase(a, folder) for a in config_allowed]
+    allowed = combine_allowed(config_allowed, environment.allowed_plugins(env))
     if allowed is not None:
         keys = {normalize_name(a.partition("@")[0]) for a in allowed}
         plan.specs = [

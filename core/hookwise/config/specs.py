@@ -25,7 +25,8 @@ _KEY = re.compile(rf"\s*({_IDENTIFIER})\s*\Z")
 _DIST_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _DOTTED = rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*"
 _INSTANCE = r"(?:@[A-Za-z0-9_.-]+)?"
-_NAME = re.compile(rf"(?:{_DIST_NAME}|{_DOTTED}:{_DOTTED}){_INSTANCE}\Z")
+_FILE = rf"[^\s:@]*(?:/[^\s:@]*|\.py)(?::{_DOTTED})?"  # a path with / or ending .py
+_NAME = re.compile(rf"(?:{_DIST_NAME}|{_DOTTED}:{_DOTTED}|{_FILE}){_INSTANCE}\Z")
 
 
 @dataclass
@@ -81,8 +82,13 @@ PluginOption = PluginSpec | PluginBlock
 
 
 def plugin_key(name: str) -> str:
-    """Normalize a plugin name for comparison (import paths keep their case)."""
+    """Normalize a plugin name for comparison (import paths keep their case, file paths are
+    normalised: ``./cb.py:X`` is ``cb.py:X``)."""
+    from hookwise.plugins.files import canonical, is_file_spec
+
     base, sep, instance = name.partition("@")
+    if is_file_spec(base):
+        return f"{canonical(base)}{sep}{instance}"
     folded = base if ":" in base else normalize_name(base)
     return f"{folded}{sep}{instance}"
 
@@ -188,8 +194,9 @@ def check_plugin_name(name: str, where: str) -> str:
     if not _NAME.match(name):
         raise ConfigError(
             f"{where}: {name!r} is not a plugin name. Write an entry-point name "
-            f"('early_stopping'), an instance ('evaluator@top5') or an import path "
-            f"('package.module:Object'), then ':key=value,...' for parameters"
+            f"('early_stopping'), an instance ('evaluator@top5'), an import path "
+            f"('package.module:Object') or a file ('./callbacks.py:Object'), then "
+            f"':key=value,...' for parameters"
         )
     return name
 

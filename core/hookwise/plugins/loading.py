@@ -36,7 +36,8 @@ from hookwise.errors import (
     PluginNotFoundError,
     PluginValidationError,
 )
-from hookwise.plugins import building, policy
+from hookwise.hookspecs import PROJECT_NAME
+from hookwise.plugins import building, files, policy
 from hookwise.plugins.discovery import InstalledPlugin, installed_plugins, normalize_name
 
 #: What a plugin looks like, for error messages.
@@ -149,18 +150,25 @@ class Loading:
         return name
 
     def block(self, name: str) -> None:
-        """Stop plugin ``name`` (and all its instances) from ever loading; unregister it now."""
-        base = normalize_name(split_instance(name)[0])
-        self._blocked.add(base)
+        """Stop plugin ``name`` (and all its instances) from ever loading; unregister it now.
+
+        A file (``./callbacks.py``) blocks every plugin of that file; ``./callbacks.py:Obj``
+        one of them (see :mod:`hookwise.plugins.files`).
+        """
+        base = split_instance(name)[0]
+        self._blocked.add(base if files.is_file_spec(base) else normalize_name(base))
         for registered in self.plugin_names():
-            if normalize_name(split_instance(registered)[0]) == base:
+            if self.is_blocked(registered):
                 self.unregister(name=registered)
 
     def is_blocked(self, name: str) -> bool:
         """Whether ``name`` (or its base name) is blocked by :meth:`block` (or pluggy's
         ``set_blocked``)."""
         blocked: bool = super().is_blocked(name)  # type: ignore[misc]
-        return blocked or normalize_name(split_instance(name)[0]) in self._blocked
+        base = split_instance(name)[0]
+        if files.is_file_spec(base):
+            return blocked or any(files.covers(entry, base) for entry in self._blocked)
+        return blocked or normalize_name(base) in self._blocked
 
     def check_allowed(self, name: str) -> None:
         """:raises PluginBlockedError: ``name`` is blocked, or not on the allow-list."""
@@ -178,6 +186,12 @@ class Loading:
 
         base = split_instance(name)[0]
         self.check_allowed(base)
+        found = files.split_file_spec(base)
+        if found is not None:
+            module = files.load_module(found[0])
+            if found[1] is None:
+                return module, files.canonical(base), None
+            return files.load_object(module, found[0], found[1]), files.canonical(base), None
         if policy.is_import_path(base):
             try:
                 return resolve(base, where=f"plugin {base!r}", trusted=True), base, None
@@ -212,6 +226,8 @@ class Loading:
         target, canonical, info = self.load_target(name)
         instance = split_instance(name)[1]
         registered_name = f"{canonical}@{instance}" if instance else canonical
+        if (files.split_file_spec(canonical) or ("", "whole"))[1] is None:  # a plugins file
+            return self._enable_file(registered_name, target, params, on_error, order)
         if self.get_plugin(registered_name) is not None:
             raise ConfigError(
                 f"plugin {registered_name!r} is already enabled; enable a second instance as "
@@ -231,6 +247,23 @@ class Loading:
             registered_name if i == 0 else f"{registered_name}#{i}" for i in range(len(objects))
         ]
         return self._enable_all(list(zip(names, objects, strict=True)), on_error, order)
+
+    def _enable_file(
+        self, name: str, module: Any, params: dict[str, Any], on_error: str, order: dict[str, Any]
+    ) -> list[str]:
+        """Enable every plugin of a project plugins file (see :mod:`hookwise.plugins.files`)."""
+        if params:
+            raise ConfigError(
+                f"plugins file {name!r} takes no parameters ({sorted(params)}); give them to "
+                f"one of its objects: {name}:Object:key=value"
+            )
+        named = files.project_plugins(module, name, f"{PROJECT_NAME}_impl")
+        named = [(n, obj) for n, obj in named if not self.is_blocked(n)]
+        for plugin_name, _ in named:
+            self.check_allowed(plugin_name)
+            if self.get_plugin(plugin_name) is not None:
+                raise ConfigError(f"plugin {plugin_name!r} is already enabled")
+        return self._enable_all([(n, self.adapt(obj, n)) for n, obj in named], on_error, order)
 
     def enable_object(self, obj: Any, name: str | None = None, *, on_error: str = "raise") -> str:
         """Enable an already-built plugin object (vis4d's ``callbacks=[...]``) through the

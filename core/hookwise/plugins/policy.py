@@ -67,8 +67,14 @@ class AllowList:
         return None if entries is None else cls(tuple(entries))
 
     def allows_plugin(self, name: str) -> bool:
-        """Whether plugin ``name`` (or its base name, before ``@``) may be enabled."""
+        """Whether plugin ``name`` (or its base name, before ``@``) may be enabled. A file
+        plugin is allowed by an entry naming its file (every plugin of it) or the file and its
+        object, compared by resolved path."""
+        from hookwise.plugins import files
+
         base = name.partition("@")[0]
+        if files.is_file_spec(base):
+            return any(files.covers(entry, base) for entry in self.entries)
         if is_import_path(base):
             return self.allows_import(base)
         return normalize_name(base) in {normalize_name(e) for e in self.entries}
