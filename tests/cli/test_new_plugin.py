@@ -158,3 +158,117 @@ def test_scaffold_installs_lists_enables_and_passes_its_tests(tmp_path: Path, pl
     assert "a plugin named 'probe' is already installed (distribution hookwise-probe" in (
         again.stderr
     )
+
+
+LOCAL = '''"""Local callbacks."""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+from hookwise import Callback
+
+SCALE = 2.0
+
+
+def _norm(model):
+    grads = [float(p.grad.norm()) ** 2 for p in model.parameters() if p.grad is not None]
+    return math.sqrt(sum(grads)) * SCALE
+
+
+class GradNorm(Callback):
+    """The largest gradient norm seen.
+
+    :param every: unused, shows a parameter.
+    """
+
+    def __init__(self, every: int = 1):
+        super().__init__()
+        self.every = every
+        self.largest = 0.0
+
+    def on_before_optimizer_step(self, trainer_state, model, optimizer):
+        self.largest = max(self.largest, _norm(model))
+
+    def state_dict(self):
+        return {"largest": self.largest}
+
+    def load_state_dict(self, state_dict):
+        self.largest = state_dict["largest"]
+
+
+class Other(Callback):
+    def on_fit_end(self, trainer_state, model):
+        print(OrderedDict())
+'''
+
+
+def test_from_moves_the_object_with_what_it_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "callbacks.py").write_text(LOCAL)
+    assert main(["new-plugin", "--from", "./callbacks.py:GradNorm:every=2", "--dir", "out"]) == 0
+    out = capsys.readouterr().out
+    assert "plugin 'grad_norm', GradNorm from ./callbacks.py:GradNorm:every=2" in out
+    assert "enable it as -p grad_norm" in out
+    project = tmp_path / "out" / "hookwise-grad-norm"
+    source = (project / "src/hookwise_grad_norm/__init__.py").read_text()
+    assert "from __future__ import annotations\n\nimport math\nfrom hookwise import Callback" in (
+        source
+    )
+    assert "SCALE = 2.0" in source and "def _norm(model):" in source
+    assert "class GradNorm(Callback):" in source
+    assert "Other" not in source and "OrderedDict" not in source
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    assert meta["project"]["entry-points"]["hookwise.plugins"] == {
+        "grad_norm": "hookwise_grad_norm:GradNorm"
+    }
+    tests = (project / "tests/test_grad_norm.py").read_text()
+    assert "PARAMS = {'every': 2}" in tests and "HOOKS = ['on_before_optimizer_step']" in tests
+    assert (tmp_path / "callbacks.py").read_text() == LOCAL  # the local file is left alone
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("./callbacks.py", "must name one object of a Python file"),
+        ("./callbacks.py:Other", "must document what it does in its docstring"),
+        ("./callbacks.py:Missing", "has no object 'Missing'"),
+        ("./nope.py:GradNorm", "plugin file './nope.py' does not exist"),
+    ],
+)
+def test_from_refuses_what_cannot_be_published(
+    spec: str,
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "callbacks.py").write_text(LOCAL)
+    assert main(["new-plugin", "--from", spec, "--dir", "out"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_local_plugin_published_installs_and_passes_its_tests(
+    tmp_path: Path, plugin_venv
+) -> None:
+    (tmp_path / "callbacks.py").write_text(LOCAL)
+    local = plugin_venv.run(
+        ["-m", "hookwise", "fit", "--dry-run", "-p", "./callbacks.py:GradNorm"], cwd=tmp_path
+    )
+    assert "#   on_before_optimizer_step: callbacks.py:GradNorm\n" in local.stdout
+    made = run_hookwise("new-plugin", "--from", "./callbacks.py:GradNorm", cwd=tmp_path)
+    assert made.returncode == 0, explain(made)
+    project = tmp_path / "hookwise-grad-norm"
+    plugin_venv.install(project)
+    dry = plugin_venv.run(["-m", "hookwise", "fit", "--dry-run", "-p", "grad_norm"], cwd=tmp_path)
+    assert "#   on_before_optimizer_step: grad_norm\n" in dry.stdout
+    tests = plugin_venv.run(
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project, check=False
+    )
+    assert tests.returncode == 0, explain(tests)
+    assert "2 passed" in tests.stdout

@@ -235,7 +235,20 @@ def _add_new_plugin_command(commands: Any) -> None:
         "installed. A NAME that an installed plugin, distribution or module already has is "
         "refused.",
     )
-    new.add_argument("name", metavar="NAME", help="the plugin's name, e.g. grad_norm")
+    new.add_argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        help="the plugin's name, e.g. grad_norm (with --from: default, the object's name)",
+    )
+    new.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE:OBJECT",
+        help="publish a local plugin: move OBJECT of FILE (with the imports and helpers it "
+        "uses) into the distribution, with its entry point, README and a test; parameters for "
+        "the test as in -p: --from ./callbacks.py:GradNorm:every=2",
+    )
     new.add_argument(
         "--hooks",
         metavar="HOOK,...",

@@ -136,19 +136,7 @@ def _module_text(
         if connector
         else ""
     )
-    state = [s for r in recipes for s in r.state]
-    state_methods = ""
-    if state:
-        items = "\n" + "".join(f'            "{s}": self.{s},\n' for s in state) + "        "
-        loads = "".join(f'        self.{s} = state_dict["{s}"]\n' for s in state)
-        state_methods = (
-            "\n    def state_dict(self) -> dict[str, Any]:\n"
-            '        """What a checkpoint keeps of this plugin."""\n'
-            f"        return {{{items}}}\n\n"
-            "    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:\n"
-            '        """Restore what :meth:`state_dict` returned."""\n'
-            f"{loads}"
-        )
+    state_methods = _state_methods([s for r in recipes for s in r.state])
     return (
         f'''"""{names["distribution"]}: a hookwise plugin, enabled by the name ``{name}``.
 
@@ -183,6 +171,22 @@ class {cls}(Callback):
 '''
         + "\n".join(methods)
         + state_methods
+    )
+
+
+def _state_methods(state: list[str]) -> str:
+    """``state_dict`` and ``load_state_dict`` for these attributes (none: the base class's)."""
+    if not state:
+        return ""
+    items = "\n" + "".join(f'            "{s}": self.{s},\n' for s in state) + "        "
+    loads = "".join(f'        self.{s} = state_dict["{s}"]\n' for s in state)
+    return (
+        "\n    def state_dict(self) -> dict[str, Any]:\n"
+        '        """What a checkpoint keeps of this plugin."""\n'
+        f"        return {{{items}}}\n\n"
+        "    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:\n"
+        '        """Restore what :meth:`state_dict` returned."""\n'
+        f"{loads}"
     )
 
 
