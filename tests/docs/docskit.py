@@ -11,7 +11,9 @@ How each language runs
 ----------------------
 ``python``
     The blocks of one page run in order, in one namespace (like a notebook), in a fresh
-    temporary folder that is the working directory.
+    temporary folder that is the working directory. A block whose first line is a comment
+    naming a Python file (``# callbacks.py``) is that file: it is written to the page's folder
+    (for the commands and blocks after it) and compiled, not run.
 ``toml``
     Parsed with ``tomllib``. A block whose first line is a comment naming a file
     (``# run.toml``) is also written to that file in the page's folder, for the shell
@@ -76,6 +78,7 @@ _DIRECTIVE = re.compile(r"^\{(?P<name>[\w:-]+)\}\s*(?P<argument>.*)$")
 _CODE_DIRECTIVES = ("code-block", "code", "sourcecode", "code-cell")
 _RST_CODE = re.compile(r"^(?P<indent>\s*)\.\.\s+(?:code-block|code|sourcecode)::\s*(?P<lang>\S*)")
 _FILE_COMMENT = re.compile(r"^#\s*(?P<name>[\w./-]+\.toml)\s*$")
+_PY_FILE_COMMENT = re.compile(r"^#\s*(?P<name>[\w./-]+\.py)\s*$")
 
 
 @dataclass
@@ -409,6 +412,14 @@ class PageRun:
     def _python(self, block: CodeBlock) -> None:
         text = "\n" * (block.line - 1) + block.code
         code = compile(text, str(block.source), "exec")
+        first = block.code.splitlines()[0] if block.code.strip() else ""
+        named = _PY_FILE_COMMENT.match(first.strip())
+        if named is not None and not block.fragment:
+            target = self.folder / named.group("name")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(block.code, encoding="utf-8")
+            self.ran.append(f"{block.where} python file {named.group('name')} (written)")
+            return
         if block.fragment:
             imports = ast.Module(
                 body=[

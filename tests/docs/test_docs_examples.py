@@ -131,6 +131,20 @@ def test_a_failing_example_fails_naming_its_line(tmp_path: Path) -> None:
         runner.run(blocks[3])
 
 
+def test_a_python_block_naming_a_file_is_written_not_run(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\n# tools/plugin.py\nraise SystemExit('not run')\n```\n\n"
+        "```python\nfrom pathlib import Path\nassert Path('tools/plugin.py').exists()\n```\n",
+        encoding="utf-8",
+    )
+    runner = _runner(tmp_path)
+    for block in page_blocks(page):
+        runner.run(block)
+    assert (tmp_path / "tools" / "plugin.py").read_text().startswith("# tools/plugin.py\n")
+    assert "python file tools/plugin.py (written)" in runner.ran[0]
+
+
 #: README examples known to be wrong and reported to the README's owner: a piece of the failing
 #: block -> what is wrong. While exactly these fail, the README test marks itself xfail; it fails
 #: on any other failure, and once one of these passes (remove it from here then). Empty: every
