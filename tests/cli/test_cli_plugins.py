@@ -107,6 +107,7 @@ def test_listing_reads_metadata_only_and_imports_neither_torch_nor_plugins(tmp_p
         "enabled_by_env": False,
         "blocked": False,
         "blocked_reason": None,
+        "path": None,  # a local plugin file's path (hookwise plugins CONFIG)
     }
     assert rows["fake_broken"]["target"] == "fake_broken_mod:Plugin"  # listed, not imported
 
