@@ -280,7 +280,7 @@ def plugin_options_from_config(plugins: Any, where: str) -> list[PluginOption]:
         raise ConfigError(f"{where}: [plugins] must be a table of [plugins.NAME] tables")
     options: list[PluginOption] = []
     for name, value in plugins.items():
-        source = f"{where} [plugins.{format_value(name) if '@' in name else name}]"
+        source = f"{where} [plugins.{format_key(name)}]"
         checked = check_plugin_name(name, source)
         if value is False:
             options.append(PluginBlock(checked, source))
