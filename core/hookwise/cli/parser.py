@@ -23,7 +23,8 @@ A CONFIG with a [model] table defines the whole job (model, data, optimizer, los
 one, its sections change the default job (digits)."""
 
 PLUGIN_SPEC_HELP = (
-    "enable a plugin: NAME (entry-point name, NAME@instance, or package.module:Object) with "
+    "enable a plugin: NAME (entry-point name, NAME@instance, package.module:Object, or a "
+    "file: ./callbacks.py:Object, or ./plugins.py for every plugin in it) with "
     'optional :key=value,... parameters (values are TOML literals: 3, 0.5, true, "text", '
     "[1, 2], {a = 1}; anything else is a string); -p no:NAME blocks one. Repeatable."
 )
