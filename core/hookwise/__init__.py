@@ -41,6 +41,7 @@ from hookwise.state import TrainerState
 if TYPE_CHECKING:
     from hookwise.loss import LossDefinition, LossModule
     from hookwise.trainer import StopRequest, Trainer, TrainingInterrupted
+    from hookwise.trainer.position import seed_everything
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,7 @@ _LAZY = {
     "StopRequest": "hookwise.trainer",
     "LossModule": "hookwise.loss",
     "LossDefinition": "hookwise.loss",
+    "seed_everything": "hookwise.trainer.position",
 }
 
 
@@ -96,5 +98,6 @@ __all__ = [
     "normalize_name",
     "pred_key",
     "remap_pred_keys",
+    "seed_everything",
     "__version__",
 ]

@@ -222,8 +222,9 @@ define(
         "seed",
         Count(minimum=None, optional=True),
         None,
-        "The seed: the data order depends only on it and the epoch, and it seeds torch, "
-        "random and numpy at fit start (None: drawn at fit start and saved in checkpoints).",
+        "The seed: the data order depends only on it and the epoch; it seeds torch, random "
+        "and numpy at fit start, and hookwise fit applies it before building the job, so the "
+        "same seed gives the same run (None: drawn and saved in checkpoints).",
         config_key="seed",
         flag="--seed",
     )

@@ -53,6 +53,20 @@ def interrupted_status(exc: TrainingInterrupted) -> int:
     return 128 + exc.signal_number
 
 
+def seed_before_building(seed: int | None) -> int:
+    """Seed torch, ``random`` and numpy before the job is built; return the seed. Without one
+    (``seed = false``) a seed is drawn (the same on every rank) and the run records it."""
+    import torch
+
+    from hookwise import distributed
+    from hookwise.trainer.position import seed_everything
+
+    if seed is None:
+        seed = distributed.broadcast(int(torch.initial_seed() & 0x7FFFFFFF))
+    seed_everything(seed)
+    return seed
+
+
 def _fit_in_group(
     args: argparse.Namespace,
     resolved: RunConfig,
@@ -67,6 +81,10 @@ def _fit_in_group(
     from hookwise.job import build_job
     from hookwise.trainer import Trainer, TrainingInterrupted
 
+    # The seed comes first: the model's initial weights, a data split drawn by a factory and
+    # anything else random that building the job does all follow it (the trainer seeds again
+    # at fit start, for dropout and the data order).
+    kwargs["seed"] = seed_before_building(kwargs.get("seed"))
     job = build_job(resolved.job)
     if weights is not None:
         load_weights(job.model, weights)
@@ -104,4 +122,4 @@ def _fit_in_group(
     return EXIT_OK
 
 
-__all__ = ["cmd_fit", "interrupted_status"]
+__all__ = ["cmd_fit", "interrupted_status", "seed_before_building"]

@@ -86,7 +86,12 @@ def seed_loader(loader: DataLoader[Any], seed: int, epoch: int) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch, Python's ``random`` and numpy (when it is imported)."""
+    """Seed torch, Python's ``random`` and numpy (when it is imported).
+
+    ``Trainer(seed=N)`` seeds again at fit start (dropout, the data order); call this with the
+    same seed before building the model, so its initial weights follow the seed too and the
+    same script gives the same run. ``hookwise fit`` does both.
+    """
     torch.manual_seed(seed)
     random.seed(seed)
     numpy = sys.modules.get("numpy")
