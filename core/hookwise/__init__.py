@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from hookwise.api import TRAINER_API_VERSION, TrainerAPI, trainer_api
 from hookwise.callback import Callback
 from hookwise.connectors import (
     CallbackConnector,
@@ -67,6 +68,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "HOOK_NAMES",
+    "TRAINER_API_VERSION",
     "Callback",
     "CallbackConnector",
     "CheckpointError",
@@ -88,6 +90,7 @@ __all__ = [
     "SourceKeyDescription",
     "StopRequest",
     "Trainer",
+    "TrainerAPI",
     "TrainerState",
     "TrainingInterrupted",
     "data_key",
@@ -99,5 +102,6 @@ __all__ = [
     "pred_key",
     "remap_pred_keys",
     "seed_everything",
+    "trainer_api",
     "__version__",
 ]

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from torch.utils.data import DataLoader
     from typing_extensions import NotRequired
 
+    from hookwise.api import Stage, TrainerAPI
+
 
 class TrainerState(TypedDict):
     """The trainer's state as hooks see it.
@@ -30,8 +32,11 @@ class TrainerState(TypedDict):
     ``num_train_batches`` (``None`` when the loader has no length). ``test_dataloader`` (a list)
     and ``num_test_batches`` (one count per loader). ``optimizers`` and ``lr_schedulers``: in
     ``on_train_epoch_end``. ``metrics``: this step's loss metrics as detached 0-d tensors, in
-    ``on_train_batch_end`` and ``on_before_optimizer_step``. ``train_module``: the
-    :class:`~hookwise.Trainer` (call ``request_stop(reason)`` on it to stop training).
+    ``on_train_batch_end`` and ``on_before_optimizer_step``. ``stage``: ``"train"`` (fit and
+    its training hooks), ``"val"`` (a validation pass during fit) or ``"test"`` (a standalone
+    test); the ``stages=`` trigger reads it. ``trainer``: the trainer API for plugins
+    (:class:`~hookwise.TrainerAPI`: stop, save a checkpoint, log, output folder, metrics,
+    rank, settings). ``train_module``: the :class:`~hookwise.Trainer` itself, for vis4d code.
     ``train_engine``: ``"hookwise"``.
     """
 
@@ -46,5 +51,7 @@ class TrainerState(TypedDict):
     optimizers: NotRequired[list[Optimizer]]
     lr_schedulers: NotRequired[list[Any]]
     metrics: NotRequired[dict[str, Tensor]]
+    stage: Stage
+    trainer: TrainerAPI
     train_module: Any
     train_engine: str

@@ -44,12 +44,16 @@ class EvaluationLoop:
         model = model.to(trainer.device)
         if trainer._model is None:
             trainer._model = model
-        trainer._setup_distributed()
-        trainer._ensure_setup()
-        loaders = trainer.test_dataloader = trainer._strategy.shard_eval_loaders(
-            trainer.test_dataloader
-        )
-        metrics = self._pass(model, loaders, prefix)
+        outer, trainer._stage = trainer._stage, "val" if is_val else "test"
+        try:
+            trainer._setup_distributed()
+            trainer._ensure_setup()
+            loaders = trainer.test_dataloader = trainer._strategy.shard_eval_loaders(
+                trainer.test_dataloader
+            )
+            metrics = self._pass(model, loaders, prefix)
+        finally:
+            trainer._stage = outer  # a validation pass inside fit returns to "train"
         if profiler is not None:
             profiler.end("eval")
         return metrics

@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from hookwise import distributed, settings
+from hookwise.api import Stage
 from hookwise.errors import ConfigError
 from hookwise.plugins import HookFailure, PluginManager
 from hookwise.state import TrainerState
@@ -29,6 +30,7 @@ from hookwise.trainer.evaluation import EvaluationLoop
 from hookwise.trainer.failures import report_exception
 from hookwise.trainer.fit_loop import FitLoop
 from hookwise.trainer.logs import LogMerger
+from hookwise.trainer.plugin_api import PluginAPIControl
 from hookwise.trainer.position import Position
 from hookwise.trainer.resume import CheckpointControl
 from hookwise.trainer.stopping import StopControl, StopLatch
@@ -39,8 +41,12 @@ logger = logging.getLogger("hookwise")
 PluginsArg = PluginManager | Iterable[Any] | Mapping[str, Mapping[str, Any]] | None
 
 
-class Trainer(StopControl, CheckpointControl, DistributedControl):
+class Trainer(StopControl, CheckpointControl, DistributedControl, PluginAPIControl):
     """Runs training and evaluation, dispatching every hook to the enabled plugins.
+
+    It implements :class:`~hookwise.TrainerAPI`, the trainer API for plugins, and passes
+    itself to every hook as ``trainer_state["trainer"]`` (typed as that protocol) and
+    ``trainer_state["train_module"]`` (for vis4d code).
 
     The first arguments are vis4d's ``Trainer`` arguments, by the same names; every setting is
     defined (type, default, check) in :mod:`hookwise.settings`:
@@ -167,6 +173,8 @@ class Trainer(StopControl, CheckpointControl, DistributedControl):
             self.profiler = HookProfiler(self.pm)
 
     def _apply_settings(self, checked: Mapping[str, Any]) -> None:
+        self._settings = dict(checked)
+        self._stage: Stage = "train"
         device = checked["device"]
         if device == "auto":
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -237,7 +245,7 @@ class Trainer(StopControl, CheckpointControl, DistributedControl):
     def log_listeners(self) -> list[Callable[[Mapping[str, Any]], None]]:
         """Functions called with each merge of logs (prefixed names -> numbers or detached
         0-d tensors, as logged) right after it (see
-        :meth:`~hookwise.api.TrainerAPI.add_log_listener`)."""
+        :meth:`~hookwise.TrainerAPI.add_log_listener`)."""
         return self._logs.listeners
 
     def validates_after_epoch(self, epoch: int) -> bool:
@@ -266,6 +274,8 @@ class Trainer(StopControl, CheckpointControl, DistributedControl):
             num_train_batches=length(train),
             test_dataloader=tests,
             num_test_batches=[length(t) or 0 for t in tests] if tests is not None else None,
+            stage=self._stage,
+            trainer=self,
             train_module=self,
             train_engine="hookwise",
         )

@@ -51,6 +51,7 @@ class FitLoop:
             profiler.begin("fit")
         first_step = trainer.global_step
         latch = trainer._latch
+        trainer._stage = "train"  # validation passes set "val" and put it back
         with signal_handlers(latch, enabled=trainer.handle_signals):
             try:
                 first_step = self._start(model, resume_from)

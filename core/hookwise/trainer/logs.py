@@ -61,8 +61,6 @@ class LogMerger:
         self.latest: dict[str, Any] = {}
         #: Called with each merge's result (names -> values as logged), right after it.
         self.listeners: list[LogListener] = []
-        #: Values given to :meth:`log` and not yet merged: ``(prefix, plugin, key, value)``.
-        self.pending: list[tuple[str, str, str, Any]] = []
         self._clash_warned: set[tuple[str, str, str]] = set()
 
     @property
@@ -70,21 +68,11 @@ class LogMerger:
         """The latest value of every logged name, as floats."""
         return {key: to_float(value) for key, value in self.latest.items()}
 
-    def log(self, prefix: str, plugin: str, hook: str, key: str, value: Any) -> None:
-        """Keep ``value`` under ``prefix + key`` for the next merge (see :meth:`merge`)."""
-        check_log_value(plugin, hook, key, value)
-        self.pending.append((prefix, plugin, key, value))
-
     def merge(self, prefix: str, hook: str, results: list[tuple[str, Any]]) -> dict[str, Any]:
-        """Merge ``(plugin, logs)`` pairs returned by ``hook`` under ``prefix``, after the
-        values logged since the last merge (each under the prefix it was logged with);
-        return this merge's names and values."""
+        """Merge ``(plugin, logs)`` pairs returned by ``hook`` under ``prefix``; return this
+        merge's names and values."""
         merged: dict[str, Any] = {}
         owners: dict[str, str] = {}
-        if self.pending:
-            pending, self.pending = self.pending, []
-            for logged_prefix, plugin, key, value in pending:
-                self._put(merged, owners, logged_prefix + key, plugin, hook, value)
         for plugin, logs in results:
             try:
                 if not isinstance(logs, Mapping):

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hookwise")
 
+#: What ``save_checkpoint(path, weights_only=True)`` keeps of a checkpoint.
+WEIGHTS_ONLY_KEYS = ("format", "format_version", "epoch", "global_step", "seed", "model", "metrics")
+
 
 def checkpoint_state(
     *,
@@ -197,8 +200,11 @@ class CheckpointControl:
             metrics=self._logs.metrics,
         )
 
-    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+    def save_checkpoint(self, path: str | os.PathLike[str], *, weights_only: bool = False) -> Path:
         """Write the complete checkpoint to ``path`` atomically; return the path.
+
+        ``weights_only`` writes the weights, the position, the seed and the metrics only (no
+        optimizer, scheduler, RNG or plugin state): enough to load the model, not to resume.
 
         In a distributed run only rank 0 writes (every rank holds the same weights); the other
         ranks return the path without writing. The call makes no collective call, so any rank
@@ -208,7 +214,10 @@ class CheckpointControl:
         """
         if self._strategy.rank != 0:
             return Path(path)
-        return checkpointing.atomic_save(self.checkpoint_state(), path)
+        state = self.checkpoint_state()
+        if weights_only:
+            state = {key: state[key] for key in WEIGHTS_ONLY_KEYS if key in state}
+        return checkpointing.atomic_save(state, path)
 
     def find_last_checkpoint(self) -> Path:
         """The newest complete checkpoint under the output folder, by the step recorded inside

@@ -1,0 +1,105 @@
+"""The trainer's side of the trainer API for plugins (:class:`hookwise.TrainerAPI`).
+
+The members of the protocol that the trainer's other parts do not already have: the API's
+version, the stage, the run's settings, logging from any hook and log listeners. The trainer
+passes itself as ``trainer_state["trainer"]``, typed as the protocol, so a plugin sees only
+what the protocol promises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from hookwise.api import TRAINER_API_VERSION, LogListener, Stage
+from hookwise.trainer.logs import check_log_value
+from hookwise.trainer.stopping import calling_plugin
+
+if TYPE_CHECKING:
+    from hookwise.plugins import PluginManager
+    from hookwise.trainer.logs import LogMerger
+    from hookwise.trainer.stopping import StopLatch
+
+logger = logging.getLogger("hookwise")
+
+
+class PluginAPIControl:
+    """The trainer API members kept by the trainer itself (a mixin of the facade)."""
+
+    #: The version of :class:`hookwise.TrainerAPI` the trainer implements.
+    api_version: int = TRAINER_API_VERSION
+
+    pm: PluginManager
+    seed: int | None
+    _stage: Stage
+    _settings: Mapping[str, Any]
+    _optimizers: list[torch.optim.Optimizer]
+    _lr_schedulers: list[Any]
+    _logs: LogMerger
+    _latch: StopLatch
+
+    @property
+    def stage(self) -> Stage:
+        """``"train"``, ``"val"`` (a validation pass during fit) or ``"test"``."""
+        return self._stage
+
+    @property
+    def run_settings(self) -> Mapping[str, Any]:
+        """The trainer's checked settings by name (read-only), ``seed`` as it is now."""
+        return MappingProxyType({**self._settings, "seed": self.seed})
+
+    @property
+    def plugin_manager(self) -> PluginManager:
+        """The run's plugin manager."""
+        return self.pm
+
+    @property
+    def optimizers(self) -> Sequence[torch.optim.Optimizer]:
+        """The optimizers of the current fit (empty outside one)."""
+        return tuple(self._optimizers)
+
+    @property
+    def lr_schedulers(self) -> Sequence[Any]:
+        """The learning-rate schedulers of the current fit."""
+        return tuple(self._lr_schedulers)
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether SIGINT or SIGTERM arrived during this fit (on this rank)."""
+        return self._latch.signal is not None
+
+    def log(
+        self,
+        key: str,
+        value: float | torch.Tensor,
+        *,
+        plugin: str | None = None,
+        prefix: str | None = None,
+    ) -> None:
+        """Log one value now, from any hook: named ``<stage>/<key>``, or ``prefix + key``.
+
+        The value is merged at once (in :attr:`metrics`, given to the log listeners); the
+        plugin logging it is found from the call stack when ``plugin`` is not given.
+
+        :raises TypeError: ``key`` is not a string, or ``value`` not a number or a
+            one-element tensor.
+        """
+        source = plugin or calling_plugin(self.pm, self) or "<unknown plugin>"
+        check_log_value(source, "TrainerAPI.log", key, value)
+        name = (f"{self._stage}/" if prefix is None else prefix) + key
+        self._logs.merge("", "TrainerAPI.log", [(source, {name: value})])
+
+    def add_log_listener(self, listener: LogListener) -> None:
+        """Have ``listener`` called with every merge of logged values, right after it (added
+        once)."""
+        if listener not in self._logs.listeners:
+            self._logs.listeners.append(listener)
+
+    def remove_log_listener(self, listener: LogListener) -> None:
+        """Undo :meth:`add_log_listener` (nothing happens for a listener not added)."""
+        if listener in self._logs.listeners:
+            self._logs.listeners.remove(listener)
