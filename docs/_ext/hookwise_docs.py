@@ -69,6 +69,10 @@ def cli_help(command: str | None = None, width: int = HELP_WIDTH) -> str:
     from hookwise.cli import build_parser
 
     with _columns(width):
+        if command == "plugins order":  # parsed on its own (see hookwise.cli.parser.parse_args)
+            from hookwise.cli.plugin_order import order_parser
+
+            return order_parser().format_help()
         parser = build_parser()
         if command is None:
             return parser.format_help()

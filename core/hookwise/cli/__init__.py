@@ -3,6 +3,7 @@
 ::
 
     hookwise plugins [--all] [--json] [--inspect]   list installed plugins (metadata only)
+    hookwise plugins order [HOOK] [CONFIG] [-p ...] per hook, the plugins in call order and why
     hookwise hooks                                  the hook reference
     hookwise fit [CONFIG] [-p NAME[:key=value,...]]... [-p no:NAME] [--resume PATH|last]
                  [--weights PATH|last] [--epochs N] [--steps N] [--seed N] [--device DEV]
@@ -19,11 +20,12 @@ and exit with status 2 (``--debug`` shows the traceback); an error during traini
 ``hookwise plugins`` imports neither torch nor any plugin: it reads entry-point metadata.
 
 The package has one module per command (:mod:`~hookwise.cli.fit`, :mod:`~hookwise.cli.test`,
-:mod:`~hookwise.cli.plugins`, :mod:`~hookwise.cli.hooks`, :mod:`~hookwise.cli.new_plugin`)
-and shared parts: the parser (:mod:`~hookwise.cli.parser`), dispatch and error printing
-(:mod:`~hookwise.cli.app`), the resolved run (:mod:`~hookwise.cli.run_config`), checkpoints
-given as ``--resume``/``--weights`` (:mod:`~hookwise.cli.checkpoints`) and what a run writes
-and prints (:mod:`~hookwise.cli.outputs`). None of them imports torch until a command runs.
+:mod:`~hookwise.cli.plugins`, :mod:`~hookwise.cli.plugin_order`, :mod:`~hookwise.cli.hooks`,
+:mod:`~hookwise.cli.new_plugin`) and shared parts: the parser (:mod:`~hookwise.cli.parser`),
+dispatch and error printing (:mod:`~hookwise.cli.app`), the resolved run
+(:mod:`~hookwise.cli.run_config`), checkpoints given as ``--resume``/``--weights``
+(:mod:`~hookwise.cli.checkpoints`) and what a run writes and prints
+(:mod:`~hookwise.cli.outputs`). None of them imports torch until a command runs.
 """
 
 from __future__ import annotations

@@ -28,11 +28,13 @@ def _commands() -> dict[str, Command]:
     from hookwise.cli.fit import cmd_fit
     from hookwise.cli.hooks import cmd_hooks
     from hookwise.cli.new_plugin import cmd_new_plugin
+    from hookwise.cli.plugin_order import COMMAND, cmd_plugins_order
     from hookwise.cli.plugins import cmd_plugins
     from hookwise.cli.test import cmd_test
 
     return {
         "plugins": cmd_plugins,
+        COMMAND: cmd_plugins_order,
         "hooks": cmd_hooks,
         "fit": cmd_fit,
         "test": cmd_test,
@@ -42,9 +44,9 @@ def _commands() -> dict[str, Command]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hookwise`` command; return its exit status."""
-    from hookwise.cli.parser import build_parser
+    from hookwise.cli.parser import parse_args
 
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     with cli_logging(debug):
         return dispatch(args, debug)

@@ -59,20 +59,15 @@ def finish_run(folder: Path, status: str, metrics: dict[str, float], **info: Any
 
 
 def dry_run(resolved: RunConfig, pm: PluginManager) -> int:
-    """``--dry-run``: check the job's targets import; print the config and the call order."""
-    from hookwise import hookspecs
+    """``--dry-run``: check the job's targets import; print the config and the call order
+    (per hook, and why: :func:`hookwise.cli.plugin_order.dry_run_lines`)."""
+    from hookwise.cli.plugin_order import dry_run_lines
     from hookwise.cli.run_config import check_job_targets
 
     check_job_targets(resolved.job)
     print(f"# The resolved config (from {resolved.source}, the environment and the command line)")
     print(resolved.to_toml())
-    print("# Plugins per hook, in call order (hooks no plugin implements are left out):")
-    for hook in hookspecs.HOOK_NAMES:
-        order = pm.hook_order(hook)
-        if order:
-            print(f"#   {hook}: {', '.join(order)}")
-    if not pm.plugin_names():
-        print("#   (no plugins enabled)")
+    print("\n".join(dry_run_lines(pm)))
     return EXIT_OK
 
 

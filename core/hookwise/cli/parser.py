@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -264,6 +266,24 @@ def _add_new_plugin_command(commands: Any) -> None:
     _add_debug(new, argparse.SUPPRESS)
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line's arguments; ``hookwise [--debug] plugins order ...`` is parsed by
+    :func:`hookwise.cli.plugin_order.order_parser` (``plugins`` takes an optional CONFIG, so
+    ``order`` cannot be one of its subcommands)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    start = 0
+    while start < len(words) and words[start] == "--debug":
+        start += 1
+    if words[start : start + 2] == ["plugins", "order"]:
+        from hookwise.cli.plugin_order import COMMAND, order_parser
+
+        args = order_parser().parse_args(words[start + 2 :])
+        args.command = COMMAND
+        args.debug = args.debug or start > 0
+        return args
+    return build_parser().parse_args(words)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``hookwise`` argument parser."""
     from hookwise import __version__
@@ -292,4 +312,5 @@ __all__ = [
     "build_parser",
     "flag_dest",
     "flag_settings",
+    "parse_args",
 ]
