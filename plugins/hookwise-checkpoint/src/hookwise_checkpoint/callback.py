@@ -111,7 +111,9 @@ class CheckpointCallback(Callback):
     validation updated (best scores, early stopping) and a resumed run starts at the next
     epoch. A step checkpoint is written in ``on_train_batch_end`` and is just as complete:
     resuming from it skips the batches that epoch already used. The plugin's hooks run last
-    (``trylast``), so the other plugins' state for that step is in the file. Each name of one
+    (``trylast``), so the other plugins' state for that step is in the file; they name the
+    plugins they rely on (``after=["ema", "early_stopping"]``: the step's average, the
+    training weights back, early stopping's count of this pass). Each name of one
     checkpoint is a hard link to the same file where the file system allows (a copy where it
     does not), and every file appears atomically. Only rank 0 writes; the other ranks wait at
     a barrier until the file is complete.
@@ -251,7 +253,7 @@ class CheckpointCallback(Callback):
         """A new epoch has no pending epoch checkpoint."""
         self._pending_epoch = None
 
-    @hookimpl(trylast=True)
+    @hookimpl(trylast=True, after=["ema"])
     def on_train_batch_end(
         self,
         trainer_state: TrainerState,
@@ -284,7 +286,7 @@ class CheckpointCallback(Callback):
             self._save(trainer_state, model, periodic=True)
         return None
 
-    @hookimpl(trylast=True)
+    @hookimpl(trylast=True, after=["ema", "early_stopping"])
     def on_validation_end(
         self, trainer_state: TrainerState, model: nn.Module, metrics: Mapping[str, float]
     ) -> None:
@@ -311,7 +313,7 @@ class CheckpointCallback(Callback):
         if periodic or score is not None:
             self._save(trainer_state, model, periodic=periodic, score=score)
 
-    @hookimpl(trylast=True)
+    @hookimpl(trylast=True, after=["ema"])
     def on_exception(
         self,
         trainer_state: TrainerState,

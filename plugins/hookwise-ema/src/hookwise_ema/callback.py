@@ -32,8 +32,9 @@ class EMACallback(Callback):
     at the start of fit.
 
     With ``use_ema_during_test``, every evaluation pass runs on the averaged weights: they are
-    loaded into the model at ``on_test_epoch_start`` and the training weights are put back
-    after every plugin's ``on_test_epoch_end`` (before ``on_validation_end``, so a checkpoint
+    loaded into the model at ``on_test_epoch_start`` (``tryfirst``: before the other plugins'
+    start of the pass) and the training weights are put back after every plugin's
+    ``on_test_epoch_end`` (before ``on_validation_end``, so a checkpoint
     taken there holds the training weights, and after an error too). The trainer's model
     object is never replaced. The average is saved in every checkpoint (the plugin's
     ``state_dict``) and restored on resume, so a resumed run continues the same average.
@@ -155,6 +156,7 @@ class EMACallback(Callback):
         ema_update_(self._ema, module.state_dict(), self.decay_at(step))
         self.updates += 1
 
+    @hookimpl(tryfirst=True)
     def on_test_epoch_start(self, trainer_state: TrainerState, model: nn.Module) -> None:
         """Load the averaged weights into the model for the evaluation pass."""
         module = unwrap_model(model)
@@ -179,13 +181,14 @@ class EMACallback(Callback):
         """Put the training weights back, after every other plugin's ``on_test_epoch_end``."""
         self._restore()
 
-    @hookimpl(tryfirst=True)
+    @hookimpl(tryfirst=True, before=["checkpoint"])
     def on_validation_end(
         self, trainer_state: TrainerState, model: nn.Module, metrics: Mapping[str, float]
     ) -> None:
         """Make sure the training weights are back before anyone checkpoints."""
         self._restore()
 
+    @hookimpl(before=["checkpoint"])
     def on_exception(
         self,
         trainer_state: TrainerState,

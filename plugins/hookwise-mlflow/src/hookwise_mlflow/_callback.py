@@ -188,17 +188,17 @@ class MLflowCallback(Callback):
             run = self._require_run()
             self._end(status=None if run.resumed else "finished")
 
-    @hookimpl(trylast=True)
+    @hookimpl(trylast=True, after=["checkpoint", "logging", "visualizer"])
     def on_fit_end(self, trainer_state: TrainerState, model: nn.Module) -> None:
         """Send the rest, upload the artifacts, end the run (after the other plugins wrote
-        their files: ``trylast``)."""
+        their files: ``trylast``, and after those named)."""
         link = self._link
         self._in_fit = False
         if link is None or self._sender is None:
             return
         self._end("interrupted" if link.interrupted else "finished", upload=True)
 
-    @hookimpl(trylast=True)
+    @hookimpl(trylast=True, after=["checkpoint"])
     def on_exception(
         self,
         trainer_state: TrainerState,
@@ -207,7 +207,8 @@ class MLflowCallback(Callback):
         fatal: bool,
     ) -> None:
         """A fatal error ends the run as ``failed`` (``interrupted`` for Ctrl-C), with what was
-        logged and the artifacts there are."""
+        logged and the artifacts there are (after the checkpoint plugin wrote
+        ``emergency.ckpt``: ``after=["checkpoint"]``)."""
         if not fatal or self._sender is None:
             return
         status = "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed"
