@@ -9,6 +9,12 @@ final metrics) and whatever the plugins write there (``checkpoints/``, ``metrics
 
 ``--resume last`` and ``--weights last`` look only in the output directory they are given
 (:mod:`hookwise.last` says which checkpoint each takes).
+
+A folder is a run folder only when it holds hookwise's own marker: a ``run.json`` whose
+``hookwise_run`` entry is :data:`RUN_MARKER`. The run folder of a checkpoint is looked for in
+the checkpoint's own folder and the one above it (``RUN/checkpoints/last.ckpt``), never further
+up: a ``config.toml`` or ``run.json`` in some ancestor folder is not a run, and what is found
+near a checkpoint is never trusted to decide what code runs (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Any
 DEFAULT_OUTPUT_DIR = "hookwise-runs"
 CONFIG_FILE = "config.toml"
 RUN_FILE = "run.json"
+#: The value of ``run.json``'s ``hookwise_run`` entry that marks a hookwise run folder.
+RUN_MARKER = 1
 _TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 _RUN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})(?:_(\d+))?\Z")
 
@@ -78,11 +86,23 @@ def find_last_checkpoint(output_dir: str | os.PathLike[str]) -> Path:
     return weights_checkpoint(output_dir).path
 
 
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds hookwise's run marker (``run.json`` with ``hookwise_run``)."""
+    try:
+        info = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("hookwise_run") == RUN_MARKER
+
+
 def run_dir_of(checkpoint: Path) -> Path | None:
-    """The run folder a checkpoint belongs to (the nearest parent with a ``config.toml``)."""
-    for parent in checkpoint.resolve().parents:
-        if (parent / CONFIG_FILE).is_file():
-            return parent
+    """The run folder a checkpoint belongs to: its own folder or the one above it
+    (``RUN/checkpoints/x.ckpt``), when that holds the run marker; else ``None``. The path is
+    taken as given (made absolute, links not followed) and no other ancestor is looked at."""
+    path = Path(os.path.abspath(checkpoint))
+    for folder in (path.parent, path.parent.parent):
+        if is_run_folder(folder):
+            return folder
     return None
 
 
@@ -104,6 +124,7 @@ def write_run_info(
 ) -> Path:
     """Write ``run.json``: the command, the status, when, and the final metrics."""
     info: dict[str, Any] = {
+        "hookwise_run": RUN_MARKER,
         "command": command,
         "status": status,
         "argv": list(sys.argv if argv is None else argv),
@@ -166,10 +187,12 @@ __all__ = [
     "CONFIG_FILE",
     "DEFAULT_OUTPUT_DIR",
     "RUN_FILE",
+    "RUN_MARKER",
     "RunOutput",
     "checkpoints_in",
     "describe_outputs",
     "find_last_checkpoint",
+    "is_run_folder",
     "new_run_dir",
     "run_dir_of",
     "run_dirs",

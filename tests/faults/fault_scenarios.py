@@ -28,6 +28,7 @@ AREAS: dict[str, str] = {
     "load": "Plugin loading",
     "input": "Bad input",
     "prop": "Property-based tests",
+    "trust": "Trust boundaries (checkpoint files and what is found near them)",
 }
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -327,6 +328,50 @@ SCENARIOS: tuple[Scenario, ...] = (
         "prop",
         "DataConnector gets arbitrary batches (dicts, lists of dicts, other objects).",
         "It returns exactly the named values, or raises ValueError naming the key.",
+    ),
+    # -- trust boundaries --------------------------------------------------------------------
+    Scenario(
+        "trust.ckpt-state-paths",
+        "trust",
+        "A crafted checkpoint's checkpoint-plugin state lists files to keep that are absolute "
+        "paths, contain '..' or a folder separator, or are not names the plugin writes; it is "
+        "resumed with keep_last=1.",
+        "The resume is refused with CheckpointError naming the entry and saying nothing was "
+        "deleted; no file inside or outside the run folder is deleted.",
+    ),
+    Scenario(
+        "trust.ckpt-delete-own",
+        "trust",
+        "A checkpoint is resumed into another folder that holds a file of a name its state "
+        "lists (epoch=0-step=3.ckpt, written by someone else).",
+        "The plugin deletes only files it wrote, or that the resumed state listed for this "
+        "very folder: the other file stays; retention of the run's own files goes on.",
+    ),
+    Scenario(
+        "trust.plugin-instances",
+        "trust",
+        "Two instances of the checkpoint plugin (checkpoint and checkpoint@b:keep_last=1) run "
+        "in one trainer, or are given one save_prefix.",
+        "Each instance has its own folder (checkpoints/, checkpoints@b/) and never deletes the "
+        "other's files; one folder given to both is a ConfigError before anything is written.",
+    ),
+    Scenario(
+        "trust.config-near-weights",
+        "trust",
+        "`hookwise test --weights FILE` where FILE's run folder (run.json marker included) "
+        "holds a config.toml whose [model] target runs a shell command; an allow-list is set.",
+        "Only the weights are read: the config beside them never runs and nothing there is "
+        "rewritten; when the weights do not fit the config used, the error names the command "
+        "that evaluates with the saved config.",
+    ),
+    Scenario(
+        "trust.resume-outside-run",
+        "trust",
+        "`hookwise fit CONFIG --resume proj/weights/last.ckpt --output-dir out`, where proj/ "
+        "holds a hand-written config.toml and a run.json without hookwise's marker.",
+        "proj/ is no run folder (only a run.json marked by hookwise, in the checkpoint's own "
+        "folder or the one above, makes one): nothing in proj/ runs or changes; the resumed "
+        "run writes a new run folder under out/.",
     ),
 )
 

@@ -29,8 +29,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise ConfigError("give --resume (continue a run) or --weights (start from weights)")
     resume = checkpoint_path(args.resume, args, "--resume") if args.resume else None
     weights = checkpoint_path(args.weights, args, "--weights") if args.weights else None
+    # A resume continues in the checkpoint's own run folder (one marked by hookwise's
+    # run.json), with that run's config; a checkpoint outside a run folder starts a new
+    # run folder under --output-dir and runs only the config named here.
     resumed_run = run_dir_of(resume) if resume is not None else None
     saved = resumed_run / CONFIG_FILE if resumed_run is not None else None
+    if saved is not None and not saved.is_file():
+        saved = None
     resolved = resolve(args, saved_config=saved)
     pm = plugin_manager(resolved)
     if args.dry_run:

@@ -72,8 +72,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
         "config",
         nargs="?",
         metavar="CONFIG",
-        help="a TOML config (default: the embedded digits example; `hookwise test` uses the "
-        "config saved beside the checkpoint when there is one)",
+        help="a TOML config (default: the embedded digits example; `hookwise test --weights` "
+        "reads only the weights, never the config saved beside the checkpoint)",
     )
     parser.add_argument(
         "-p",

@@ -11,7 +11,7 @@ from hookwise.cli.checkpoints import checkpoint_path, load_weights
 from hookwise.cli.outputs import dry_run, finish_run, print_summary, shared_run_dir
 from hookwise.cli.parser import _trainer_flag_kwargs
 from hookwise.cli.run_config import plugin_manager, resolve, trainer_kwargs
-from hookwise.errors import ConfigError
+from hookwise.errors import CheckpointError, ConfigError, add_note
 
 if TYPE_CHECKING:
     from hookwise.config import RunConfig
@@ -20,12 +20,11 @@ if TYPE_CHECKING:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """``hookwise test``."""
-    from hookwise.runs import CONFIG_FILE, run_dir_of
-
     weights = checkpoint_path(args.weights, args, "--weights")
-    run = run_dir_of(weights)
-    saved = run / CONFIG_FILE if run is not None else None
-    resolved = resolve(args, saved_config=saved)
+    # Only the weights are read from the checkpoint: a config found beside it is not run
+    # (checkpoints and their folders are untrusted); the error below names it when the
+    # weights do not fit the config used.
+    resolved = resolve(args)
     pm = plugin_manager(resolved)
     if args.dry_run:
         return dry_run(resolved, pm)
@@ -63,7 +62,11 @@ def _test_in_group(
         **kwargs,
         **_trainer_flag_kwargs(args),
     )
-    load_weights(job.model, weights, str(trainer.device))
+    try:
+        load_weights(job.model, weights, str(trainer.device))
+    except CheckpointError as exc:
+        _name_the_saved_config(exc, args, weights)
+        raise
     if trainer.seed is not None:
         import torch
 
@@ -81,6 +84,22 @@ def _test_in_group(
         print(f"Weights: {weights}")
         print_summary(folder, metrics, trainer.metrics, tested=True)
     return EXIT_OK
+
+
+def _name_the_saved_config(exc: CheckpointError, args: argparse.Namespace, weights: Path) -> None:
+    """Add a note naming the config saved in the checkpoint's run folder, which ``test``
+    does not run unless it is named."""
+    from hookwise.runs import CONFIG_FILE, run_dir_of
+
+    run = run_dir_of(weights)
+    if args.config or run is None or not (run / CONFIG_FILE).is_file():
+        return
+    add_note(
+        exc,
+        f"hookwise test reads only the weights of a checkpoint, never the config beside it; "
+        f"to evaluate with the config of its run, name it: "
+        f"hookwise test {run / CONFIG_FILE} --weights {weights}",
+    )
 
 
 __all__ = ["cmd_test"]

@@ -36,6 +36,39 @@ def best_file_name(epoch: int, step: int, monitor: str, value: float) -> str:
     return f"best-epoch={epoch}-step={step}-{metric}={format_value(value)}.ckpt"
 
 
+#: The names the plugin gives the files it may delete (periodic and best checkpoints).
+_OWN_NAMES = (
+    re.compile(r"epoch=\d+-step=\d+\.ckpt\Z"),
+    re.compile(r"best-epoch=\d+-step=\d+-[A-Za-z0-9_.-]+=[A-Za-z0-9_.+-]+\.ckpt\Z"),
+)
+
+
+def is_own_file_name(name: object) -> bool:
+    """Whether ``name`` is a bare file name the plugin writes and may delete later
+    (``epoch=E-step=S.ckpt``, ``best-epoch=E-step=S-METRIC=VALUE.ckpt``): no folder part, no
+    ``..``, nothing a saved state could use to point outside the checkpoint folder."""
+    if not isinstance(name, str) or name in ("", ".", "..") or "\x00" in name:
+        return False
+    if any(sep in name for sep in ("/", "\\", os.sep, os.altsep or "/")):
+        return False
+    return any(pattern.match(name) for pattern in _OWN_NAMES)
+
+
+def checkpoint_subfolder(registered_name: str | None) -> str:
+    """The folder, inside the run folder, of the plugin enabled under ``registered_name``:
+    ``checkpoints`` for the first instance, ``checkpoints@b`` for ``checkpoint@b`` (and for a
+    second ``CheckpointCallback#2`` given as an object, ``checkpoints@2``), so that two
+    instances never write, list or delete the same files."""
+    suffix = ""
+    if registered_name:
+        for mark in ("@", "#"):
+            if mark in registered_name:
+                suffix = registered_name.rsplit(mark, 1)[1]
+                break
+    suffix = re.sub(r"[^A-Za-z0-9_.-]+", "_", suffix).strip("._")
+    return f"checkpoints@{suffix}" if suffix else "checkpoints"
+
+
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -67,8 +100,15 @@ def link_or_copy(source: Path, target: Path) -> None:
 
 
 def delete_quietly(path: Path) -> None:
-    """Remove a checkpoint the plugin no longer keeps; a failure is logged, not raised."""
+    """Remove a checkpoint the plugin no longer keeps; a failure is logged, not raised.
+
+    Only a regular file is removed (a symbolic link or a folder under a checkpoint's name is
+    not the plugin's and stays)."""
     try:
+        if path.is_symlink() or not path.is_file():
+            if path.exists() or path.is_symlink():
+                logger.warning("checkpoint: left %s in place: it is not a checkpoint file", path)
+            return
         path.unlink(missing_ok=True)
     except OSError as exc:
         logger.warning("could not remove old checkpoint %s: %s", path, exc)

@@ -26,7 +26,9 @@ from hookwise_checkpoint._files import (
     EMERGENCY,
     LAST,
     best_file_name,
+    checkpoint_subfolder,
     delete_quietly,
+    is_own_file_name,
     link_or_copy,
     periodic_file_name,
 )
@@ -187,6 +189,11 @@ class CheckpointCallback(Callback):
         )
         self._kept: list[str] = []
         self._best: list[dict[str, Any]] = []
+        #: The files this object wrote (absolute paths): files it may delete.
+        self._written: set[str] = set()
+        #: The folder the resumed state's files were listed in (its files are deletable only
+        #: when that is this run's folder).
+        self._inherited_folder: str | None = None
         self._pending_epoch: int | None = None
         self._in_fit = False
         self._write_failed = False
@@ -220,9 +227,33 @@ class CheckpointCallback(Callback):
     def _resolve_folder(self, trainer_state: TrainerState) -> Path:
         if self.output_dir is None:
             self.output_dir = default_output_folder(
-                trainer_state, "checkpoints", plugin="checkpoint", setting="saving checkpoints"
+                trainer_state,
+                checkpoint_subfolder(_registered_name(trainer_state, self)),
+                plugin="checkpoint",
+                setting="saving checkpoints",
             )
         return self.output_dir
+
+    def _check_folder_is_own(self, trainer_state: TrainerState, folder: Path) -> None:
+        """Two checkpoint plugins of one trainer that would keep files in one folder (both
+        given the same ``save_prefix``) are an error: each would delete files the other
+        lists."""
+        for other, name in _other_checkpoint_plugins(trainer_state, self):
+            theirs = (
+                Path(other.save_prefix) / "checkpoints"
+                if other.save_prefix is not None
+                else default_output_folder(
+                    trainer_state, checkpoint_subfolder(name), plugin=name, setting="saving"
+                )
+            )
+            if os.path.abspath(theirs) == os.path.abspath(folder):
+                mine = _registered_name(trainer_state, self) or "checkpoint"
+                raise ConfigError(
+                    f"plugins {mine!r} and {name!r} would both keep and delete checkpoints in "
+                    f"{str(folder)!r}; give one of them another save_prefix (or leave "
+                    f"save_prefix out: each instance then gets its own folder, "
+                    f"checkpoints@NAME for checkpoint@NAME)"
+                )
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -237,6 +268,7 @@ class CheckpointCallback(Callback):
         if self.save_prefix is None:
             self.output_dir = None  # the plugin object may be reused by another trainer
         folder = self._resolve_folder(trainer_state)
+        self._check_folder_is_own(trainer_state, folder)
         self.output_dir = Path(distributed.broadcast(str(folder)))
         self._in_fit = True
         self._pending_epoch = None
@@ -416,13 +448,27 @@ class CheckpointCallback(Callback):
                 self._write(trainer_state, model, folder, names)
                 for name in doomed:
                     if name not in keep:
-                        delete_quietly(folder / name)
+                        self._delete(folder, name)
         except BaseException:
             self._kept, self._best = kept_before, best_before
             self._write_failed = True
             raise
         finally:
             distributed.synchronize()
+
+    def _delete(self, folder: Path, name: str) -> None:
+        """Delete ``folder/name`` only when the plugin can tell it wrote it there: a name of
+        its own pattern, written by this object, or listed by a resumed state that was saved
+        for this very folder."""
+        own = os.path.abspath(folder / name) in self._written or (
+            self._inherited_folder is not None and self._inherited_folder == os.path.abspath(folder)
+        )
+        if is_own_file_name(name) and own:
+            delete_quietly(folder / name)
+        elif (folder / name).exists():
+            logger.info(
+                "checkpoint: left %s in place: this run did not write it in %s", name, folder
+            )
 
     def _write(
         self, trainer_state: TrainerState, model: nn.Module, folder: Path, names: list[str]
@@ -435,6 +481,7 @@ class CheckpointCallback(Callback):
             atomic_save(self._vis4d_checkpoint(trainer_state, model), primary)
         for name in names[1:]:
             link_or_copy(primary, folder / name)
+        self._written.update(os.path.abspath(folder / name) for name in names)
         logger.info(
             "checkpoint: saved epoch %d, step %d as %s",
             trainer_state["current_epoch"],
@@ -467,6 +514,11 @@ class CheckpointCallback(Callback):
             "mode": self.mode,
             "kept": list(self._kept),
             "best": [dict(entry) for entry in self._best],
+            "folder": (
+                self._inherited_folder
+                if self.output_dir is None
+                else os.path.abspath(self.output_dir)
+            ),
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -480,15 +532,9 @@ class CheckpointCallback(Callback):
             )
         kept = state_dict.get("kept", [])
         best = state_dict.get("best", [])
-        if not (isinstance(kept, list) and all(isinstance(k, str) for k in kept)):
-            raise CheckpointError(f"checkpoint: saved 'kept' is not a list of names: {kept!r}")
-        if not (
-            isinstance(best, list)
-            and all(isinstance(b, Mapping) and {"score", "file"} <= set(b) for b in best)
-        ):
-            raise CheckpointError(
-                f"checkpoint: saved 'best' is not a list of {{score, file, ...}}: {best!r}"
-            )
+        _check_saved_names(kept, best)
+        folder = state_dict.get("folder")
+        self._inherited_folder = folder if isinstance(folder, str) else None
         self._kept = list(kept)
         if state_dict.get("monitor") == self.monitor and state_dict.get("mode") == self.mode:
             self._best = [dict(b) for b in best]
@@ -503,3 +549,52 @@ class CheckpointCallback(Callback):
                     self.monitor,
                     self.mode,
                 )
+
+
+def _check_saved_names(kept: Any, best: Any) -> None:
+    """A resumed state names only files the plugin writes, bare names in its own folder.
+
+    :raises CheckpointError: a name with a folder part, ``..``, or not of the plugin's own
+        patterns (a damaged or crafted checkpoint); nothing is deleted.
+    """
+    if not (isinstance(kept, list) and all(isinstance(k, str) for k in kept)):
+        raise CheckpointError(f"checkpoint: saved 'kept' is not a list of names: {kept!r:.200}")
+    if not (
+        isinstance(best, list)
+        and all(isinstance(b, Mapping) and {"score", "file"} <= set(b) for b in best)
+    ):
+        raise CheckpointError(
+            f"checkpoint: saved 'best' is not a list of {{score, file, ...}}: {best!r:.200}"
+        )
+    names = [("kept", name) for name in kept] + [("best", b["file"]) for b in best]
+    for where, name in names:
+        if not is_own_file_name(name):
+            raise CheckpointError(
+                f"checkpoint: the saved state lists {name!r:.200} in {where!r}, which is not a "
+                f"file name the checkpoint plugin writes ('epoch=E-step=S.ckpt' or "
+                f"'best-epoch=E-step=S-METRIC=VALUE.ckpt', inside its own folder); the "
+                f"checkpoint is damaged or was crafted, and is refused (nothing was deleted)"
+            )
+
+
+def _registered_name(trainer_state: Mapping[str, Any], plugin: Any) -> str | None:
+    """The name ``plugin`` is registered under in the trainer's plugin manager, if known."""
+    get_name = getattr(getattr(trainer_state.get("train_module"), "pm", None), "get_name", None)
+    name = get_name(plugin) if callable(get_name) else None
+    return name if isinstance(name, str) else None
+
+
+def _other_checkpoint_plugins(
+    trainer_state: Mapping[str, Any], plugin: Any
+) -> list[tuple[CheckpointCallback, str]]:
+    """The trainer's other checkpoint plugins, with their registered names."""
+    pm = getattr(trainer_state.get("train_module"), "pm", None)
+    names = getattr(pm, "plugin_names", None)
+    if pm is None or not callable(names):
+        return []
+    found = []
+    for name in names():
+        other = pm.get_plugin(name)
+        if isinstance(other, CheckpointCallback) and other is not plugin:
+            found.append((other, name))
+    return found

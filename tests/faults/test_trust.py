@@ -1,0 +1,218 @@
+"""Trust boundaries: a checkpoint file and the folders around it are data, never instructions.
+
+A crafted checkpoint cannot make the checkpoint plugin delete files outside its folder (or
+files it did not write), two instances of the plugin never delete each other's files, and a
+config or marker found near a checkpoint is not run or rewritten.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from faultkit import CLI_CONFIG, fit, make_trainer
+from hookwise import CheckpointError, PluginManager
+from hookwise.checkpointing import atomic_save
+from hookwise.cli import main
+from hookwise.errors import ConfigError
+from hookwise.runs import RUN_FILE, run_dirs, write_run_info
+
+#: CLI_CONFIG with a test loader (for ``hookwise test``).
+TEST_CONFIG = CLI_CONFIG.replace(
+    'val = { target = "faultkit:tiny_loader", n = 8, seed = 1 }',
+    'val = { target = "faultkit:tiny_loader", n = 8, seed = 1 }\n'
+    'test = { target = "faultkit:tiny_loader", n = 8, seed = 2 }',
+)
+#: A config that runs a shell command when its model is built.
+PAYLOAD_CONFIG = '[model]\ntarget = "os:system"\ncommand = "touch pwned"\n'
+
+
+@pytest.fixture
+def clean_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Run ``hookwise`` in-process in ``tmp_path`` with no ``HOOKWISE_*`` from outside and
+    the default plugins off."""
+    for key in ("HOOKWISE_PLUGINS", "HOOKWISE_ALLOWED_PLUGINS"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOOKWISE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _checkpoint_run(folder: Path, epochs: int = 1, **params: Any) -> tuple[Path, Any]:
+    pm = PluginManager()
+    pm.enable("checkpoint", **params)
+    trainer = make_trainer(folder, plugins=pm, epochs=epochs)
+    fit(trainer)
+    return folder / "checkpoints" / "last.ckpt", pm.get_plugin("checkpoint")
+
+
+def _rewrite_plugin_state(path: Path, **changes: Any) -> None:
+    data = torch.load(path, weights_only=True)
+    data["plugins"]["checkpoint"].update(changes)
+    atomic_save(data, path)
+
+
+# -- the checkpoint plugin's saved file names ----------------------------------------------------
+
+
+@pytest.mark.fault("trust.ckpt-state-paths")
+@pytest.mark.parametrize(
+    "where, name",
+    [
+        ("kept", "{victim}"),  # an absolute path
+        ("kept", "../../victim.txt"),
+        ("kept", "..\\..\\victim.txt"),
+        ("kept", "sub/epoch=0-step=3.ckpt"),
+        ("kept", ".."),
+        ("kept", "config.toml"),  # a bare name, but not one the plugin writes
+        ("best", "{victim}"),
+    ],
+)
+def test_a_crafted_checkpoint_cannot_name_files_outside_its_folder(
+    tmp_path: Path, where: str, name: str
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    last, _ = _checkpoint_run(tmp_path / "run", keep_last=1)
+    crafted = name.format(victim=victim)
+    if where == "kept":
+        _rewrite_plugin_state(last, kept=[crafted, "epoch=0-step=3.ckpt"])
+    else:
+        entry = {"score": 0.1, "file": crafted, "epoch": 0, "step": 3}
+        _rewrite_plugin_state(last, best=[entry], monitor=None, mode="min")
+    before = _tree(tmp_path / "run")
+
+    pm = PluginManager()
+    pm.enable("checkpoint", keep_last=1, save_top_k=0)
+    trainer = make_trainer(tmp_path / "run", plugins=pm, epochs=3)
+    with pytest.raises(CheckpointError) as info:
+        fit(trainer, resume_from=last)
+    message = str(info.value)
+    assert repr(crafted)[:60] in message or crafted[:60] in message, message
+    assert "not a file name the checkpoint plugin writes" in message
+    assert "nothing was deleted" in message
+    assert victim.read_text(encoding="utf-8") == "precious"
+    after = _tree(tmp_path / "run")
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing deleted
+
+
+@pytest.mark.fault("trust.ckpt-delete-own")
+def test_resumed_retention_deletes_only_files_written_for_this_folder(tmp_path: Path) -> None:
+    last, _ = _checkpoint_run(tmp_path / "a", epochs=1, keep_last=1)
+    # The same checkpoint resumed into another folder that holds a file of the same name,
+    # written by someone else: the plugin did not write it there, so it stays.
+    other = tmp_path / "b" / "checkpoints"
+    other.mkdir(parents=True)
+    (other / "epoch=0-step=3.ckpt").write_text("not this run's", encoding="utf-8")
+    copied = shutil.copy(last, tmp_path / "copied.ckpt")
+    pm = PluginManager()
+    pm.enable("checkpoint", keep_last=1)
+    fit(make_trainer(tmp_path / "b", plugins=pm, epochs=3), resume_from=copied)
+    assert (other / "epoch=0-step=3.ckpt").read_text(encoding="utf-8") == "not this run's"
+    assert (other / "epoch=2-step=9.ckpt").is_file()
+    assert not (other / "epoch=1-step=6.ckpt").exists()  # written by this run: retention works
+
+    # Resumed in its own folder, retention goes on deleting the files that run wrote.
+    pm = PluginManager()
+    pm.enable("checkpoint", keep_last=1)
+    fit(make_trainer(tmp_path / "a", plugins=pm, epochs=3), resume_from=last)
+    assert sorted(p.name for p in (tmp_path / "a" / "checkpoints").glob("epoch=*")) == [
+        "epoch=2-step=9.ckpt"
+    ]
+
+
+@pytest.mark.fault("trust.plugin-instances")
+def test_two_checkpoint_instances_never_delete_each_others_files(tmp_path: Path) -> None:
+    pm = PluginManager()
+    pm.enable("checkpoint", keep_last=3)
+    pm.enable("checkpoint@b", keep_last=1)
+    fit(make_trainer(tmp_path / "run", plugins=pm, epochs=3))
+    default, second = pm.get_plugin("checkpoint"), pm.get_plugin("checkpoint@b")
+    assert default.output_dir == tmp_path / "run" / "checkpoints"
+    assert second.output_dir == tmp_path / "run" / "checkpoints@b"
+    assert [p.name for p in default.kept_checkpoints] == [
+        "epoch=0-step=3.ckpt",
+        "epoch=1-step=6.ckpt",
+        "epoch=2-step=9.ckpt",
+    ]
+    assert all(p.is_file() for p in default.kept_checkpoints)
+    assert [p.name for p in second.output_dir.glob("epoch=*")] == ["epoch=2-step=9.ckpt"]
+
+    # Two instances told to share one folder are refused before anything is written.
+    pm = PluginManager()
+    pm.enable("checkpoint", save_prefix=str(tmp_path / "shared"))
+    pm.enable("checkpoint@b", save_prefix=str(tmp_path / "shared"), keep_last=1)
+    with pytest.raises(ConfigError, match="would both keep and delete checkpoints in"):
+        fit(make_trainer(tmp_path / "run2", plugins=pm, epochs=1))
+    assert not (tmp_path / "shared").exists()
+
+
+# -- what is found near a checkpoint -------------------------------------------------------------
+
+
+@pytest.fixture
+def planted_run(clean_cli: Path) -> Path:
+    """``shared/run``: a real checkpoint in a folder that looks like a run (run.json marker
+    included) whose config.toml runs a shell command."""
+    run = clean_cli / "shared" / "run"
+    _checkpoint_run(run, epochs=1)
+    (run / "config.toml").write_text(PAYLOAD_CONFIG, encoding="utf-8")
+    write_run_info(run, command="fit", status="finished", argv=[])
+    return run / "checkpoints" / "last.ckpt"
+
+
+@pytest.mark.fault("trust.config-near-weights")
+def test_hookwise_test_runs_no_config_found_beside_the_weights(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    clean_cli: Path,
+    planted_run: Path,
+) -> None:
+    monkeypatch.setenv("HOOKWISE_ALLOWED_PLUGINS", "checkpoint")
+    config = clean_cli / "mine.toml"
+    config.write_text(TEST_CONFIG, encoding="utf-8")
+    before = _tree(planted_run.parents[1])
+    code, err = _cli(capsys, "test", config, "--weights", planted_run)
+    assert code == 0, err
+    code, err = _cli(capsys, "test", "--weights", planted_run)
+    assert code == 2, err  # the default job's model: these weights do not fit it
+    assert f"hookwise test {planted_run.parents[1] / 'config.toml'} --weights" in err
+    assert not (clean_cli / "pwned").exists()
+    assert _tree(planted_run.parents[1]) == before  # nothing read from there was rewritten
+
+
+@pytest.mark.fault("trust.resume-outside-run")
+def test_resume_from_a_folder_that_is_no_run_writes_only_to_the_output_dir(
+    capsys: pytest.CaptureFixture[str], clean_cli: Path
+) -> None:
+    last, _ = _checkpoint_run(clean_cli / "source", epochs=1)
+    project = clean_cli / "proj"
+    (project / "weights").mkdir(parents=True)
+    shutil.copy(last, project / "weights" / "last.ckpt")
+    (project / "config.toml").write_text("# my project, hand-written\n" + PAYLOAD_CONFIG)
+    (project / RUN_FILE).write_text('{"command": "fit", "status": "finished"}\n')
+    before = _tree(project)
+    config = clean_cli / "mine.toml"
+    config.write_text(CLI_CONFIG, encoding="utf-8")
+    code, err = _cli(
+        capsys, "fit", config, "-p", "checkpoint", "--resume", project / "weights" / "last.ckpt",
+        "--output-dir", clean_cli / "out",
+    )  # fmt: skip
+    assert code == 0, err
+    assert _tree(project) == before  # not written to, not rewritten
+    assert not (clean_cli / "pwned").exists()
+    (run,) = run_dirs(clean_cli / "out")
+    assert (run / RUN_FILE).is_file() and (run / "checkpoints" / "last.ckpt").is_file()
