@@ -49,7 +49,7 @@ def test_a_model_whose_only_child_is_self_model_loads_its_own_weights(
     config.write_text(WRAPPED, encoding="utf-8")
     code, _, err = run_main(capsys, "fit", config, "-p", "checkpoint")
     assert code == 0, err
-    code, out, err = run_main(capsys, "test", "--weights", "last")
+    code, out, err = run_main(capsys, "test", config, "--weights", "last")
     assert code == 0, err  # its keys are model.linear.*, and stay so
     assert "Weights: hookwise-runs" in out
 

@@ -36,6 +36,7 @@ from hookwise_checkpoint._files import (
 if TYPE_CHECKING:
     from hookwise.connectors import CallbackConnector
     from hookwise.hookspecs import MetricLogs
+    from hookwise.plugins import PluginManager
     from hookwise.state import TrainerState
     from torch import nn
 
@@ -577,10 +578,16 @@ def _check_saved_names(kept: Any, best: Any) -> None:
             )
 
 
+def _plugin_manager(trainer_state: Mapping[str, Any]) -> PluginManager | None:
+    """The plugin manager of the trainer running the hooks (``None`` without one)."""
+    api = trainer_state.get("trainer")
+    return None if api is None else api.plugin_manager
+
+
 def _registered_name(trainer_state: Mapping[str, Any], plugin: Any) -> str | None:
     """The name ``plugin`` is registered under in the trainer's plugin manager, if known."""
-    get_name = getattr(getattr(trainer_state.get("train_module"), "pm", None), "get_name", None)
-    name = get_name(plugin) if callable(get_name) else None
+    pm = _plugin_manager(trainer_state)
+    name = pm.get_name(plugin) if pm is not None else None
     return name if isinstance(name, str) else None
 
 
@@ -588,12 +595,11 @@ def _other_checkpoint_plugins(
     trainer_state: Mapping[str, Any], plugin: Any
 ) -> list[tuple[CheckpointCallback, str]]:
     """The trainer's other checkpoint plugins, with their registered names."""
-    pm = getattr(trainer_state.get("train_module"), "pm", None)
-    names = getattr(pm, "plugin_names", None)
-    if pm is None or not callable(names):
+    pm = _plugin_manager(trainer_state)
+    if pm is None:
         return []
     found = []
-    for name in names():
+    for name in pm.plugin_names():
         other = pm.get_plugin(name)
         if isinstance(other, CheckpointCallback) and other is not plugin:
             found.append((other, name))
