@@ -43,8 +43,8 @@ _OPTION_TYPES = {
     "trylast": "bool",
     "before": "Iterable[str] | str",
     "after": "Iterable[str] | str",
-    "every_n_steps": "int | None",
-    "every_n_epochs": "int | None",
+    "every_n_steps": "int | str | None",
+    "every_n_epochs": "int | str | None",
     "on_ranks": "str | int | Iterable[int] | None",
     "stages": "Iterable[str] | str | None",
 }

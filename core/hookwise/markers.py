@@ -41,9 +41,10 @@ class HookimplMarker:
         as pip compares project names; a base name covers its instances ``name@x``).
     :param after: plugin names this implementation runs after.
     :param every_n_steps: on the trainer's path, run only when ``global_step`` (completed
-        optimizer steps) is a multiple of N.
+        optimizer steps) is a multiple of N; a string names the plugin's attribute holding N
+        (read at each call; ``None`` there: every call).
     :param every_n_epochs: on the trainer's path, run only in epochs whose number (1-based) is
-        a multiple of N: after epochs N, 2N, ...
+        a multiple of N: after epochs N, 2N, ... (a string: as for ``every_n_steps``).
     :param on_ranks: on the trainer's path, run only on these ranks: ``"zero"``, ``"all"``, a
         rank or a list of ranks.
     :param stages: on the trainer's path, run only in these stages (``"train"``, ``"val"``,
@@ -69,8 +70,8 @@ class HookimplMarker:
         wrapper: bool = ...,
         before: Iterable[str] | str = ...,
         after: Iterable[str] | str = ...,
-        every_n_steps: int | None = ...,
-        every_n_epochs: int | None = ...,
+        every_n_steps: int | str | None = ...,
+        every_n_epochs: int | str | None = ...,
         on_ranks: str | int | Iterable[int] | None = ...,
         stages: Iterable[str] | str | None = ...,
     ) -> Callable[[_F], _F]: ...
@@ -87,8 +88,8 @@ class HookimplMarker:
         wrapper: bool = False,
         before: Iterable[str] | str = (),
         after: Iterable[str] | str = (),
-        every_n_steps: int | None = None,
-        every_n_epochs: int | None = None,
+        every_n_steps: int | str | None = None,
+        every_n_epochs: int | str | None = None,
         on_ranks: str | int | Iterable[int] | None = None,
         stages: Iterable[str] | str | None = None,
     ) -> _F | Callable[[_F], _F]:

@@ -64,3 +64,13 @@ def test_the_reasons_name_the_constraints_and_those_ignored() -> None:
     assert validation.ignored == [
         "checkpoint: after 'early_stopping' (@hookimpl(after=...)), not enabled"
     ]
+
+
+def test_the_checkpoint_plugin_declares_its_period_as_a_trigger() -> None:
+    pm = PluginManager()
+    pm.enable("checkpoint", epoch_based=False, checkpoint_period=4)
+    [batch_end] = pm.caller("on_train_batch_end").calls
+    [epoch_end] = pm.caller("on_train_epoch_end").calls
+    assert batch_end.trigger is not None and epoch_end.trigger is not None
+    assert batch_end.trigger.describe() == "every 4 steps (checkpoint_period)"
+    assert epoch_end.trigger.describe() == "every 4 epochs (checkpoint_period)"

@@ -276,3 +276,63 @@ def test_every_n_steps_fires_at_the_same_steps_after_a_resume_mid_interval(
     assert resumed_every.steps == [8, 12]  # the same steps, none shifted by the resume
     # The same epochs: epoch 1 ended after the save at step 6, so both runs fire there.
     assert resumed_every.epochs == straight_every.epochs == [1, 3]
+
+
+class Periodic:
+    """Its intervals are parameters: the triggers name the attributes holding them."""
+
+    def __init__(self, steps: int | None, epochs: int | None) -> None:
+        self.period = steps
+        self.epoch_period = epochs
+        self.steps: list[int] = []
+        self.epochs: list[int] = []
+
+    @hookimpl(every_n_steps="period")
+    def on_train_batch_end(self, trainer_state: Any) -> None:
+        self.steps.append(trainer_state["global_step"])
+
+    @hookimpl(every_n_epochs="epoch_period")
+    def on_train_epoch_end(self, trainer_state: Any) -> None:
+        self.epochs.append(trainer_state["current_epoch"])
+
+
+class Around:
+    @hookimpl(wrapper=True)
+    def on_train_batch_end(self) -> Any:
+        return (yield)
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["generated code", "pluggy's loop"])
+def test_an_interval_named_by_attribute_is_read_at_each_call(wrapped: bool) -> None:
+    periodic = Periodic(3, 2)
+    pm = _pm(("periodic", periodic), *([("around", Around())] if wrapped else []))
+    batch = dict(KW, outputs=None, batch=None, batch_idx=0)
+    caller = pm.caller("on_train_batch_end")
+    for step in range(1, 8):
+        caller.call_attributed(**{**batch, "trainer_state": {"global_step": step}})
+    assert periodic.steps == [3, 6]
+    periodic.period = 2  # a new value counts from the next call, without a new plan
+    for step in range(8, 11):
+        caller.call_ordered(**{**batch, "trainer_state": {"global_step": step}})
+    assert periodic.steps == [3, 6, 8, 10]
+    periodic.period = None  # None: every call
+    caller.call_ordered(**{**batch, "trainer_state": {"global_step": 11}})
+    assert periodic.steps[-1] == 11
+    for epoch in range(4):
+        state = {"current_epoch": epoch}
+        pm.caller("on_train_epoch_end").call_ordered(**{**KW, "trainer_state": state})
+    assert periodic.epochs == [1, 3]
+    trigger = pm.caller("on_train_epoch_end").calls[0].trigger
+    assert trigger is not None
+    assert trigger.describe() == "every 2 epochs (epoch_period)"
+
+
+def test_an_interval_attribute_must_exist_and_hold_a_positive_integer() -> None:
+    class Missing:
+        @hookimpl(every_n_steps="period")
+        def on_fit_end(self) -> None: ...
+
+    with pytest.raises(PluginValidationError, match=r"names an attribute the plugin does not"):
+        PluginManager().register(Missing(), "missing")
+    with pytest.raises(PluginValidationError, match=r"its attribute 'period'\) must be a positive"):
+        _pm(("zero", Periodic(0, 1))).hook_order("on_train_batch_end")

@@ -119,7 +119,8 @@ def call_source(
         indent = "        "
         lines.append(f"{indent}_at = {index}")
         if needs_counters and call.trigger is not None and call.trigger.filters_calls():
-            lines.append(f"{indent}if {call.trigger.condition(f'_stages{index}')}:")
+            condition = call.trigger.condition(f"_stages{index}", f"_owner{index}")
+            lines.append(f"{indent}if {condition}:")
             indent += "    "
         lines.append(f"{indent}_r = _f{index}({_arguments(call)})")
         if firstresult:
@@ -174,6 +175,7 @@ def build_call(
         namespace[f"_f{index}"] = call.function
         namespace[f"_n{index}"] = call.plugin_name
         namespace[f"_stages{index}"] = call.trigger.stages if call.trigger else None
+        namespace[f"_owner{index}"] = call.plugin
     exec(compiled(source, f"<hookwise call path: {hook}>"), namespace)
     function: Callable[..., Any] = namespace[method]
     return function

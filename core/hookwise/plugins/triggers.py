@@ -5,6 +5,9 @@ is a multiple of 50; ``every_n_epochs=2`` only in epochs 2, 4, ... (``current_ep
 ...); ``on_ranks="zero"`` only on rank 0; ``stages=("val",)`` only while
 ``trainer_state["stage"]`` is ``"val"``. The counts are read from the state the trainer passes,
 never kept by the plugin, so a resumed run fires at the same steps as an uninterrupted one.
+An interval that is a parameter of the plugin names the attribute holding it:
+``@hookimpl(every_n_steps="checkpoint_period")`` reads ``self.checkpoint_period`` at each call
+(``None`` there: every call).
 
 The generated call code evaluates a trigger inline (:meth:`Trigger.condition`), so a skipped
 implementation costs a comparison, not a call. Ranks are fixed for a process: an implementation
@@ -17,7 +20,7 @@ pluggy's semantics and calls every implementation. A state without the counter a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hookwise.errors import PluginValidationError
@@ -46,12 +49,19 @@ class Trigger:
     :param every_n_epochs: run when ``(current_epoch + 1) % every_n_epochs == 0``.
     :param ranks: run only on these ranks.
     :param stages: run only in these stages.
+    :param steps_from: the attribute of ``owner`` holding the step interval, read at each call
+        (``None`` there: no filter); instead of ``every_n_steps``.
+    :param epochs_from: likewise for the epoch interval.
+    :param owner: the plugin object those attributes belong to.
     """
 
     every_n_steps: int | None = None
     every_n_epochs: int | None = None
     ranks: frozenset[int] | None = None
     stages: frozenset[str] | None = None
+    steps_from: str | None = None
+    epochs_from: str | None = None
+    owner: Any = field(default=None, compare=False, repr=False)
 
     def on_rank(self, rank: int) -> bool:
         """Whether the implementation runs at all in a process of rank ``rank``."""
@@ -59,7 +69,25 @@ class Trigger:
 
     def filters_calls(self) -> bool:
         """Whether the trigger decides per call (steps, epochs or stages)."""
-        return any(v is not None for v in (self.every_n_steps, self.every_n_epochs, self.stages))
+        return any(
+            v is not None
+            for v in (
+                self.every_n_steps,
+                self.every_n_epochs,
+                self.stages,
+                self.steps_from,
+                self.epochs_from,
+            )
+        )
+
+    def intervals(self) -> tuple[int | None, int | None]:
+        """``(steps, epochs)``: the intervals now (an attribute's current value)."""
+        steps, epochs = self.every_n_steps, self.every_n_epochs
+        if self.steps_from is not None:
+            steps = getattr(self.owner, self.steps_from)
+        if self.epochs_from is not None:
+            epochs = getattr(self.owner, self.epochs_from)
+        return steps, epochs
 
     def fires(self, hook: str, kwargs: Mapping[str, Any]) -> bool:
         """Whether the implementation runs in the call with these arguments (the same rule the
@@ -68,13 +96,10 @@ class Trigger:
         if not isinstance(state, Mapping):
             return True
         step, epoch = state.get("global_step", MISSING), state.get("current_epoch", MISSING)
-        if self.every_n_steps is not None and step is not MISSING and step % self.every_n_steps:
+        every_steps, every_epochs = self.intervals()
+        if every_steps is not None and step is not MISSING and step % every_steps:
             return False
-        if (
-            self.every_n_epochs is not None
-            and epoch is not MISSING
-            and (epoch + 1) % self.every_n_epochs
-        ):
+        if every_epochs is not None and epoch is not MISSING and (epoch + 1) % every_epochs:
             return False
         if self.stages is not None:
             stage = stage_of(hook, state)
@@ -82,25 +107,40 @@ class Trigger:
                 return False
         return True
 
-    def condition(self, stages_name: str) -> str:
+    def condition(self, stages_name: str, owner_name: str = "_owner") -> str:
         """A Python expression over the locals ``_step``, ``_epoch``, ``_stage`` and the globals
-        ``_MISSING`` and ``stages_name`` (this trigger's stages)."""
+        ``_MISSING``, ``stages_name`` (this trigger's stages) and ``owner_name`` (the plugin,
+        for an interval read from its attribute)."""
         parts = []
         if self.every_n_steps is not None:
             parts.append(f"(_step is _MISSING or _step % {self.every_n_steps} == 0)")
+        if self.steps_from is not None:
+            parts.append(
+                f"(_step is _MISSING or (_n := {owner_name}.{self.steps_from}) is None "
+                f"or _step % _n == 0)"
+            )
         if self.every_n_epochs is not None:
             parts.append(f"(_epoch is _MISSING or (_epoch + 1) % {self.every_n_epochs} == 0)")
+        if self.epochs_from is not None:
+            parts.append(
+                f"(_epoch is _MISSING or (_n := {owner_name}.{self.epochs_from}) is None "
+                f"or (_epoch + 1) % _n == 0)"
+            )
         if self.stages is not None:
             parts.append(f"(_stage is None or _stage in {stages_name})")
         return " and ".join(parts) or "True"
 
     def describe(self) -> str:
-        """``"every 50 steps, on ranks [0]"``."""
+        """``"every 50 steps, on ranks [0]"``; ``"every 2 steps (checkpoint_period)"`` for an
+        interval read from an attribute (its value now)."""
         parts = []
-        if self.every_n_steps is not None:
-            parts.append(f"every {self.every_n_steps} steps")
-        if self.every_n_epochs is not None:
-            parts.append(f"every {self.every_n_epochs} epochs")
+        steps, epochs = self.intervals()
+        for value, attribute, unit in (
+            (steps, self.steps_from, "steps"),
+            (epochs, self.epochs_from, "epochs"),
+        ):
+            if value is not None:
+                parts.append(f"every {value} {unit}" + (f" ({attribute})" if attribute else ""))
         if self.ranks is not None:
             parts.append(f"on ranks {sorted(self.ranks)}")
         if self.stages is not None:
@@ -119,9 +159,35 @@ def stage_of(hook: str, state: Mapping[str, Any]) -> str | None:
 def _positive(value: Any, option: str, where: str, plugin: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise PluginValidationError(
-            f"{where}: {option} must be a positive integer, got {value!r}", plugin=plugin
+            f"{where}: {option} must be a positive integer or the name of the plugin's "
+            f"attribute holding one, got {value!r}",
+            plugin=plugin,
         )
     return value
+
+
+def _interval(value: Any, option: str, where: str, plugin: Any) -> tuple[int | None, str | None]:
+    """``(interval, attribute)`` of ``every_n_steps=``/``every_n_epochs=``: a positive integer,
+    or the name of the plugin's attribute that holds one (or ``None``)."""
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return _positive(value, option, where, plugin), None
+    if not value.isidentifier():
+        raise PluginValidationError(
+            f"{where}: {option}={value!r} must name an attribute of the plugin (an identifier)",
+            plugin=plugin,
+        )
+    if not hasattr(plugin, value):
+        raise PluginValidationError(
+            f"{where}: {option}={value!r} names an attribute the plugin does not have; set "
+            f"self.{value} (a positive integer, or None for every call) in its __init__",
+            plugin=plugin,
+        )
+    current = getattr(plugin, value)
+    if current is not None:
+        _positive(current, f"{option} (its attribute {value!r})", where, plugin)
+    return None, value
 
 
 def _ranks(value: Any, where: str, plugin: Any) -> frozenset[int] | None:
@@ -161,13 +227,16 @@ def trigger_from_opts(opts: Mapping[str, Any], where: str, plugin: Any) -> Trigg
     ranks, stages = opts.get("on_ranks"), opts.get("stages")
     if steps is None and epochs is None and ranks is None and stages is None:
         return None
+    every_steps, steps_from = _interval(steps, "every_n_steps", where, plugin)
+    every_epochs, epochs_from = _interval(epochs, "every_n_epochs", where, plugin)
     trigger = Trigger(
-        every_n_steps=None if steps is None else _positive(steps, "every_n_steps", where, plugin),
-        every_n_epochs=None
-        if epochs is None
-        else _positive(epochs, "every_n_epochs", where, plugin),
+        every_n_steps=every_steps,
+        every_n_epochs=every_epochs,
         ranks=_ranks(ranks, where, plugin),
         stages=_stages(stages, where, plugin),
+        steps_from=steps_from,
+        epochs_from=epochs_from,
+        owner=plugin,
     )
     return trigger if trigger != Trigger() else None
 

@@ -286,7 +286,7 @@ class CheckpointCallback(Callback):
         """A new epoch has no pending epoch checkpoint."""
         self._pending_epoch = None
 
-    @hookimpl(trylast=True, after=["ema"])
+    @hookimpl(trylast=True, after=["ema"], every_n_steps="checkpoint_period")
     def on_train_batch_end(
         self,
         trainer_state: TrainerState,
@@ -296,21 +296,21 @@ class CheckpointCallback(Callback):
         batch: Any,
         batch_idx: int,
     ) -> MetricLogs | None:
-        """Step mode: save every ``checkpoint_period`` steps."""
-        if not self.epoch_based and trainer_state["global_step"] % self.checkpoint_period == 0:
+        """Step mode: save every ``checkpoint_period`` steps (the trigger's steps: the trainer
+        calls this only then)."""
+        if not self.epoch_based:
             self._save(trainer_state, model, periodic=True)
         return None
 
-    @hookimpl(trylast=True)
+    @hookimpl(trylast=True, every_n_epochs="checkpoint_period")
     def on_train_epoch_end(
         self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
     ) -> MetricLogs | None:
-        """Epoch mode: save now if this epoch has no validation, else after it."""
+        """Epoch mode, every ``checkpoint_period`` epochs (the trigger's epochs): save now if
+        this epoch has no validation, else after it."""
         if not self.epoch_based:
             return None
         epoch = trainer_state["current_epoch"]
-        if (epoch + 1) % self.checkpoint_period != 0:
-            return None
         trainer = trainer_state.get("train_module")
         validates = getattr(trainer, "validates_after_epoch", None)
         if callable(validates) and validates(epoch):
