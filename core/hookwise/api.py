@@ -112,6 +112,11 @@ class TrainerAPI(Protocol):
         ...
 
     @property
+    def log_every_n_steps(self) -> int:
+        """How often (in steps) logging plugins log training values (vis4d's setting)."""
+        ...
+
+    @property
     def metrics(self) -> Mapping[str, float]:
         """The latest value of every logged name (``train/loss``, ``val/...``), as floats."""
         ...
@@ -197,6 +202,21 @@ class TrainerAPI(Protocol):
         name). It is in :attr:`metrics` at once and log listeners receive it.
 
         :raises TypeError: ``value`` is not a number or a one-element tensor.
+        """
+        ...
+
+    def log_dict(
+        self,
+        values: Mapping[str, float | torch.Tensor],
+        *,
+        plugin: str | None = None,
+        prefix: str | None = None,
+    ) -> None:
+        """Log several values now, as one merge (the log listeners receive them together);
+        named as :meth:`log` names them.
+
+        :raises TypeError: a key is not a string, or a value not a number or a one-element
+            tensor (nothing is logged then).
         """
         ...
 

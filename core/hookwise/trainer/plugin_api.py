@@ -88,10 +88,27 @@ class PluginAPIControl:
         :raises TypeError: ``key`` is not a string, or ``value`` not a number or a
             one-element tensor.
         """
+        self.log_dict({key: value}, plugin=plugin, prefix=prefix)
+
+    def log_dict(
+        self,
+        values: Mapping[str, float | torch.Tensor],
+        *,
+        plugin: str | None = None,
+        prefix: str | None = None,
+    ) -> None:
+        """Log several values now, as one merge; named as :meth:`log` names them.
+
+        :raises TypeError: a key is not a string, or a value not a number or a one-element
+            tensor (nothing is logged then).
+        """
         source = plugin or calling_plugin(self.pm, self) or "<unknown plugin>"
-        check_log_value(source, "TrainerAPI.log", key, value)
-        name = (f"{self._stage}/" if prefix is None else prefix) + key
-        self._logs.merge("", "TrainerAPI.log", [(source, {name: value})])
+        for key, value in values.items():
+            check_log_value(source, "TrainerAPI.log", key, value)
+        start = f"{self._stage}/" if prefix is None else prefix
+        named = {start + key: value for key, value in values.items()}
+        if named:
+            self._logs.merge("", "TrainerAPI.log", [(source, named)])
 
     def add_log_listener(self, listener: LogListener) -> None:
         """Have ``listener`` called with every merge of logged values, right after it (added

@@ -152,7 +152,7 @@ def test_cuda_is_synchronised_only_at_report_steps(monkeypatch: pytest.MonkeyPat
 
     monitor = ThroughputMonitor(every_n_steps=3)
     model = torch.nn.Linear(1, 1)
-    monitor.on_fit_start({"train_module": FakeTrainer()}, model)
+    monitor.on_fit_start({"trainer": FakeTrainer()}, model)
     monitor.on_train_epoch_start(_state(0), model, None)
     batch = {"inputs": torch.zeros(5, 1)}
     for number in range(1, 10):
@@ -162,7 +162,7 @@ def test_cuda_is_synchronised_only_at_report_steps(monkeypatch: pytest.MonkeyPat
     assert synchronised == [3, 6, 9]
 
     off = ThroughputMonitor(every_n_steps=3, synchronize=False)
-    off.on_fit_start({"train_module": FakeTrainer()}, model)
+    off.on_fit_start({"trainer": FakeTrainer()}, model)
     synchronised.clear()
     for number in range(1, 4):
         off.on_train_batch_start(_state(number - 1), model, None, batch, number - 1)

@@ -311,9 +311,8 @@ class CheckpointCallback(Callback):
         if not self.epoch_based:
             return None
         epoch = trainer_state["current_epoch"]
-        trainer = trainer_state.get("train_module")
-        validates = getattr(trainer, "validates_after_epoch", None)
-        if callable(validates) and validates(epoch):
+        trainer = trainer_state.get("trainer")
+        if trainer is not None and trainer.validates_after_epoch(epoch):
             self._pending_epoch = epoch
         else:
             self._save(trainer_state, model, periodic=True)
@@ -366,11 +365,11 @@ class CheckpointCallback(Callback):
         """
         if not (fatal and self.save_on_exception and self._in_fit) or self._write_failed:
             return
-        save = getattr(trainer_state.get("train_module"), "save_checkpoint", None)
-        if not callable(save):
+        trainer = trainer_state.get("trainer")
+        if trainer is None:
             return
         try:
-            path = save(self._resolve_folder(trainer_state) / EMERGENCY)
+            path = trainer.save_checkpoint(self._resolve_folder(trainer_state) / EMERGENCY)
         except Exception:
             logger.exception("checkpoint: could not write the emergency checkpoint")
             return
@@ -475,9 +474,9 @@ class CheckpointCallback(Callback):
         self, trainer_state: TrainerState, model: nn.Module, folder: Path, names: list[str]
     ) -> None:
         primary = folder / names[0]
-        save = getattr(trainer_state.get("train_module"), "save_checkpoint", None)
-        if callable(save):
-            save(primary)
+        trainer = trainer_state.get("trainer")
+        if trainer is not None:
+            trainer.save_checkpoint(primary)
         else:  # hooks called without a hookwise trainer (vis4d-style tests): vis4d's layout
             atomic_save(self._vis4d_checkpoint(trainer_state, model), primary)
         for name in names[1:]:

@@ -39,7 +39,7 @@ class EarlyStopping(Callback):
     pass's metrics. A value better than the best so far by more than ``min_delta`` is an
     improvement and resets the count; anything else adds one. When the count reaches
     ``patience``, the plugin asks the trainer to stop
-    (``trainer_state["train_module"].request_stop(reason)``): the current epoch ends normally
+    (``trainer_state["trainer"].request_stop(reason)``): the current epoch ends normally
     (its checkpoint is written) and no new one starts. Patience counts validation passes, so
     with ``val_check_interval`` it counts step validations too.
 
@@ -158,10 +158,9 @@ class EarlyStopping(Callback):
         self._request_stop(trainer_state, reason)
 
     def _request_stop(self, trainer_state: TrainerState, reason: str) -> None:
-        trainer = trainer_state.get("train_module")
-        request_stop = getattr(trainer, "request_stop", None)
-        if callable(request_stop):
-            request_stop(reason)
+        trainer = trainer_state.get("trainer")
+        if trainer is not None:
+            trainer.request_stop(reason)
         else:
             logger.warning("%s: %s (no trainer in trainer_state to stop)", _NAME, reason)
 

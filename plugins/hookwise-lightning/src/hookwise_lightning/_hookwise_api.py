@@ -1,9 +1,8 @@
 """Everything the adapter asks of hookwise's trainer, in one place.
 
-The adapter reads the run through these functions only, so that moving to hookwise's typed
-trainer API for plugins is a change of this module alone. Until that API is there, they read
-what ``trainer_state["train_module"]`` (the :class:`hookwise.Trainer`) offers today; the few
-private attributes are named here and nowhere else.
+The adapter reads the run through these functions only, and they read hookwise's trainer API
+for plugins (:class:`hookwise.TrainerAPI`, ``trainer_state["trainer"]``) and
+:mod:`hookwise.distributed`; nothing here reaches into the trainer's own attributes.
 """
 
 from __future__ import annotations
@@ -17,38 +16,38 @@ from hookwise.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
-    from hookwise import Trainer
+    from hookwise import TrainerAPI as Trainer
 
 
 def trainer_of(trainer_state: Mapping[str, Any]) -> Trainer:
-    """The hookwise trainer running the hook (``trainer_state["train_module"]``)."""
-    trainer: Trainer | None = trainer_state.get("train_module")
-    if trainer is None or not hasattr(trainer, "request_stop"):
+    """The hookwise trainer running the hook (``trainer_state["trainer"]``)."""
+    trainer: Trainer | None = trainer_state.get("trainer")
+    if trainer is None:
         raise ConfigError(
             "hookwise-lightning: a Lightning callback runs on hookwise's Trainer only (the "
-            "hook's trainer_state has no 'train_module'); it was called from somewhere else"
+            "hook's trainer_state has no 'trainer'); it was called from somewhere else"
         )
     return trainer
 
 
 def global_step(trainer: Trainer) -> int:
-    return int(trainer.global_step)
+    return trainer.global_step
 
 
 def current_epoch(trainer: Trainer) -> int:
-    return int(trainer.epoch)
+    return trainer.epoch
 
 
 def max_epochs(trainer: Trainer) -> int:
-    return int(trainer.num_epochs)
+    return int(trainer.run_settings["num_epochs"])
 
 
 def max_steps(trainer: Trainer) -> int:
-    return int(trainer.num_steps)
+    return int(trainer.run_settings["num_steps"])
 
 
 def output_dir(trainer: Trainer) -> Path:
-    return Path(trainer.output_dir)
+    return trainer.output_dir
 
 
 def device(trainer: Trainer) -> torch.device:
@@ -57,11 +56,11 @@ def device(trainer: Trainer) -> torch.device:
 
 def metrics(trainer: Trainer) -> dict[str, float]:
     """The latest value of every logged key, as floats."""
-    return trainer.metrics
+    return dict(trainer.metrics)
 
 
 def should_stop(trainer: Trainer) -> bool:
-    return bool(trainer.should_stop)
+    return trainer.should_stop
 
 
 def request_stop(trainer: Trainer, reason: str, plugin: str | None) -> None:
@@ -69,31 +68,33 @@ def request_stop(trainer: Trainer, reason: str, plugin: str | None) -> None:
 
 
 def optimizers(trainer: Trainer) -> list[Any]:
-    return list(trainer._optimizers)
+    return list(trainer.optimizers)
 
 
 def lr_schedulers(trainer: Trainer) -> list[Any]:
-    return list(trainer._lr_schedulers)
+    return list(trainer.lr_schedulers)
 
 
 def scheduler_interval(trainer: Trainer) -> str:
-    return str(trainer.scheduler_interval)
+    return str(trainer.run_settings["scheduler_interval"])
 
 
 def check_val_every_n_epoch(trainer: Trainer) -> int | None:
-    return trainer.check_val_every_n_epoch
+    value = trainer.run_settings["check_val_every_n_epoch"]
+    return None if value is None else int(value)
 
 
 def val_check_interval(trainer: Trainer) -> int | None:
-    return trainer.val_check_interval
+    value = trainer.run_settings["val_check_interval"]
+    return None if value is None else int(value)
 
 
 def validates_after_epoch(trainer: Trainer, epoch: int) -> bool:
-    return bool(trainer.validates_after_epoch(epoch))
+    return trainer.validates_after_epoch(epoch)
 
 
 def log_every_n_steps(trainer: Trainer) -> int:
-    return int(trainer.log_every_n_steps)
+    return trainer.log_every_n_steps
 
 
 def train_batches(trainer: Trainer) -> int | None:
@@ -116,15 +117,7 @@ def eval_batches(trainer: Trainer) -> list[int]:
 
 def save_checkpoint(trainer: Trainer, path: str | Path, *, weights_only: bool) -> Path:
     """Write the run's checkpoint (hookwise's format, atomically; rank 0 writes)."""
-    if not weights_only:
-        return trainer.save_checkpoint(path)
-    if distributed.is_distributed() and distributed.get_rank() != 0:
-        return Path(path)
-    from hookwise import checkpointing
-
-    full = trainer.checkpoint_state()
-    kept = ("format", "format_version", "epoch", "global_step", "seed", "model", "metrics")
-    return checkpointing.atomic_save({key: full[key] for key in kept if key in full}, path)
+    return trainer.save_checkpoint(path, weights_only=weights_only)
 
 
 def resumed_from(trainer: Trainer) -> Path | None:
@@ -135,13 +128,12 @@ def resumed_from(trainer: Trainer) -> Path | None:
 def log(trainer: Trainer, plugin: str, hook: str, values: Mapping[str, Any]) -> None:
     """Log fully named values (``train/...``, ``val/...``) as plugin ``plugin`` in ``hook``,
     with the trainer's checks, clash rule and listeners (the logging plugin)."""
-    if values:
-        trainer._merge_logs("", hook, [(plugin, dict(values))])
+    trainer.log_dict(values, plugin=plugin, prefix="")
 
 
 def plugin_name(trainer: Trainer, plugin: object) -> str:
     """The name ``plugin`` is registered under in the trainer's plugin manager."""
-    name = trainer.pm.get_name(plugin)
+    name = trainer.plugin_manager.get_name(plugin)
     return name if name is not None else type(plugin).__name__
 
 

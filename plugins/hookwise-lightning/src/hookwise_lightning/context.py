@@ -15,7 +15,7 @@ from hookwise_lightning.errors import UnsupportedLightningFeature
 from hookwise_lightning.logs import LogBook
 
 if TYPE_CHECKING:
-    from hookwise import Trainer
+    from hookwise import TrainerAPI as Trainer
     from torch import nn
 
     from hookwise_lightning.module_view import LightningModuleView

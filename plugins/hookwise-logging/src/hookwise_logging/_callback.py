@@ -23,7 +23,7 @@ from hookwise_logging._timer import Timer
 if TYPE_CHECKING:
     import os
 
-    from hookwise import CallbackConnector, TrainerState
+    from hookwise import CallbackConnector, TrainerAPI, TrainerState
     from hookwise.hookspecs import MetricLogs
     from torch import nn
 
@@ -145,7 +145,7 @@ class LoggingCallback(Callback):
         self._iters = 0
         self._test_iters = 0
 
-        self._trainer: Any = None
+        self._trainer: TrainerAPI | None = None
         self._listening = False
         self._in_fit = False
         self._rank_zero = True
@@ -394,7 +394,8 @@ class LoggingCallback(Callback):
     def _on_logs(self, logs: Mapping[str, Any]) -> None:
         """The trainer's log listener: keep the merged logs, unconverted, until a refresh."""
         trainer = self._trainer
-        self._pending.append((int(trainer.epoch), int(trainer.global_step), logs))
+        assert trainer is not None  # listening means attached
+        self._pending.append((trainer.epoch, trainer.global_step, logs))
         if self._flush_with_next_logs or len(self._pending) >= MAX_PENDING:
             self._flush_with_next_logs = False
             self.flush()
@@ -408,14 +409,12 @@ class LoggingCallback(Callback):
     def _attach(self, trainer_state: TrainerState) -> None:
         """Find the trainer and the output folder; listen to the trainer's merged logs."""
         self._rank_zero = is_rank_zero()
-        trainer = trainer_state.get("train_module")
+        trainer = trainer_state.get("trainer")
         if trainer is not self._trainer:
             self._trainer = trainer
             self._listening = False
-            listeners = getattr(trainer, "log_listeners", None)
-            if self._rank_zero and isinstance(listeners, list):
-                if self._on_logs not in listeners:
-                    listeners.append(self._on_logs)
+            if self._rank_zero and trainer is not None:
+                trainer.add_log_listener(self._on_logs)
                 self._listening = True
         if not self._rank_zero:
             self._bar_mode = False
@@ -432,8 +431,8 @@ class LoggingCallback(Callback):
             self._redirect = contextlib.ExitStack()
             self._redirect.enter_context(logging_redirect_tqdm([logging.root, logger]))
         directory = self.save_prefix
-        if directory is None:
-            directory = getattr(trainer, "output_dir", None)
+        if directory is None and trainer is not None:
+            directory = trainer.output_dir
         if directory is None:
             self._directory = None
             self._file = None
@@ -442,9 +441,9 @@ class LoggingCallback(Callback):
             ):
                 self._warned_no_directory = True
                 logger.warning(
-                    "logging: no save_prefix was given and the trainer state has no "
-                    "train_module with an output_dir, so no metrics file, TensorBoard scalars "
-                    "or curves are written; pass save_prefix=FOLDER"
+                    "logging: no save_prefix was given and the trainer state has no trainer "
+                    "(whose output_dir is the default), so no metrics file, TensorBoard "
+                    "scalars or curves are written; pass save_prefix=FOLDER"
                 )
             return
         self._directory = Path(directory)
@@ -478,9 +477,8 @@ class LoggingCallback(Callback):
     def _finish(self) -> None:
         """Stop listening to the trainer, close TensorBoard, stop redirecting log records
         through tqdm (the next fit or test attaches again)."""
-        listeners = getattr(self._trainer, "log_listeners", None)
-        if isinstance(listeners, list) and self._on_logs in listeners:
-            listeners.remove(self._on_logs)
+        if self._trainer is not None:
+            self._trainer.remove_log_listener(self._on_logs)
         self._trainer = None
         self._listening = False
         if self._writer is not None:

@@ -131,11 +131,9 @@ class LearningRateMonitor(Callback):
     def on_fit_start(self, trainer_state: TrainerState, model: nn.Module) -> None:
         """Take the interval from the trainer's ``log_every_n_steps`` unless given."""
         if self.every_n_steps is None:
-            trainer = trainer_state.get("train_module")
-            interval = getattr(trainer, "log_every_n_steps", None)
-            self._interval = (
-                interval if isinstance(interval, int) and interval > 0 else DEFAULT_EVERY_N_STEPS
-            )
+            trainer = trainer_state.get("trainer")
+            interval = trainer.log_every_n_steps if trainer is not None else 0
+            self._interval = interval if interval > 0 else DEFAULT_EVERY_N_STEPS
 
     def on_before_optimizer_step(
         self, trainer_state: TrainerState, model: nn.Module, optimizer: Optimizer
@@ -182,7 +180,7 @@ class LearningRateMonitor(Callback):
                 "lr_monitor: trainer_state has no 'optimizers' in on_train_epoch_end (keys: "
                 f"{sorted(trainer_state)}); use logging_interval='step' with this trainer"
             )
-        logs: MetricLogs = {}
+        logs: dict[str, float] = {}
         for name, optimizer in zip(optimizer_names(optimizers), optimizers, strict=True):
             logs.update(group_logs(name, optimizer, self.log_momentum))
         return logs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 from collections.abc import Mapping
@@ -13,7 +12,7 @@ from hookwise import Callback, ConfigError, HookwiseError
 from hookwise.distributed import all_reduce_flag
 
 if TYPE_CHECKING:
-    from hookwise import CallbackConnector, TrainerState
+    from hookwise import CallbackConnector, TrainerAPI, TrainerState
     from hookwise.hookspecs import MetricLogs
     from torch import nn
     from torch.optim import Optimizer
@@ -203,7 +202,7 @@ class NanGuard(Callback):
         self.skipped_steps += 1
         self._skipped_in_epoch += 1
         self._consecutive += 1
-        trainer = trainer_state.get("train_module")
+        trainer = trainer_state.get("trainer")
         if self.action == "stop":
             reason = f"{message}; the update was not applied and training stops"
             _request_stop(trainer, reason)
@@ -225,16 +224,11 @@ class NanGuard(Callback):
             logger.error("%s", reason)
 
 
-def _request_stop(trainer: Any, reason: str) -> None:
-    request = getattr(trainer, "request_stop", None)
-    if request is None:
+def _request_stop(trainer: TrainerAPI | None, reason: str) -> None:
+    if trainer is None:
         raise NonFiniteLossError(
-            f"{reason}; but trainer_state has no train_module with request_stop, so nan_guard "
-            f"raises instead"
+            f"{reason}; but trainer_state has no trainer to stop, so nan_guard raises instead"
         )
     # Every rank reaches the same verdict at the same step (it is all-reduced), so the stop
     # may take effect at once on all of them.
-    if "all_ranks" in inspect.signature(request).parameters:
-        request(reason, plugin="nan_guard", all_ranks=True)
-    else:
-        request(reason, plugin="nan_guard")
+    trainer.request_stop(reason, plugin="nan_guard", all_ranks=True)

@@ -156,14 +156,13 @@ class ThroughputMonitor(Callback):
 
     def on_fit_start(self, trainer_state: TrainerState, model: nn.Module) -> None:
         """Take the interval from the trainer, and the device to synchronise on CUDA."""
-        trainer = trainer_state.get("train_module")
+        trainer = trainer_state.get("trainer")
         if self.every_n_steps is None:
-            interval = getattr(trainer, "log_every_n_steps", None)
-            self._interval = (
-                interval if isinstance(interval, int) and interval > 0 else DEFAULT_EVERY_N_STEPS
-            )
-        device = getattr(trainer, "device", None)
-        if not isinstance(device, torch.device):
+            interval = trainer.log_every_n_steps if trainer is not None else 0
+            self._interval = interval if interval > 0 else DEFAULT_EVERY_N_STEPS
+        if trainer is not None:
+            device = trainer.device
+        else:
             parameter = next(model.parameters(), None)
             device = parameter.device if parameter is not None else torch.device("cpu")
         self._sync = None
