@@ -292,6 +292,16 @@ define(
 )
 define(
     Setting(
+        "overwrite",
+        Flag(),
+        False,
+        "Let fit start a new run in an output_dir that holds an earlier run's metrics or "
+        "checkpoints, writing over them (by default that is refused; hookwise fit makes a new "
+        "run folder each time).",
+    )
+)
+define(
+    Setting(
         "num_threads",
         Count(minimum=1, optional=True),
         None,

@@ -42,6 +42,7 @@ def test_the_trainer_checks_every_trainer_setting(tmp_path: Path) -> None:
         "dist_stop_check_interval": 0,
         "use_distributed_sampler": "false",
         "ddp_kwargs": ["find_unused_parameters"],
+        "overwrite": "yes",
     }
     assert set(bad) == {s.name for s in settings.all_settings("trainer")}
     for name, value in bad.items():

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from hookwise.cli.app import EXIT_OK
 from hookwise.cli.checkpoints import checkpoint_path, load_weights
-from hookwise.cli.outputs import dry_run, finish_run, print_summary, shared_run_dir
+from hookwise.cli.outputs import (
+    checkpoint_stamps,
+    dry_run,
+    finish_run,
+    print_evaluate_again,
+    print_summary,
+    shared_run_dir,
+    written_checkpoint,
+)
 from hookwise.cli.parser import _trainer_flag_kwargs
 from hookwise.cli.run_config import plugin_manager, resolve, trainer_kwargs
 from hookwise.errors import ConfigError
@@ -109,6 +117,7 @@ def _fit_in_group(
         raise ConfigError("[optimizer] is missing: e.g. target = 'torch.optim:SGD', lr = 0.1")
     status = "failed"
     test_metrics: dict[str, float] = {}
+    before = checkpoint_stamps(folder)
     try:
         trainer.fit(job.model, job.optimizer, job.scheduler, job.loss_module, resume_from=resume)
         if job.test_loaders:
@@ -122,8 +131,7 @@ def _fit_in_group(
         finish_run(folder, status, trainer.metrics, **info)
     if distributed.is_rank_zero():
         print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
-        hint = f" --output-dir {args.output_dir}" if args.output_dir is not None else ""
-        print(f"Evaluate these weights again with: hookwise test --weights last{hint}")
+        print_evaluate_again(folder, written_checkpoint(folder, before), args.output_dir)
     return EXIT_OK
 
 

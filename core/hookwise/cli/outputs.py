@@ -49,6 +49,54 @@ def shared_run_dir(
     return Path(shared)
 
 
+CheckpointStamps = dict[Path, tuple[int, int, int]]
+
+
+def checkpoint_stamps(folder: Path) -> CheckpointStamps:
+    """Each ``*.ckpt`` under ``folder`` with its inode, time and size: what was there before
+    the run (see :func:`written_checkpoint`)."""
+    stamps: CheckpointStamps = {}
+    for path in folder.rglob("*.ckpt"):
+        try:
+            stat = path.stat()
+        except OSError:  # deleted while we looked
+            continue
+        stamps[path] = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    return stamps
+
+
+def written_checkpoint(folder: Path, before: CheckpointStamps) -> Path | None:
+    """The newest complete checkpoint this run wrote under ``folder`` (one absent or different
+    in ``before``); ``None`` when it wrote none (``-p no:checkpoint``, ``--epochs 0``)."""
+    from hookwise import last
+
+    after = checkpoint_stamps(folder)
+    written = {p for p, stamp in after.items() if before.get(p) != stamp}
+    found = last.newest_checkpoint_or_none(folder)
+    if found is None or found.path not in written:
+        return None
+    # last.ckpt moves on when the run is resumed: name the epoch's own file (a hard link to the
+    # same data) where there is one, so the command keeps evaluating these weights.
+    inode = after[found.path][0]
+    links = sorted(p for p in written if p != found.path and after[p][0] == inode)
+    return links[0] if links else found.path
+
+
+def print_evaluate_again(folder: Path, checkpoint: Path | None, output_dir: str | None) -> None:
+    """The command that evaluates the checkpoint this run wrote (nothing when it wrote none):
+    it names the checkpoint and the run's resolved config, so it evaluates these weights with
+    this run's job whatever other runs the output folder holds."""
+    if checkpoint is None:
+        return
+    from hookwise.runs import CONFIG_FILE
+
+    hint = f" --output-dir {output_dir}" if output_dir is not None else ""
+    print(
+        f"Evaluate these weights again with: hookwise test {folder / CONFIG_FILE} "
+        f"--weights {checkpoint}{hint}"
+    )
+
+
 def finish_run(folder: Path, status: str, metrics: dict[str, float], **info: Any) -> None:
     """Record the run's end (status and metrics) in ``run.json`` on rank 0."""
     from hookwise import distributed
@@ -105,4 +153,13 @@ def print_summary(
         print(f"  {output_label(entry) + ':':<14}{entry.describe()}")
 
 
-__all__ = ["dry_run", "finish_run", "output_label", "print_summary", "shared_run_dir"]
+__all__ = [
+    "checkpoint_stamps",
+    "dry_run",
+    "finish_run",
+    "output_label",
+    "print_evaluate_again",
+    "print_summary",
+    "shared_run_dir",
+    "written_checkpoint",
+]

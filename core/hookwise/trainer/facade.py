@@ -30,6 +30,7 @@ from hookwise.trainer.evaluation import EvaluationLoop
 from hookwise.trainer.failures import report_exception
 from hookwise.trainer.fit_loop import FitLoop
 from hookwise.trainer.logs import LogMerger
+from hookwise.trainer.output_dir import check_fresh_output_dir
 from hookwise.trainer.plugin_api import PluginAPIControl
 from hookwise.trainer.position import Position
 from hookwise.trainer.resume import CheckpointControl
@@ -102,6 +103,9 @@ class Trainer(StopControl, CheckpointControl, DistributedControl, PluginAPIContr
         ``rank`` and ``world_size``; loaders with a ``DistributedSampler`` are always kept).
     :param ddp_kwargs: keyword arguments for ``DistributedDataParallel`` (for example
         ``{"find_unused_parameters": True}``).
+    :param overwrite: let ``fit`` start a new run in an ``output_dir`` that holds an earlier
+        run's metrics or checkpoints (by default that is refused: resume it, or give a new
+        folder).
     """
 
     def __init__(
@@ -130,6 +134,7 @@ class Trainer(StopControl, CheckpointControl, DistributedControl, PluginAPIContr
         dist_stop_check_interval: int | None = 10,
         use_distributed_sampler: bool = True,
         ddp_kwargs: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
     ) -> None:
         given = dict(locals())
         checked = settings.check_all(
@@ -191,6 +196,7 @@ class Trainer(StopControl, CheckpointControl, DistributedControl, PluginAPIContr
         self.dist_stop_check_interval: int | None = checked["dist_stop_check_interval"]
         self.use_distributed_sampler: bool = checked["use_distributed_sampler"]
         self.ddp_kwargs: dict[str, Any] = checked["ddp_kwargs"]
+        self.overwrite: bool = checked["overwrite"]
 
     def _plugin_manager(
         self, plugins: PluginsArg, callbacks: Sequence[Any] | None
@@ -314,6 +320,8 @@ class Trainer(StopControl, CheckpointControl, DistributedControl, PluginAPIContr
             raise ConfigError("Trainer.fit needs a train_dataloader")
         if loss_module is None:
             raise ConfigError("Trainer.fit needs a loss_module: loss_module(outputs, batch)")
+        if resume_from is None and self._model is None:  # this trainer's first fit
+            check_fresh_output_dir(self.output_dir, overwrite=self.overwrite)
         self._setup_distributed()
         self._model = model = self._strategy.wrap_model(model.to(self.device))
         self._optimizers = as_list(optimizers)
