@@ -89,9 +89,11 @@ def cli_help(command: str | None = None, width: int = HELP_WIDTH) -> str:
 
 
 class CliHelpDirective(SphinxDirective):
-    """``.. hookwise-cli-help:: [SUBCOMMAND]``: the help text as a literal block."""
+    """``.. hookwise-cli-help:: [SUBCOMMAND]``: the help text as a literal block
+    (``plugins order``: the argument may contain a space)."""
 
     optional_arguments = 1
+    final_argument_whitespace = True
     has_content = False
 
     def run(self) -> list[nodes.Node]:
