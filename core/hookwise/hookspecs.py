@@ -143,8 +143,9 @@ def on_train_batch_end(
 ) -> MetricLogs | None:
     """Called after the optimizer step of every training batch.
 
-    ``trainer_state["metrics"]`` holds this step's loss metrics as detached 0-d tensors
-    (vis4d gives floats; ``float(v)`` and ``f"{v:.4f}"`` work on both).
+    ``trainer_state["metrics"]`` holds this step's loss metrics: floats as in vis4d, read off
+    the device only when first read (:class:`~hookwise.values.LazyFloats`);
+    ``hookwise.values.tensors(trainer_state["metrics"])`` gives them as tensors, unread.
 
     :param trainer_state: the trainer's state, with ``metrics``.
     :param model: the model being trained.

@@ -1,8 +1,9 @@
 """``LossModule``: weighted losses, each fed by its own connector (vis4d's ``LossModule``).
 
-One deliberate change from vis4d: the metrics are detached 0-d tensors, not floats, so that
-computing the loss never synchronises host and device. Whoever logs them converts them
-(``float(v)`` or ``f"{v:.4f}"``).
+The metrics are a ``dict[str, float]`` as vis4d's, but read lazily
+(:class:`~hookwise.values.LazyFloats`): the values stay detached 0-d tensors on the device
+until someone reads one, so computing the loss never synchronises host and device by itself.
+:func:`hookwise.values.tensors` gives the tensors without reading them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from torch import Tensor, nn
 from typing_extensions import NotRequired
 
 from hookwise.connectors import LossConnector
+from hookwise.values import LazyFloats
 
 
 class LossDefinition(TypedDict):
@@ -37,9 +39,11 @@ class LossModule(nn.Module):
     :param exclude_attributes: names of loss values reported as metrics but left out of the
         total.
 
-    ``loss_module(outputs, batch)`` returns ``(total, metrics)``: ``metrics`` maps each loss
-    name (``name.key`` for losses that return dicts or namedtuples) and ``"loss"`` to detached
-    0-d tensors.
+    ``loss_module(outputs, batch)`` returns ``(total, metrics)``: ``metrics`` maps each
+    weighted loss value (named ``name``, ``name.key`` for a loss that returns a dict or a
+    namedtuple, ``name.key.sub`` for nested dicts, as vis4d flattens them) and ``"loss"`` (the
+    total) to floats, read off the device only when first read
+    (:class:`~hookwise.values.LazyFloats`).
     """
 
     def __init__(
@@ -64,7 +68,7 @@ class LossModule(nn.Module):
                 self.add_module(f"loss_{index}", definition["loss"])
         self.exclude_attributes = list(exclude_attributes or [])
 
-    def forward(self, output: Any, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, output: Any, batch: Any) -> tuple[Tensor, LazyFloats]:
         values: dict[str, Tensor] = {}
         for definition in self.losses:
             name = definition["name"]
@@ -86,7 +90,7 @@ class LossModule(nn.Module):
             if len(included) == 1
             else torch.stack([v.reshape(()) for v in included]).sum()
         )
-        metrics = {k: v.detach() for k, v in values.items()}
+        metrics = LazyFloats({k: v.detach() for k, v in values.items()})
         metrics["loss"] = total.detach()
         return total, metrics
 
@@ -107,12 +111,23 @@ class LossModule(nn.Module):
                 f"Tensors or a namedtuple of Tensors"
             )
         flat: dict[str, Tensor] = {}
-        for key, value in items:
-            if value is None:
-                continue
-            if not isinstance(value, Tensor):
-                raise ValueError(
-                    f"loss {name!r} returned a non-tensor value for {key!r}: {type(value).__name__}"
-                )
-            flat[f"{name}.{key}"] = value
+        _flatten_into(flat, name, name, items)
         return flat
+
+
+def _flatten_into(flat: dict[str, Tensor], loss: str, prefix: str, items: Any) -> None:
+    """Add ``items`` to ``flat`` as ``prefix.key``; nested mappings go one level deeper
+    (``prefix.key.sub``), as vis4d's ``LossModule`` flattens them; ``None`` values are
+    skipped."""
+    for key, value in items:
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            _flatten_into(flat, loss, f"{prefix}.{key}", value.items())
+        elif isinstance(value, Tensor):
+            flat[f"{prefix}.{key}"] = value
+        else:
+            raise ValueError(
+                f"loss {loss!r} returned a {type(value).__name__} at "
+                f"{prefix}.{key}; a loss's dict holds only tensors and dicts of them"
+            )

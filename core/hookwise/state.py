@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
-    from torch import Tensor
     from torch.optim import Optimizer
     from torch.utils.data import DataLoader
     from typing_extensions import NotRequired
@@ -31,8 +30,10 @@ class TrainerState(TypedDict):
     optimizers). ``num_steps``: the step limit, -1 for unlimited. ``train_dataloader`` and
     ``num_train_batches`` (``None`` when the loader has no length). ``test_dataloader`` (a list)
     and ``num_test_batches`` (one count per loader). ``optimizers`` and ``lr_schedulers``: in
-    ``on_train_epoch_end``. ``metrics``: this step's loss metrics as detached 0-d tensors, in
-    ``on_train_batch_end`` and ``on_before_optimizer_step``. ``stage``: ``"train"`` (fit and
+    ``on_train_epoch_end``. ``metrics``: this step's loss metrics, floats as in vis4d, read
+    off the device on first read (:class:`~hookwise.values.LazyFloats`;
+    ``hookwise.values.tensors`` gives the tensors unread), in ``on_train_batch_end`` and
+    ``on_before_optimizer_step``. ``stage``: ``"train"`` (fit and
     its training hooks), ``"val"`` (a validation pass during fit) or ``"test"`` (a standalone
     test); the ``stages=`` trigger reads it. ``trainer``: the trainer API for plugins
     (:class:`~hookwise.TrainerAPI`: stop, save a checkpoint, log, output folder, metrics,
@@ -50,7 +51,7 @@ class TrainerState(TypedDict):
     num_test_batches: list[int] | None
     optimizers: NotRequired[list[Optimizer]]
     lr_schedulers: NotRequired[list[Any]]
-    metrics: NotRequired[dict[str, Tensor]]
+    metrics: NotRequired[dict[str, float]]
     stage: Stage
     trainer: TrainerAPI
     train_module: Any

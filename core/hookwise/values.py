@@ -1,19 +1,28 @@
-"""Logged values as floats, read off the device in one transfer per device.
+"""Logged values as floats, read off the device only when someone reads them.
 
 Hooks return numbers or detached 0-d tensors; the trainer keeps tensors as they are, so that
-no step synchronises host and device. A plugin that writes values out (a metrics file, an
-experiment tracker) converts many of them at once with :func:`to_floats`: one host-device
-synchronisation per device, however many values.
+no step synchronises host and device. Two ways to get floats from them:
+
+- :func:`to_floats` converts many values at once, with one host-device synchronisation per
+  device however many values (a plugin that writes values out: a metrics file, a tracker);
+- :class:`LazyFloats` is the ``dict`` of loss metrics (``trainer_state["metrics"]``, the second
+  result of a :class:`~hookwise.LossModule`): a ``dict[str, float]`` as vis4d's, whose values
+  stay tensors until the first read. Reading one converts them all, in one transfer per
+  device; a step in which nobody reads them waits for nothing. :func:`tensors` gives the
+  values as they came, without reading them (for code that keeps them on the device).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+#: What :class:`LazyFloats` caches once its values are read.
+_Floats = dict[str, Any]
 
 
 def to_floats(values: Sequence[Any]) -> list[float]:
-    """``values`` (numbers, or tensors of one element) as floats, in order.
+    """``values`` (numbers, numpy scalars, or tensors of one element) as floats, in order.
 
     The tensors of each device are stacked there and copied to the host together (as float64,
     float32 on Apple's ``mps``, which has no float64), so a float32 value converts exactly.
@@ -33,4 +42,160 @@ def to_floats(values: Sequence[Any]) -> list[float]:
     return floats
 
 
-__all__ = ["to_floats"]
+def _read(raw: Mapping[str, Any]) -> _Floats:
+    """``raw``'s values with every tensor as a float (one transfer per device); other values
+    as they are."""
+    import torch
+
+    keys = [k for k, v in raw.items() if isinstance(v, torch.Tensor)]
+    read = dict(raw)
+    if keys:
+        for key, number in zip(keys, to_floats([raw[k] for k in keys]), strict=True):
+            read[key] = number
+    return read
+
+
+def _stored(values: dict[str, Any]) -> dict[str, Any]:
+    """A plain copy of what a ``dict`` subclass stores, without calling its methods."""
+    return dict(dict.items(values))
+
+
+class LazyFloats(dict[str, float]):
+    """A ``dict[str, float]`` whose values may still be tensors on a device until read.
+
+    Reading values (``d[k]``, ``get``, ``values``, ``items``, iterating into ``dict(d)``,
+    ``json.dumps(d)``, ``==``, ``repr``, ``copy``, pickling) converts every tensor to a Python
+    float first, all at once with one host transfer per device, and keeps the floats: later
+    reads cost a dictionary lookup. Keys, ``len`` and ``in`` never convert. Until the first
+    read nothing waits for the device, so a training step whose metrics nobody reads does not
+    synchronise. Writing a value keeps it as given (a tensor is converted on the next read).
+
+    :func:`tensors` returns the values as they came (tensors stay tensors), without converting.
+    """
+
+    __slots__ = ("_floats",)
+
+    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), /) -> None:
+        super().__init__(values)
+        self._floats: _Floats | None = None
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _read(self) -> _Floats:
+        floats = self._floats
+        if floats is None:
+            floats = self._floats = _read(_stored(self))
+        return floats
+
+    def __getitem__(self, key: str) -> float:
+        floats = self._read()
+        if key in floats:
+            value: float = floats[key]
+            return value
+        return self.__missing__(key)
+
+    def __missing__(self, key: str) -> float:
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._read().get(key, default)
+
+    def values(self) -> Any:
+        return self._read().values()
+
+    def items(self) -> Any:
+        return self._read().items()
+
+    def __iter__(self) -> Iterator[str]:
+        # A Python-level __iter__ makes dict(d), {**d} and d | x read through keys() and
+        # __getitem__ instead of copying the stored tensors.
+        return dict.__iter__(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyFloats):
+            other = other._read()
+        return self._read() == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return repr(self._read())
+
+    def copy(self) -> dict[str, float]:
+        """A plain ``dict`` of the floats (as ``dict.copy`` of vis4d's metrics)."""
+        return dict(self._read())
+
+    def __or__(self, other: Any) -> Any:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**self._read(), **other}
+
+    def __ror__(self, other: Any) -> Any:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**other, **self._read()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self._read()),))
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return self.__reduce__()
+
+    def __copy__(self) -> dict[str, float]:
+        return self.copy()
+
+    def __deepcopy__(self, memo: Any) -> dict[str, float]:
+        return self.copy()
+
+    # -- writing (the next read converts again) -------------------------------------------------
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._floats = None
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._floats = None
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        value = self._read().get(key, *default) if default else self[key]
+        self._floats = None
+        dict.pop(self, key, None)
+        return value
+
+    def popitem(self) -> tuple[str, float]:
+        if not self:
+            raise KeyError("popitem(): dictionary is empty")
+        key = next(reversed(list(dict.keys(self))))
+        return key, self.pop(key)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._floats = None
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any) -> LazyFloats:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        self._floats = None
+        super().clear()
+
+
+def tensors(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as they came, without reading tensors off their device: the stored values of
+    a :class:`LazyFloats` (tensors stay tensors), or a copy of any other mapping."""
+    if isinstance(values, LazyFloats):
+        return _stored(values)
+    return dict(values)
+
+
+__all__ = ["LazyFloats", "tensors", "to_floats"]

@@ -92,16 +92,21 @@ RECIPES: dict[str, Recipe] = {
             "logs the loss averaged over the last `window` steps as `train/NAME/loss_avg`.",
             'if "metrics" not in trainer_state:\n'
             "    return None\n"
-            'self.losses.append(trainer_state["metrics"]["loss"])\n'
-            "# Stays a tensor on the model's device: nothing waits for the device per step.\n"
+            "# tensors(): the loss as a tensor on the model's device (reading the metrics gives\n"
+            "# floats, which waits for the device): nothing waits for the device per step.\n"
+            'self.losses.append(tensors(trainer_state["metrics"])["loss"])\n'
             'return {"NAME/loss_avg": torch.stack(list(self.losses)).mean()}',
             'calls = result.calls.assert_called("on_train_batch_end", times=6, plugin=NAME)\n'
             'losses = [call.value("trainer_state.metrics.loss") for call in calls]\n'
-            "expected = float(torch.stack(losses).mean())  # window=10 covers all 6 steps\n"
+            "expected = sum(losses) / len(losses)  # window=10 covers all 6 steps\n"
             'assert result.metrics[f"train/{NAME}/loss_avg"] == pytest.approx(expected)',
             init=("self.losses: deque[torch.Tensor] = deque(maxlen=window)",),
             params=(Param("window", "int", "10", "the number of steps the loss is averaged over"),),
-            imports=("from collections import deque", "import torch"),
+            imports=(
+                "from collections import deque",
+                "import torch",
+                "from hookwise.values import tensors",
+            ),
             logs=("train/NAME/loss_avg",),
         ),
         Recipe(

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from hookwise.errors import ConfigError
+from hookwise.values import LazyFloats
 
 
 def to_device(data: Any, device: torch.device) -> Any:
@@ -42,12 +43,17 @@ def length(loader: Any) -> int | None:
 
 def compute_loss(loss_module: Any, outputs: Any, batch: Any) -> tuple[torch.Tensor, Any]:
     """``(total, metrics)`` of a loss module that returns both (a ``LossModule``) or just the
-    total (then ``metrics`` is ``{"loss": total.detach()}``)."""
+    total (then ``metrics`` is ``{"loss": total}``). ``metrics`` is a
+    :class:`~hookwise.values.LazyFloats`: floats when read, tensors until then."""
     result = loss_module(outputs, batch)
     if isinstance(result, tuple):
         total, metrics = result
+        if not isinstance(metrics, LazyFloats) and isinstance(metrics, Mapping):
+            metrics = LazyFloats(
+                {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
+            )
         return total, metrics
-    return result, {"loss": result.detach()}
+    return result, LazyFloats({"loss": result.detach()})
 
 
 def plugin_entries(

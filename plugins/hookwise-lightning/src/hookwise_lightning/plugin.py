@@ -15,6 +15,7 @@ from typing import Any
 
 from hookwise import hookimpl
 from hookwise.errors import CheckpointError
+from hookwise.values import tensors
 from lightning.pytorch.trainer.states import RunningStage, TrainerFn
 
 from hookwise_lightning import _hookwise_api as api
@@ -164,7 +165,7 @@ class LightningCallbackPlugin:
         context.is_last_batch = batch_idx + 1 == batches or (
             limit != -1 and api.global_step(trainer) >= limit
         )
-        metrics = trainer_state.get("metrics") or {}
+        metrics = tensors(trainer_state.get("metrics") or {})  # Lightning's outputs hold tensors
         step_output = {"metrics": metrics, "predictions": outputs}
         if "loss" in metrics:
             step_output = {"loss": metrics["loss"], **step_output}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from hookwise import Callback, ConfigError
 from hookwise.distributed import is_rank_zero
+from hookwise.values import tensors
 
 from hookwise_logging._format import compose_log_str, format_metrics, format_value
 from hookwise_logging._plot import panel_name, plot_curves
@@ -261,7 +262,7 @@ class LoggingCallback(Callback):
         """Collect this step's loss metrics; at a refresh step log their means and return them."""
         metrics = trainer_state.get("metrics")
         if metrics:
-            for key, value in metrics.items():
+            for key, value in tensors(metrics).items():  # as tensors: no read off the device
                 self._metrics[key].append(value)
         self._iters += 1
         if self.epoch_based:
