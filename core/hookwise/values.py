@@ -14,6 +14,7 @@ no step synchronises host and device. Two ways to get floats from them:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -40,6 +41,29 @@ def to_floats(values: Sequence[Any]) -> list[float]:
         for index, number in zip(indices, stacked.tolist(), strict=True):
             floats[index] = float(number)
     return floats
+
+
+def as_scalar(value: Any) -> Any:
+    """``value`` as a logged scalar, or ``None`` when it is not one.
+
+    Python ints and floats (not bools) and tensors of one element are scalars as they are; a
+    numpy scalar (``np.float32``, ``np.int64``) or a numpy array of one element (0-d
+    included) is the Python number it holds (``.item()``, exact). Nothing is read off a device.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value if value.numel() == 1 else None
+    numpy = sys.modules.get("numpy")  # a numpy value exists only once numpy is imported
+    if numpy is not None and isinstance(value, (numpy.generic, numpy.ndarray)):
+        if value.size != 1 or value.dtype.kind not in "iuf":
+            return None
+        number: Any = value.item()
+        return number
+    return None
 
 
 def _read(raw: Mapping[str, Any]) -> _Floats:
@@ -198,4 +222,4 @@ def tensors(values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(values)
 
 
-__all__ = ["LazyFloats", "tensors", "to_floats"]
+__all__ = ["LazyFloats", "as_scalar", "tensors", "to_floats"]

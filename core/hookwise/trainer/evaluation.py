@@ -69,9 +69,11 @@ class EvaluationLoop:
         call_batch_end = bool(batch_end.calls or batch_end.wrappers)
         model.eval()
         forward = trainer._strategy.eval_model(model)
-        pm.caller("on_test_epoch_start").call_ordered(
+        ignored = pm.caller("on_test_epoch_start").call_attributed(
             trainer_state=trainer.get_state(), model=model
         )
+        if ignored:
+            trainer._logs.ignore("on_test_epoch_start", ignored)
         pass_state = trainer.get_state()  # copied for each batch hook (see FitLoop)
         for loader_idx, loader in enumerate(loaders):
             seed_loader(loader, seed, -1 - loader_idx)
@@ -80,7 +82,7 @@ class EvaluationLoop:
                     batch = to_device(batch, device)
                 outputs = forward(**connector(batch)) if connector is not None else forward(batch)
                 if call_batch_end:
-                    batch_end.call_ordered(
+                    ignored = batch_end.call_attributed(
                         trainer_state={**pass_state},
                         model=model,
                         outputs=outputs,
@@ -88,12 +90,16 @@ class EvaluationLoop:
                         batch_idx=batch_idx,
                         dataloader_idx=loader_idx,
                     )
+                    if ignored:
+                        trainer._logs.ignore("on_test_batch_end", ignored)
         results = pm.caller("on_test_epoch_end").call_attributed(
             trainer_state=trainer.get_state(), model=model
         )
         logged = trainer._logs.merge(prefix, "on_test_epoch_end", results)
         metrics = {key: to_float(value) for key, value in logged.items()}
-        pm.caller("on_validation_end").call_ordered(
+        ignored = pm.caller("on_validation_end").call_attributed(
             trainer_state=trainer.get_state(), model=model, metrics=metrics
         )
+        if ignored:
+            trainer._logs.ignore("on_validation_end", ignored)
         return metrics

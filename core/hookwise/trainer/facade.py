@@ -352,7 +352,9 @@ class Trainer(StopControl, CheckpointControl, DistributedControl, PluginAPIContr
         """Call the ``setup`` hook, once per trainer (at its first fit or test)."""
         if not self._is_setup:
             self._is_setup = True
-            self.pm.caller("setup").call_ordered()
+            ignored = self.pm.caller("setup").call_attributed()
+            if ignored:
+                self._logs.ignore("setup", ignored)
 
     def _seed_or_zero(self) -> int:
         return self.seed if self.seed is not None else 0

@@ -68,9 +68,11 @@ class FitLoop:
                 trainer._fail(model, exc)
                 raise
             checkpoint = trainer._write_interrupt_checkpoint() if latch.signal else None
-            trainer.pm.caller("on_fit_end").call_ordered(
+            ignored = trainer.pm.caller("on_fit_end").call_attributed(
                 trainer_state=trainer.get_state(), model=model
             )
+            if ignored:
+                trainer._logs.ignore("on_fit_end", ignored)
             report_tolerated_failures(trainer.pm)
         if profiler is not None:
             profiler.end("fit", steps=trainer.global_step - first_step)
@@ -91,9 +93,11 @@ class FitLoop:
         if trainer.seed is None:
             seed = int(torch.initial_seed() & 0x7FFFFFFF)
             trainer.seed = trainer._strategy.broadcast(seed)
-        trainer.pm.caller("on_fit_start").call_ordered(
+        ignored = trainer.pm.caller("on_fit_start").call_attributed(
             trainer_state=trainer.get_state(), model=model
         )
+        if ignored:
+            trainer._logs.ignore("on_fit_start", ignored)
         return trainer.global_step
 
     def _done(self) -> bool:
@@ -126,9 +130,11 @@ class FitLoop:
         position.batch_in_epoch = start
         if start == 0:
             trainer._restore_pending_rng()
-        trainer.pm.caller("on_train_epoch_start").call_ordered(
+        ignored = trainer.pm.caller("on_train_epoch_start").call_attributed(
             trainer_state=trainer.get_state(), model=model, loss_module=loss_module
         )
+        if ignored:
+            trainer._logs.ignore("on_train_epoch_start", ignored)
         model.train()
         seed_loader(loader, trainer._seed_or_zero(), position.epoch)
         iterator = iter(loader)
@@ -193,23 +199,27 @@ class FitLoop:
                 batch = to_device(batch, device)
             step = position.global_step
             if call_start:
-                batch_start.call_ordered(
+                ignored = batch_start.call_attributed(
                     trainer_state={**epoch_state, "global_step": step},
                     model=model,
                     loss_module=loss_module,
                     batch=batch,
                     batch_idx=batch_idx,
                 )
+                if ignored:
+                    logs.ignore("on_train_batch_start", ignored)
             outputs = model(**connector(batch)) if connector is not None else model(batch)
             total, metrics = compute_loss(loss_module, outputs, batch)
             total.backward()  # type: ignore[no-untyped-call]
             for optimizer in optimizers:
                 if call_before:
-                    before_step.call_ordered(
+                    ignored = before_step.call_attributed(
                         trainer_state={**epoch_state, "global_step": step, "metrics": metrics},
                         model=model,
                         optimizer=optimizer,
                     )
+                    if ignored:
+                        logs.ignore("on_before_optimizer_step", ignored)
                 optimizer.step()
             position.global_step = step = step + 1
             position.batch_in_epoch = batch_idx + 1

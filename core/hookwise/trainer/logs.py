@@ -16,29 +16,41 @@ from typing import Any
 
 import torch
 
+from hookwise.values import as_scalar
+
 logger = logging.getLogger("hookwise")
+
+#: Hooks whose return value vis4d's trainer ignores but hookwise logs (``train/<key>``): what
+#: is not a log there (``True``, ``{"note": "done"}``) is ignored with a warning, as vis4d
+#: ignores it, instead of failing the plugin.
+LENIENT_HOOKS = ("on_train_epoch_end",)
 
 LogListener = Callable[[Mapping[str, Any]], None]
 #: ``(plugin name, exception)`` -> None: the failed plugin's error policy decides.
 FailureHandler = Callable[[str, str, Exception], None]
 
 
-def check_log_value(plugin: str, hook: str, key: Any, value: Any) -> None:
-    """Raise ``TypeError`` unless ``key`` is a string and ``value`` a number or 0-d tensor."""
+def check_log_value(plugin: str, hook: str, key: Any, value: Any) -> Any:
+    """``value`` as logged (a numpy scalar or one-element array becomes the Python number it
+    holds); ``TypeError`` unless ``key`` is a string and ``value`` a number, a numpy scalar or
+    a tensor or array of one element."""
     if not isinstance(key, str):
         raise TypeError(
             f"plugin {plugin!r}, hook {hook!r}: returned a log key {key!r} that is not a string"
         )
-    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+    scalar = as_scalar(value)
+    if scalar is not None:
+        return scalar
+    if isinstance(value, torch.Tensor) or type(value).__module__ == "numpy":
         raise TypeError(
-            f"plugin {plugin!r}, hook {hook!r}: log {key!r} is {type(value).__name__}; hooks "
-            f"return a mapping of names to numbers or 0-d tensors"
+            f"plugin {plugin!r}, hook {hook!r}: log {key!r} is a {type(value).__name__} of "
+            f"shape {tuple(getattr(value, 'shape', ()))} and dtype {value.dtype}; return a "
+            f"number, or a tensor or numpy array of one number"
         )
-    if isinstance(value, torch.Tensor) and value.numel() != 1:
-        raise TypeError(
-            f"plugin {plugin!r}, hook {hook!r}: log {key!r} is a tensor of shape "
-            f"{tuple(value.shape)}; return a number or a 0-d tensor"
-        )
+    raise TypeError(
+        f"plugin {plugin!r}, hook {hook!r}: log {key!r} is {type(value).__name__}; hooks "
+        f"return a mapping of names to numbers or 0-d tensors"
+    )
 
 
 def to_float(value: Any) -> float:
@@ -62,6 +74,7 @@ class LogMerger:
         #: Called with each merge's result (names -> values as logged), right after it.
         self.listeners: list[LogListener] = []
         self._clash_warned: set[tuple[str, str, str]] = set()
+        self._ignored_warned: set[tuple[str, str]] = set()
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -74,24 +87,61 @@ class LogMerger:
         merged: dict[str, Any] = {}
         owners: dict[str, str] = {}
         for plugin, logs in results:
+            if hook in LENIENT_HOOKS:
+                logs = self._loggable(plugin, hook, logs)
             try:
                 if not isinstance(logs, Mapping):
                     raise TypeError(
                         f"plugin {plugin!r}, hook {hook!r}: returned {type(logs).__name__}; "
                         f"hooks return None or a mapping of names to numbers"
                     )
-                for key, value in logs.items():
-                    check_log_value(plugin, hook, key, value)
+                checked = [(k, check_log_value(plugin, hook, k, v)) for k, v in logs.items()]
             except TypeError as exc:  # the plugin's error policy decides; its logs are dropped
                 self._on_failure(hook, plugin, exc)
                 continue
-            for key, value in logs.items():
+            for key, value in checked:
                 self._put(merged, owners, prefix + key, plugin, hook, value)
         self.latest.update(merged)
         if merged:
             for listener in self.listeners:
                 listener(merged)
         return merged
+
+    def ignore(self, hook: str, results: list[tuple[str, Any]]) -> None:
+        """``(plugin, value)`` pairs a hook returned that the trainer does not use, as vis4d's
+        trainer does not: ignored, with one warning per plugin and hook."""
+        for plugin, value in results:
+            self._warn_ignored(
+                plugin, hook, value, "the trainer does not use what this hook returns"
+            )
+
+    def _loggable(self, plugin: str, hook: str, logs: Any) -> Mapping[str, Any]:
+        """What of a lenient hook's return value is a log; the rest is ignored, with a
+        warning (vis4d ignores the whole value)."""
+        if not isinstance(logs, Mapping):
+            self._warn_ignored(
+                plugin, hook, logs, "the trainer logs a mapping of names to numbers from this hook"
+            )
+            return {}
+        kept = {k: v for k, v in logs.items() if isinstance(k, str) and as_scalar(v) is not None}
+        if len(kept) < len(logs):
+            dropped = {k: v for k, v in logs.items() if k not in kept}
+            self._warn_ignored(plugin, hook, dropped, "the trainer logs only numbers")
+        return kept
+
+    def _warn_ignored(self, plugin: str, hook: str, value: Any, why: str) -> None:
+        if (plugin, hook) in self._ignored_warned:
+            return
+        self._ignored_warned.add((plugin, hook))
+        shown = repr(value)
+        logger.warning(
+            "plugin %r, hook %r returned %s, which is ignored (%s; vis4d's trainer ignored it "
+            "too). Return None to silence this warning, shown once per plugin and hook.",
+            plugin,
+            hook,
+            shown if len(shown) <= 80 else shown[:77] + "...",
+            why,
+        )
 
     def _put(
         self,

@@ -14,6 +14,7 @@ from hookwise import Callback, TrainerState
 from hookwise.callback import default_output_folder
 from hookwise.errors import ConfigError
 from hookwise.hookspecs import MetricLogs
+from hookwise.values import as_scalar
 from torch import nn
 
 from hookwise_evaluator.registry import build_evaluator
@@ -290,8 +291,9 @@ class EvaluatorCallback(Callback):
 def _number(value: Any, evaluator: str, metric: str, key: str) -> float:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.detach().cpu().reshape(()).item())
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    scalar = as_scalar(value)  # numbers, numpy scalars and one-element arrays
+    if scalar is not None:
+        return float(scalar)
     raise TypeError(
         f"{evaluator}.evaluate({metric!r}) gave {key!r} = {value!r}; metric values must be "
         f"numbers or 0-d tensors"
