@@ -67,10 +67,10 @@ def test_a_numpy_scalar_is_the_number_it_holds(value: Any, expected: Any) -> Non
 @pytest.mark.parametrize(
     ("value", "named"),
     [
-        (np.array([1.0, 2.0]), r"ndarray of shape \(2,\) and dtype float64"),
-        (np.bool_(True), r"bool of shape \(\) and dtype bool"),
-        (np.str_("x"), "str"),
-        (torch.ones(3), r"Tensor of shape \(3,\)"),
+        (np.array([1.0, 2.0]), r"numpy ndarray of shape \(2,\) and dtype float64"),
+        (np.bool_(True), r"numpy bool of shape \(\) and dtype bool"),
+        (np.str_("x"), "numpy str"),
+        (torch.ones(3), r"a tensor of shape \(3,\)"),
         ("0.5", "is str"),
         (True, "is bool"),
     ],

@@ -42,8 +42,9 @@ def check_log_value(plugin: str, hook: str, key: Any, value: Any) -> Any:
     if scalar is not None:
         return scalar
     if isinstance(value, torch.Tensor) or type(value).__module__ == "numpy":
+        kind = "tensor" if isinstance(value, torch.Tensor) else f"numpy {type(value).__name__}"
         raise TypeError(
-            f"plugin {plugin!r}, hook {hook!r}: log {key!r} is a {type(value).__name__} of "
+            f"plugin {plugin!r}, hook {hook!r}: log {key!r} is a {kind} of "
             f"shape {tuple(getattr(value, 'shape', ()))} and dtype {value.dtype}; return a "
             f"number, or a tensor or numpy array of one number"
         )
