@@ -199,28 +199,24 @@ class FitLoop:
                 batch = to_device(batch, device)
             step = position.global_step
             if call_start:
-                ignored = batch_start.call_attributed(
-                    trainer_state={**epoch_state, "global_step": step},
-                    model=model,
-                    loss_module=loss_module,
-                    batch=batch,
-                    batch_idx=batch_idx,
+                logs.ignore(  # what it returned: one warning (an empty list costs nothing)
+                    "on_train_batch_start",
+                    batch_start.call_attributed(
+                        trainer_state={**epoch_state, "global_step": step},
+                        model=model,
+                        loss_module=loss_module,
+                        batch=batch,
+                        batch_idx=batch_idx,
+                    ),
                 )
-                if ignored:
-                    logs.ignore("on_train_batch_start", ignored)
             outputs = model(**connector(batch)) if connector is not None else model(batch)
             total, metrics = compute_loss(loss_module, outputs, batch)
             total.backward()  # type: ignore[no-untyped-call]
-            for optimizer in optimizers:
-                if call_before:
-                    ignored = before_step.call_attributed(
-                        trainer_state={**epoch_state, "global_step": step, "metrics": metrics},
-                        model=model,
-                        optimizer=optimizer,
-                    )
-                    if ignored:
-                        logs.ignore("on_before_optimizer_step", ignored)
-                optimizer.step()
+            if call_before:
+                self._optimizer_steps(model, {**epoch_state, "metrics": metrics}, step)
+            else:
+                for optimizer in optimizers:
+                    optimizer.step()
             position.global_step = step = step + 1
             position.batch_in_epoch = batch_idx + 1
             if schedulers:
@@ -239,6 +235,19 @@ class FitLoop:
             batch_idx += 1
             if self._after_step(model, step):
                 break
+
+    def _optimizer_steps(self, model: nn.Module, state: Any, step: int) -> None:
+        """For every optimizer, ``on_before_optimizer_step`` then its ``step()``."""
+        trainer = self.trainer
+        caller = trainer.pm.caller("on_before_optimizer_step")
+        for optimizer in trainer._optimizers:
+            trainer._logs.ignore(
+                "on_before_optimizer_step",
+                caller.call_attributed(
+                    trainer_state={**state, "global_step": step}, model=model, optimizer=optimizer
+                ),
+            )
+            optimizer.step()
 
     def _after_step(self, model: nn.Module, step: int) -> bool:
         """Validate when ``val_check_interval`` says so; return whether the epoch ends here
