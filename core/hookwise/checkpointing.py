@@ -31,9 +31,6 @@ from hookwise.errors import CheckpointError
 
 FORMAT = "hookwise-checkpoint"
 FORMAT_VERSION = 1
-#: Test-only: when set to a file path, ``atomic_save`` creates that file once the temporary
-#: file holds part of the data, then waits, so a test can kill the process mid-write.
-PAUSE_ENV = "HOOKWISE_TEST_PAUSE_IN_CHECKPOINT_WRITE"
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -49,19 +46,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _pause_for_tests(handle: Any) -> None:
-    marker = os.environ.get(PAUSE_ENV)
-    if not marker:
-        return
-    import time
-
-    handle.flush()
-    os.fsync(handle.fileno())
-    Path(marker).write_text(str(os.getpid()))
-    while True:  # the test kills the process here
-        time.sleep(0.05)
-
-
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` with ``torch.save`` to ``path`` atomically (temp file, fsync, rename)."""
     target = Path(path)
@@ -70,9 +54,6 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
-            if os.environ.get(PAUSE_ENV):
-                handle.truncate(max(1, handle.tell() // 2))
-                _pause_for_tests(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)

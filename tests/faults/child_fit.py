@@ -22,8 +22,8 @@ previous one (the core's atomic ``Trainer.save_checkpoint``);
 plugin's emergency checkpoint does);
 ``fail``: ``{"hook": name, "at_step": N, "on_error": policy}`` adds a plugin that raises in that
 hook from step N on;
-``pause_in_save``: set the core's test-only pause point just before the N-th save of
-``save_every_epoch`` (the write then stops half way, and the test kills the process).
+``pause_in_save``: the N-th save of ``save_every_epoch`` stops half way through writing (this
+program replaces ``torch.save`` for that save), and the test kills the process.
 """
 
 from __future__ import annotations
@@ -32,20 +32,21 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from faultkit import FileRecorder, Pause, fit, isolated_pm, make_trainer
 from hookwise import Callback, PluginManager
-from hookwise.checkpointing import PAUSE_ENV
 from hookwise.trainer import TrainingInterrupted
 from torch import nn
 
 
 class EpochSaver(Callback):
     """Saves the complete checkpoint over ``checkpoints/last.ckpt`` after every training epoch;
-    optionally pauses the N-th write half way through (the core's test-only pause point, which
-    announces itself by writing to the file ``paused-in-write`` next to the spec)."""
+    optionally pauses the N-th write half way through (:func:`pausing_save`, which announces
+    itself by writing to the file ``paused-in-write`` next to the spec)."""
 
     def __init__(self, pause_in_save: int | None, marker: str) -> None:
         super().__init__()
@@ -57,8 +58,24 @@ class EpochSaver(Callback):
         trainer = trainer_state["train_module"]
         self.saves += 1
         if self.saves == self.pause_in_save:
-            os.environ[PAUSE_ENV] = self.marker
+            torch.save = pausing_save(torch.save, self.marker)
         trainer.save_checkpoint(trainer.output_dir / "checkpoints" / "last.ckpt")
+
+
+def pausing_save(save: Any, marker: str) -> Any:
+    """``torch.save`` that writes half of the data, makes it durable, creates ``marker`` and
+    waits to be killed: a process killed in the middle of writing a checkpoint."""
+
+    def paused(obj: Any, handle: Any, *args: Any, **kwargs: Any) -> None:
+        save(obj, handle, *args, **kwargs)
+        handle.truncate(max(1, handle.tell() // 2))
+        handle.flush()
+        os.fsync(handle.fileno())
+        Path(marker).write_text(str(os.getpid()))
+        while True:  # the test kills the process here
+            time.sleep(0.05)
+
+    return paused
 
 
 class Emergency(Callback):

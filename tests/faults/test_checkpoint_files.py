@@ -237,7 +237,7 @@ def _uninterrupted(tmp_path: Path, epochs: int) -> list[torch.Tensor]:
 def test_sigkill_while_writing_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
     work = tmp_path / "child"
     work.mkdir()
-    fifo = Fifo(work / "paused-in-write")  # the path child_fit gives the core's pause point
+    fifo = Fifo(work / "paused-in-write")  # the path child_fit's pausing save announces itself at
     spec = {"epochs": 2, "batches": 3, "save_every_epoch": True, "pause_in_save": 2}
     with ChildRun(work, spec) as child:
         pid = fifo.wait(child)  # the child is inside the second write of last.ckpt
