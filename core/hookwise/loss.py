@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from typing_extensions import NotRequired
 
 from hookwise.connectors import LossConnector
+from hookwise.errors import ConfigError
 from hookwise.values import LazyFloats
 
 
@@ -55,8 +56,13 @@ class LossModule(nn.Module):
         definitions = [losses] if isinstance(losses, Mapping) else list(losses)
         self.losses: list[LossDefinition] = []
         for index, definition in enumerate(definitions):
-            assert "loss" in definition, f"Loss definition {index} must contain a loss."
-            assert "connector" in definition, f"Loss definition {index} must contain a connector."
+            for key in ("loss", "connector"):  # checked always (not an assert: python -O)
+                if key not in definition:
+                    raise ConfigError(
+                        f"Loss definition {index} must contain a {key}: give "
+                        f"{{'loss': module, 'connector': LossConnector(...), 'weight': 1.0}} "
+                        f"(it has {sorted(definition)})"
+                    )
             completed: LossDefinition = {
                 "loss": definition["loss"],
                 "connector": definition["connector"],

@@ -31,3 +31,16 @@ def test_atomic_save_has_no_test_only_switch_in_the_environment(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert "global_step" in done.stdout
     assert not (tmp_path / "marker").exists()
+
+
+def test_loss_module_checks_its_definitions_without_assert() -> None:
+    """An ``assert`` disappears under ``python -O``; the check is a ConfigError naming the fix."""
+    import pytest
+    from hookwise import ConfigError, LossConnector, LossModule, data_key, pred_key
+    from torch import nn
+
+    connector = LossConnector({"input": pred_key("logits"), "target": data_key("labels")})
+    with pytest.raises(ConfigError, match=r"Loss definition 1 must contain a connector.*'loss'"):
+        LossModule([{"loss": nn.MSELoss(), "connector": connector}, {"loss": nn.L1Loss()}])
+    with pytest.raises(ConfigError, match=r"Loss definition 0 must contain a loss"):
+        LossModule({"connector": connector})  # type: ignore[typeddict-item]
