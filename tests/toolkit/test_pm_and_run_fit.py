@@ -263,11 +263,27 @@ def test_run_fit_rejects_what_is_not_a_plugin(tmp_path: Path) -> None:
         run_fit(["no_such_plugin"], tmp_path=tmp_path)
 
 
-def test_run_fit_without_tmp_path_writes_into_a_new_temporary_folder() -> None:
-    result = run_fit(epochs=1, test=False)
-    assert result.output_dir.name == "run" and result.output_dir.parent.name.startswith(
-        "hookwise-run-fit-"
-    )
-    import shutil
+def test_run_fit_without_tmp_path_writes_under_pytests_temporary_base(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Under pytest nothing is left in the system's temp folder: pytest removes its base."""
+    first = run_fit(epochs=1, test=False)
+    second = run_fit(epochs=1, test=False)
+    base = tmp_path_factory.getbasetemp()
+    for result in (first, second):
+        assert result.output_dir.name == "run"
+        assert result.output_dir.parent.parent == base
+    assert first.output_dir != second.output_dir
 
-    shutil.rmtree(result.output_dir.parent)
+
+def test_run_fit_outside_pytest_writes_into_a_new_temporary_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from hookwise.testing import _fit
+
+    monkeypatch.setattr(_fit, "temp_factory", None)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    result = run_fit(epochs=1, test=False)
+    assert result.output_dir.name == "run"
+    assert result.output_dir.parent.parent == tmp_path
+    assert result.output_dir.parent.name.startswith("hookwise-run-fit-")

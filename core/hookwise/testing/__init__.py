@@ -89,6 +89,16 @@ def __getattr__(name: str) -> Any:
 # -- fixtures (pytest finds them in this module, the pytest11 entry point) -----------------------
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _hookwise_run_fit_temp_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``run_fit`` called without ``tmp_path`` writes under pytest's temporary base."""
+    from hookwise.testing import _fit
+
+    _fit.temp_factory = tmp_path_factory
+    yield
+    _fit.temp_factory = None
+
+
 @pytest.fixture
 def hookwise_pm() -> IsolatedPluginManager:
     """An isolated hookwise plugin manager: no installed entry points, no environment variables.

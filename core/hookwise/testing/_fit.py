@@ -17,6 +17,7 @@ from hookwise.testing._manager import IsolatedPluginManager
 from hookwise.testing._recorder import HookRecorder
 
 if TYPE_CHECKING:
+    import pytest
     from torch import nn
 
     from hookwise.trainer import StopRequest, Trainer
@@ -24,6 +25,17 @@ if TYPE_CHECKING:
 
 #: The name ``run_fit``'s evaluation-loss plugin is registered under.
 EVAL_LOSS_PLUGIN = "run_fit.eval_loss"
+
+#: Set by the pytest plugin (``hookwise.testing``) for the session: ``run_fit`` without
+#: ``tmp_path`` then writes under pytest's own temporary base, which pytest cleans up (and which
+#: is separate per pytest-xdist worker), instead of leaving a folder in the system's temp folder.
+temp_factory: pytest.TempPathFactory | None = None
+
+
+def _new_temp_folder() -> Path:
+    if temp_factory is not None:
+        return temp_factory.mktemp("run_fit")
+    return Path(tempfile.mkdtemp(prefix="hookwise-run-fit-"))
 
 
 @dataclass
@@ -214,7 +226,9 @@ def run_fit(
     :param test: run ``trainer.test(model)`` after the fit (``FitResult.test_metrics``).
     :param seed: seeds the data, the model's initial weights and the trainer.
     :param tmp_path: the folder to write in; the output folder is ``tmp_path / "run"`` (the
-        ``run_fit`` fixture passes the test's ``tmp_path``). Default: a new temporary folder.
+        ``run_fit`` fixture passes the test's ``tmp_path``). Default: a new folder under
+        pytest's temporary base while pytest runs (pytest removes it with its old runs), else
+        a new ``hookwise-run-fit-*`` folder in the system's temp folder (yours to remove).
     :param batches: training batches per epoch.
     :param batch_size: samples per batch.
     :param val_batches: batches in the validation (and test) loader.
@@ -239,8 +253,8 @@ def run_fit(
     for label, value in (("batches", batches), ("batch_size", batch_size)):
         if value < 1:
             raise ValueError(f"run_fit: {label} must be at least 1, got {value}")
-    if tmp_path is None:
-        tmp_path = tempfile.mkdtemp(prefix="hookwise-run-fit-")
+    if tmp_path is None and "output_dir" not in trainer_kwargs:
+        tmp_path = _new_temp_folder()
     manager = pm if pm is not None else IsolatedPluginManager(entry_points=True)
     recorder = HookRecorder().attach(manager)
     if eval_loss and manager.get_plugin(EVAL_LOSS_PLUGIN) is None:
@@ -250,7 +264,7 @@ def run_fit(
     parts = _tiny_parts(seed, batches, batch_size, val_batches, lr)
     options: dict[str, Any] = {
         "device": "cpu",
-        "output_dir": Path(tmp_path) / "run",
+        "output_dir": Path(tmp_path) / "run" if tmp_path is not None else None,
         "train_dataloader": parts["train"],
         "test_dataloader": [parts["val"]],
         "train_data_connector": parts["connector"],
