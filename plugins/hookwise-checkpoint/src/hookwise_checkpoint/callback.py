@@ -20,6 +20,7 @@ from hookwise.callback import Callback, default_output_folder
 from hookwise.checkpointing import atomic_save
 from hookwise.errors import CheckpointError, ConfigError
 from hookwise.hookspecs import hookimpl
+from hookwise.monitoring import monitored_value, validation_key
 
 from hookwise_checkpoint._files import (
     BEST,
@@ -45,48 +46,6 @@ logger = logging.getLogger("hookwise.checkpoint")
 #: Version of the plugin's own entry in the checkpoint (``plugins["checkpoint"]``).
 STATE_VERSION = 1
 _MODES = ("min", "max")
-
-
-def validation_key(monitor: str, plugin: str) -> str:
-    """The validation metric ``monitor`` names: ``"loss"`` and ``"val/loss"`` both mean
-    ``"val/loss"``; ``train/`` and ``test/`` keys are refused (the plugin acts on validation
-    passes, whose metrics are all ``val/...``)."""
-    if not isinstance(monitor, str) or not monitor.strip():
-        raise ConfigError(
-            f"{plugin}: monitor must be the name of a validation metric such as 'val/loss', "
-            f"got {monitor!r}"
-        )
-    for prefix in ("train/", "test/"):
-        if monitor.startswith(prefix):
-            raise ConfigError(
-                f"{plugin}: monitor={monitor!r} cannot be watched: the plugin acts after "
-                f"validation passes, whose metrics are named 'val/<key>'. Use "
-                f"monitor='val/{monitor[len(prefix) :]}'."
-            )
-    return monitor if monitor.startswith("val/") else f"val/{monitor}"
-
-
-def monitored_value(metrics: Mapping[str, float], monitor: str, plugin: str) -> float:
-    """``metrics[monitor]`` as rank 0 has it, on every rank (one small broadcast in a
-    distributed run, so every rank decides alike even when a plugin's metric is per-rank).
-
-    :raises ConfigError: the pass has no ``monitor`` key (on every rank); the message lists
-        the keys it has.
-    """
-    value = metrics.get(monitor)
-    found: tuple[float | None, list[str]] = (
-        None if value is None else float(value),
-        sorted(metrics),
-    )
-    if distributed.is_distributed():
-        found = distributed.broadcast(found)
-    if found[0] is None:
-        raise ConfigError(
-            f"{plugin}: monitor={monitor!r} is not among this validation pass's metrics "
-            f"{found[1]}. Set monitor to one of them, or enable the plugin that logs it (an "
-            f"evaluator)."
-        )
-    return found[0]
 
 
 def _check_int(plugin: str, name: str, value: Any, minimum: int, *, none_ok: bool = False) -> None:

@@ -7,9 +7,9 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hookwise import distributed
 from hookwise.callback import Callback
 from hookwise.errors import CheckpointError, ConfigError
+from hookwise.monitoring import monitored_value, validation_key
 
 if TYPE_CHECKING:
     from hookwise.connectors import CallbackConnector
@@ -82,7 +82,7 @@ class EarlyStopping(Callback):
         super().__init__(
             epoch_based=epoch_based, train_connector=train_connector, test_connector=test_connector
         )
-        self.monitor = validation_key(monitor)
+        self.monitor = validation_key(monitor, _NAME)
         if mode not in ("min", "max"):
             raise ConfigError(f"{_NAME}: mode must be 'min' or 'max', got {mode!r}")
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
@@ -136,20 +136,8 @@ class EarlyStopping(Callback):
         """Compare the monitored value with the best; ask the trainer to stop when due."""
         if not (self._in_fit or any(key.startswith("val/") for key in metrics)):
             return  # a standalone test pass
-        value = metrics.get(self.monitor)
-        found: tuple[float | None, list[str]] = (
-            None if value is None else float(value),
-            sorted(metrics),
-        )
-        if distributed.is_distributed():  # rank 0's value decides, so every rank agrees
-            found = distributed.broadcast(found)
-        if found[0] is None:
-            raise ConfigError(
-                f"{_NAME}: monitor={self.monitor!r} is not among this validation pass's "
-                f"metrics {found[1]}. Set monitor to one of them, or enable the plugin that "
-                f"logs it (an evaluator)."
-            )
-        reason = self.update(found[0])
+        value = monitored_value(metrics, self.monitor, _NAME)  # rank 0 decides for all
+        reason = self.update(value)
         if reason is None:
             self.stopped_epoch = self.stop_reason = None  # a resumed run that went on
             return
@@ -283,21 +271,3 @@ class EarlyStopping(Callback):
         self.last_value = float(last) if isinstance(last, (int, float)) else None
         kind = state_dict.get("stop_kind")
         self._stop_kind = str(kind) if kind is not None else None
-
-
-def validation_key(monitor: str) -> str:
-    """``"loss"`` and ``"val/loss"`` both mean ``"val/loss"``; ``train/`` and ``test/`` keys
-    are refused (the plugin acts after validation passes, whose metrics are ``val/...``)."""
-    if not isinstance(monitor, str) or not monitor.strip():
-        raise ConfigError(
-            f"{_NAME}: monitor must be the name of a validation metric such as 'val/loss', "
-            f"got {monitor!r}"
-        )
-    for prefix in ("train/", "test/"):
-        if monitor.startswith(prefix):
-            raise ConfigError(
-                f"{_NAME}: monitor={monitor!r} cannot be watched: the plugin acts after "
-                f"validation passes, whose metrics are named 'val/<key>'. Use "
-                f"monitor='val/{monitor[len(prefix) :]}'."
-            )
-    return monitor if monitor.startswith("val/") else f"val/{monitor}"
