@@ -38,7 +38,8 @@ class HookimplMarker:
     :param optionalhook: no error when the hook has no specification (pluggy).
     :param specname: the hook's name, when the function's name differs (pluggy).
     :param before: plugin names this implementation runs before (entry-point names, compared
-        as pip compares project names; a base name covers its instances ``name@x``).
+        as pip compares project names; a base name covers its instances ``name@x``; a file
+        ``./callbacks.py:Object`` by its path; an import path exactly).
     :param after: plugin names this implementation runs after.
     :param every_n_steps: on the trainer's path, run only when ``global_step`` (completed
         optimizer steps) is a multiple of N; a string names the plugin's attribute holding N

@@ -27,7 +27,7 @@ ORDERED = textwrap.dedent(
 
 
     class Late:
-        run_after = ["callbacks.py:Swap", "not_installed_thing"]
+        run_after = ["./callbacks.py:Swap", "not_installed_thing"]
 
         @hookimpl(tryfirst=True)
         def on_validation_end(self, metrics):
@@ -95,10 +95,10 @@ def test_order_of_one_hook_shows_why_each_plugin_is_where_it_is(
     )
     assert numbered(out) == [
         # tryfirst, but its run_after puts it after Swap; Swap before checkpoint (trylast anyway)
-        "1. callbacks.py:Swap: enabled 2nd; callbacks.py:Late after 'callbacks.py:Swap' (its "
+        "1. callbacks.py:Swap: enabled 2nd; callbacks.py:Late after './callbacks.py:Swap' (its "
         "run_after); callbacks.py:Swap before 'checkpoint' (@hookimpl(before=...))",
         "2. callbacks.py:Late: tryfirst; enabled 1st; callbacks.py:Late after "
-        "'callbacks.py:Swap' (its run_after)",
+        "'./callbacks.py:Swap' (its run_after)",
         "3. logging: enabled 3rd",
         "4. checkpoint: trylast; enabled 4th; callbacks.py:Swap before 'checkpoint' "
         "(@hookimpl(before=...))",

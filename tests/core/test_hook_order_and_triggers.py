@@ -336,3 +336,16 @@ def test_an_interval_attribute_must_exist_and_hold_a_positive_integer() -> None:
         PluginManager().register(Missing(), "missing")
     with pytest.raises(PluginValidationError, match=r"its attribute 'period'\) must be a positive"):
         _pm(("zero", Periodic(0, 1))).hook_order("on_train_batch_end")
+
+
+def test_constraint_names_compare_as_the_command_line_compares_plugin_names() -> None:
+    from hookwise.plugins.ordering import matches
+
+    assert matches("Early-Stopping", "early_stopping")  # entry points fold like pip names
+    assert matches("evaluator", "evaluator@coco")  # a base name covers its instances
+    assert matches("./callbacks.py:Swap", "callbacks.py:Swap")  # a file: by its path
+    assert matches("callbacks.py", "callbacks.py:Swap")  # the whole file
+    assert not matches("./callbacks.py:swap", "callbacks.py:Swap")  # objects: exact
+    assert not matches("other/callbacks.py:Swap", "callbacks.py:Swap")
+    assert matches("pkg.mod:Obj", "pkg.mod:Obj")
+    assert not matches("pkg.mod:obj", "pkg.mod:Obj")  # import paths: exact

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hookwise.errors import OrderCycleError, PluginValidationError
+from hookwise.plugins import files
 from hookwise.plugins.discovery import normalize_name
 
 _GROUP_NAMES = ("tryfirst", "", "trylast")
@@ -79,8 +80,14 @@ def base_name(plugin: str) -> str:
 
 
 def matches(constraint: str, plugin: str) -> bool:
-    """Whether ``constraint`` names ``plugin`` (folded like pip names; a base name covers its
-    instances ``name@x``)."""
+    """Whether ``constraint`` names ``plugin``: an entry-point name folded like pip names (a
+    base name covers its instances ``name@x``); a file (``./callbacks.py:GradNorm``, or
+    ``./callbacks.py`` for every plugin of it) by its resolved path, as ``-p no:`` compares it;
+    an import path ``package.module:Object`` exactly (DESIGN decision 26)."""
+    if files.is_file_spec(constraint):
+        return files.is_file_spec(plugin) and files.covers(constraint, plugin)
+    if ":" in constraint:
+        return constraint == plugin
     wanted = normalize_name(constraint)
     return wanted == normalize_name(plugin) or wanted == base_name(plugin)
 
