@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,7 +17,8 @@ Plugins and settings come from four layers; a later layer wins, key by key:
      whose plugins are logging (plot=true), evaluator (accuracy) and checkpoint;
   2. CONFIG, the TOML file named on the command line (no other file is ever read);
   3. the environment: HOOKWISE_PLUGINS="NAME[:key=value,...];no:NAME;...";
-  4. the command line: -p NAME[:key=value,...], -p no:NAME, --epochs, --steps, --seed, ...
+  4. the command line: -p NAME[:key=value,...], -p no:NAME, --epochs, --steps, --seed, ...,
+     then KEY=VALUE overrides of any config key (optimizer.lr=0.01, or --set KEY=VALUE).
 A later layer's parameters update an earlier one's for the same plugin; no:NAME removes a
 plugin (a default too) and naming it again later enables it again. Plugins run in the order
 you named them, then the defaults. HOOKWISE_DISABLE_PLUGIN_AUTOLOAD=1 leaves out the default
@@ -29,6 +31,13 @@ PLUGIN_SPEC_HELP = (
     "file: ./callbacks.py:Object, or ./plugins.py for every plugin in it) with "
     'optional :key=value,... parameters (values are TOML literals: 3, 0.5, true, "text", '
     "[1, 2], {a = 1}; anything else is a string); -p no:NAME blocks one. Repeatable."
+)
+
+OVERRIDE_HELP = (
+    "set any config key by its dotted path, after every other layer: optimizer.lr=0.01, "
+    "data.train.batch_size=128, trainer.epochs=3, plugins.checkpoint.keep_last=2 (values "
+    "are TOML literals, else strings; checked like the config file; recorded in the run's "
+    "config.toml). The same KEY=VALUE words may also follow CONFIG without --set. Repeatable."
 )
 
 
@@ -83,6 +92,14 @@ def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
         default=[],
         metavar="NAME[:key=value,...]",
         help=PLUGIN_SPEC_HELP,
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=OVERRIDE_HELP,
     )
     _add_checkpoint_options(parser, fit=fit)
     add_setting_flags(parser, "fit" if fit else "test")
@@ -281,7 +298,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.command = COMMAND
         args.debug = args.debug or start > 0
         return args
-    return build_parser().parse_args(words)
+    return _with_overrides(build_parser(), words)
+
+
+def _with_overrides(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    """Parse ``words``; ``KEY=VALUE`` words of ``fit`` and ``test`` (anywhere after the
+    command) become :attr:`overrides`, after those of ``--set``."""
+    from hookwise.config.overrides import is_override
+
+    args, extra = parser.parse_known_args(words)
+    positional = [w for w in extra if is_override(w)]
+    unknown = [w for w in extra if not is_override(w)]
+    config = getattr(args, "config", None) if args.command in ("fit", "test") else None
+    if config and is_override(config) and not Path(config).exists():
+        positional.insert(0, config)  # fit optimizer.lr=0.01: no CONFIG, an override
+        args.config = None
+    if positional and args.command not in ("fit", "test"):
+        unknown = positional + unknown
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command in ("fit", "test"):
+        args.overrides = [*args.overrides, *positional]
+    return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 __all__ = [
+    "OVERRIDE_HELP",
     "PLUGIN_SPEC_HELP",
     "PRECEDENCE",
     "add_setting_flags",

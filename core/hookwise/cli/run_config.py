@@ -53,6 +53,7 @@ def resolve(args: argparse.Namespace, *, saved_config: Path | None = None) -> Ru
         plugin_args=args.plugins,
         trainer_overrides=overrides,
         use_environment=True,
+        overrides=getattr(args, "overrides", ()),
     )
 
 

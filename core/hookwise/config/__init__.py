@@ -63,7 +63,8 @@ Precedence
 ----------
 Later layers win, key by key: **defaults** (the embedded default config,
 :func:`default_config`) < **the config** named on the command line < **the environment**
-(``HOOKWISE_PLUGINS``) < **the command line** (``-p``, ``--epochs``, ...). For plugins, a
+(``HOOKWISE_PLUGINS``) < **the command line** (``-p``, ``--epochs``, ..., then ``KEY=VALUE``
+overrides of any key: :mod:`~hookwise.config.overrides`). For plugins, a
 later layer's parameters update an earlier layer's for the same name, ``no:NAME`` (or
 ``NAME = false``) removes a plugin, and naming it again in a later layer enables it again.
 

@@ -15,6 +15,13 @@ from typing import Any
 from hookwise import environment
 from hookwise.config import toml
 from hookwise.config.checks import JOB_SECTIONS, check_config, check_trainer, plugins_files
+from hookwise.config.overrides import (
+    apply_job_overrides,
+    parse_override,
+    plugin_override,
+    trainer_override,
+)
+from hookwise.config.references import has_references, resolve_references
 from hookwise.config.specs import (
     PluginBlock,
     PluginOption,
@@ -128,6 +135,9 @@ class RunConfig:
     allowed_plugins: list[str] | None = None
     source: str = "<default>"
     default_names: tuple[str, ...] = ()
+    #: The job as written, ``"${trainer.epochs}"`` references kept (what ``config.toml``
+    #: records); ``None``: the same as :attr:`job`.
+    job_written: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a TOML-ready mapping that reproduces this run when read back.
@@ -141,7 +151,8 @@ class RunConfig:
         out: dict[str, Any] = {}
         if self.allowed_plugins is not None:
             out["allowed_plugins"] = [absolute(a) for a in self.allowed_plugins]
-        out.update({k: v for k, v in self.job.items() if v is not None})
+        job = self.job if self.job_written is None else self.job_written
+        out.update({k: v for k, v in job.items() if v is not None})
         out["trainer"] = dict(self.trainer)
         plugins: dict[str, Any] = {
             absolute(spec.name): dict(spec.params) for spec in self.plugins.specs
@@ -183,6 +194,7 @@ def _plan(
     env: Mapping[str, str],
     source: str,
     plugin_args: Sequence[str],
+    plugin_overrides: Sequence[PluginOption] = (),
 ) -> tuple[PluginPlan, list[str] | None]:
     """The plugin plan and the allow-list; a default outside the allow-list is left out (not
     an error: the error is for a plugin the user named)."""
@@ -194,7 +206,7 @@ def _plan(
     layers = [
         _rebased([*local, *plugin_options_from_config(given.get("plugins", {}), source)], folder),
         plugin_specs_from_env(env),
-        parse_plugin_options(plugin_args, source="-p"),
+        [*parse_plugin_options(plugin_args, source="-p"), *plugin_overrides],
     ]
     plan = resolve_plugins(default_plugins, layers)
     config_allowed = given.get("allowed_plugins")
@@ -220,6 +232,7 @@ def resolve_config(
     environ: Mapping[str, str] | None = None,
     use_environment: bool = False,
     defaults: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] = (),
 ) -> RunConfig:
     """Resolve defaults, a config, the environment and command-line options (in that order).
 
@@ -232,6 +245,8 @@ def resolve_config(
     :param use_environment: read ``HOOKWISE_PLUGINS``, ``HOOKWISE_DISABLE_PLUGIN_AUTOLOAD`` and
         ``HOOKWISE_ALLOWED_PLUGINS`` (the command line does; the Python API only when asked).
     :param defaults: the defaults layer (default: :func:`~hookwise.config.default_config`).
+    :param overrides: ``KEY=VALUE`` texts (``optimizer.lr=0.01``), applied last (see
+        :mod:`hookwise.config.overrides`).
     :raises ConfigError: naming the file, table and key that is wrong.
     """
     base = dict(toml.default_config() if defaults is None else defaults)
@@ -243,17 +258,43 @@ def resolve_config(
         env = os.environ if environ is None else environ
     job = _job(given, base, source)
     trainer = {**base.get("trainer", {}), **given.get("trainer", {})}
-    overrides = {k: v for k, v in (trainer_overrides or {}).items() if v is not None}
-    if overrides:
-        check_trainer(overrides, "command line")
-    trainer.update(overrides)
+    flags = {k: v for k, v in (trainer_overrides or {}).items() if v is not None}
+    if flags:
+        check_trainer(flags, "command line")
+    trainer.update(flags)
+    job, plugin_overrides = _apply_overrides(job, trainer, overrides)
     all_defaults = [
         PluginSpec(o.name, o.params, "the default config")
         for o in plugin_options_from_config(base.get("plugins", {}), "<defaults>")
         if isinstance(o, PluginSpec)
     ]
-    plan, allowed = _plan(given, all_defaults, env, source, plugin_args)
-    return RunConfig(job, trainer, plan, allowed, source, tuple(spec.name for spec in all_defaults))
+    plan, allowed = _plan(given, all_defaults, env, source, plugin_args, plugin_overrides)
+    names = tuple(spec.name for spec in all_defaults)
+    if not has_references(job):
+        return RunConfig(job, trainer, plan, allowed, source, names)
+    resolved = resolve_references(job, trainer)
+    return RunConfig(resolved, trainer, plan, allowed, source, names, job_written=job)
+
+
+def _apply_overrides(
+    job: dict[str, Any], trainer: dict[str, Any], texts: Sequence[str]
+) -> tuple[dict[str, Any], list[PluginOption]]:
+    """Apply ``KEY=VALUE`` overrides: ``trainer`` is changed in place; return the job with
+    its overrides set and the plugin options they mean."""
+    job_overrides: list[tuple[list[str], Any, str]] = []
+    plugin_options: list[PluginOption] = []
+    for text in texts:
+        parts, value = parse_override(text)
+        if parts[0] == "trainer":
+            key, checked = trainer_override(parts, value, text)
+            trainer[key] = checked
+        elif parts[0] == "plugins":
+            plugin_options.append(plugin_override(parts, value, text))
+        else:
+            job_overrides.append((parts, value, text))
+    if job_overrides:
+        job = apply_job_overrides(job, job_overrides)
+    return job, plugin_options
 
 
 __all__ = ["PluginPlan", "RunConfig", "combine_allowed", "resolve_config", "resolve_plugins"]
