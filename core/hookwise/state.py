@@ -38,7 +38,10 @@ class TrainerState(TypedDict):
     test); the ``stages=`` trigger reads it. ``trainer``: the trainer API for plugins
     (:class:`~hookwise.TrainerAPI`: stop, save a checkpoint, log, output folder, metrics,
     rank, settings). ``train_module``: the :class:`~hookwise.Trainer` itself, for vis4d code.
-    ``train_engine``: ``"hookwise"``.
+    ``train_engine``: ``"vis4d"``: the trainer offers what vis4d 0.1.2's ``Trainer`` offered
+    (``train_dataloader`` and ``check_val_every_n_epoch`` re-read every epoch, ``output_dir``,
+    ``writer``), so vis4d code that branches on the engine (its YOLOX callbacks) takes
+    vis4d's branch; ``isinstance(train_module, hookwise.Trainer)`` tells hookwise apart.
     """
 
     current_epoch: int

@@ -36,13 +36,18 @@ from hookwise.trainer.position import Position
 from hookwise.trainer.resume import CheckpointControl
 from hookwise.trainer.stopping import StopControl, StopLatch
 from hookwise.trainer.strategy import DistributedControl, ProcessGroupOwner, Strategy
+from hookwise.trainer.vis4d_view import Vis4dView
 
 logger = logging.getLogger("hookwise")
 
 PluginsArg = PluginManager | Iterable[Any] | Mapping[str, Mapping[str, Any]] | None
 
 
-class Trainer(StopControl, CheckpointControl, DistributedControl, PluginAPIControl):
+# Vis4dView.output_dir is a property (an OutputDir, which is a Path) where the other parts
+# annotate a plain Path attribute: the same value, so mypy's base-class check is silenced.
+class Trainer(  # type: ignore[misc]
+    StopControl, CheckpointControl, DistributedControl, PluginAPIControl, Vis4dView
+):
     """Runs training and evaluation, dispatching every hook to the enabled plugins.
 
     It implements :class:`~hookwise.TrainerAPI`, the trainer API for plugins, and passes
@@ -283,7 +288,7 @@ class Trainer(StopControl, CheckpointControl, DistributedControl, PluginAPIContr
             stage=self._stage,
             trainer=self,
             train_module=self,
-            train_engine="hookwise",
+            train_engine="vis4d",  # vis4d code takes its own trainer's branch (YOLOX's)
         )
         if metrics is not None:
             state["metrics"] = metrics  # type: ignore[typeddict-item]

@@ -74,6 +74,7 @@ class FitLoop:
             if ignored:
                 trainer._logs.ignore("on_fit_end", ignored)
             report_tolerated_failures(trainer.pm)
+            trainer.close_writer()  # vis4d's writer, if a callback used it
         if profiler is not None:
             profiler.end("fit", steps=trainer.global_step - first_step)
         if latch.signal is not None:
