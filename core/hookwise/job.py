@@ -13,11 +13,16 @@ them and checks what they return, naming the section when something does not fit
 - ``[loss]`` with a ``connector`` (and optionally ``weight`` and ``name``), or ``[[loss]]``
   entries, become a :class:`~hookwise.LossModule`; a ``[loss]`` without a connector must build
   a callable ``loss(outputs, batch)``.
+
+With an allow-list set (DESIGN decision 17), every ``target`` of the job must be on it (by
+exact import path or a module prefix ending at a dot); the embedded default job's own targets
+are allowed implicitly. :func:`check_job_allowed` checks them all before anything is imported,
+and :func:`job_allow_list` is the list the job is built under.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +33,8 @@ from torch.utils.data import DataLoader, Dataset
 from hookwise.connectors import DataConnector, connector_from_config
 from hookwise.errors import ConfigError
 from hookwise.loss import LossDefinition, LossModule
-from hookwise.targets import instantiate
+from hookwise.plugins.policy import AllowList
+from hookwise.targets import instantiate, is_target
 
 
 @dataclass
@@ -157,4 +163,58 @@ def build_job(job: Mapping[str, Any], *, train: bool = True) -> Job:
     return result
 
 
-__all__ = ["Job", "build_job", "build_loss", "build_model"]
+def job_targets(job: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """``(where, import path)`` of every ``target`` in the job's tables (connectors, whose
+    ``target`` keys are data, are not looked into)."""
+
+    def visit(value: Any, where: str) -> Iterator[tuple[str, str]]:
+        if is_target(value):
+            yield f"{where}.target", str(value["target"])
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if key not in ("connector", "train_connector", "test_connector"):
+                    yield from visit(item, f"{where}.{key}" if where else f"[{key}]")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from visit(item, f"{where}[{index}]")
+
+    yield from visit({k: v for k, v in job.items() if v is not None}, "")
+
+
+def default_job_targets() -> tuple[str, ...]:
+    """The import paths the embedded default job names (allowed implicitly)."""
+    from hookwise.config import default_config
+
+    return tuple(sorted({path for _, path in job_targets(default_config())}))
+
+
+def job_allow_list(allowed: Sequence[str] | None) -> AllowList | None:
+    """The allow-list a job is built under: ``allowed`` and the default job's own targets
+    (``None`` when no allow-list is set)."""
+    if allowed is None:
+        return None
+    return AllowList(tuple(allowed), implicit=default_job_targets())
+
+
+def check_job_allowed(job: Mapping[str, Any], allowed: Sequence[str] | None) -> None:
+    """Check every ``target`` of the job against the allow-list, importing nothing.
+
+    :raises PluginBlockedError: naming the first target that is not allowed and what to add.
+    """
+    allow = job_allow_list(allowed)
+    if allow is None:
+        return
+    for where, path in job_targets(job):
+        allow.check_import(path, where)
+
+
+__all__ = [
+    "Job",
+    "build_job",
+    "build_loss",
+    "build_model",
+    "check_job_allowed",
+    "default_job_targets",
+    "job_allow_list",
+    "job_targets",
+]

@@ -17,15 +17,65 @@ against the factory's signature and suggests close names when one is misspelt.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import importlib
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hookwise.errors import ConfigError
 
 TARGET_KEY = "target"
+
+_DRY_RUN: contextvars.ContextVar[bool] = contextvars.ContextVar("hookwise_dry_run", default=False)
+
+
+@contextlib.contextmanager
+def dry_run() -> Iterator[None]:
+    """Within the block (``--dry-run``), configuration builds nothing: ``{target}`` values
+    are checked (allow-list) and imported, never called (see :func:`check_targets`)."""
+    token = _DRY_RUN.set(True)
+    try:
+        yield
+    finally:
+        _DRY_RUN.reset(token)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a ``{target}`` value stands for in a dry run: checked and imported, not called.
+
+    A plugin built in a dry run receives this in place of the object; nothing calls it."""
+
+    path: str
+
+    def __repr__(self) -> str:
+        return f"<{self.path}, not built in a dry run>"
+
+
+def is_dry_run() -> bool:
+    """Whether a :func:`dry_run` block is active."""
+    return _DRY_RUN.get()
+
+
+def check_targets(value: Any, *, where: str) -> list[str]:
+    """Resolve (allow-list, then import) every ``{target}`` in ``value``, calling none;
+    return their import paths."""
+    found: list[str] = []
+    if is_target(value):
+        resolve(value[TARGET_KEY], where=f"{where}.target")
+        found.append(value[TARGET_KEY])
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key != TARGET_KEY:
+                found += check_targets(item, where=f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += check_targets(item, where=f"{where}[{index}]")
+    return found
 
 
 def resolve(path: str, *, where: str = "target", trusted: bool = False) -> Any:
@@ -196,6 +246,8 @@ def build(
         is already built; or the result lacks members of ``kind``.
     """
     extra = dict(params or {})
+    if isinstance(spec, Planned):  # a dry run: stands for the object, which is never used
+        return spec
     if spec is None:
         raise ConfigError(f"{where}: the parameter {kind!r} is required: give {forms}")
 

@@ -373,6 +373,26 @@ SCENARIOS: tuple[Scenario, ...] = (
         "folder or the one above, makes one): nothing in proj/ runs or changes; the resumed "
         "run writes a new run folder under out/.",
     ),
+    Scenario(
+        "trust.allow-list-job",
+        "trust",
+        "An allow-list is set (HOOKWISE_ALLOWED_PLUGINS or allowed_plugins) and a target in "
+        "the job's [model], [data], [optimizer], [scheduler] or [loss] tables (nested ones "
+        "included) is not on it; with and without --dry-run.",
+        "PluginBlockedError (exit 2) naming the table, the import path and the entry to add, "
+        "before any target is imported or called and before a run folder exists. Entries match "
+        "by exact import path or a module prefix at a dot, never folded like distribution "
+        "names; the embedded default job's own targets are allowed implicitly.",
+    ),
+    Scenario(
+        "trust.dry-run-builds-nothing",
+        "trust",
+        "`hookwise fit --dry-run -p 'evaluator:evaluator={target=\"os:system\",...}'`, and a "
+        "{target} given to a parameter the plugin does not have.",
+        "A dry run calls no target: plugin parameters' {target} values are checked against the "
+        "allow-list and imported only (the plugin is shown in the call order from its class); "
+        "an unknown parameter is refused before any {target} among the parameters is built.",
+    ),
 )
 
 BY_ID: dict[str, Scenario] = {scenario.id: scenario for scenario in SCENARIOS}

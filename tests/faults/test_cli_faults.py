@@ -117,7 +117,8 @@ def test_on_error_on_the_command_line(tmp_path: Path, config: Path) -> None:
 
 @pytest.mark.fault("load.allow-list-config")
 def test_a_config_allow_list_refuses_other_plugins(tmp_path: Path, config: Path) -> None:
-    allow = 'allowed_plugins = ["checkpoint", "faultkit:Flaky"]\n\n'
+    # The job's own targets (faultkit:TinyModel, torch.optim:SGD...) must be allowed too.
+    allow = 'allowed_plugins = ["checkpoint", "faultkit", "torch"]\n\n'
     config.write_text(allow + CLI_CONFIG, encoding="utf-8")
     refused = _hookwise(tmp_path, "fit", config, "-p", "lr_monitor", HOOKWISE_PLUGINS=QUIET)
     assert refused.returncode == 2, _explain(refused)

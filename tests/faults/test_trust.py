@@ -181,7 +181,7 @@ def test_hookwise_test_runs_no_config_found_beside_the_weights(
     clean_cli: Path,
     planted_run: Path,
 ) -> None:
-    monkeypatch.setenv("HOOKWISE_ALLOWED_PLUGINS", "checkpoint")
+    monkeypatch.setenv("HOOKWISE_ALLOWED_PLUGINS", "checkpoint,faultkit,torch")
     config = clean_cli / "mine.toml"
     config.write_text(TEST_CONFIG, encoding="utf-8")
     before = _tree(planted_run.parents[1])
@@ -216,3 +216,73 @@ def test_resume_from_a_folder_that_is_no_run_writes_only_to_the_output_dir(
     assert not (clean_cli / "pwned").exists()
     (run,) = run_dirs(clean_cli / "out")
     assert (run / RUN_FILE).is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+
+
+# -- the allow-list covers every import; a dry run builds nothing --------------------------------
+
+#: Job tables where a target may hide, each replaced in CLI_CONFIG by one running a command.
+HIDDEN_TARGETS = {
+    "model": ('target = "faultkit:TinyModel"', 'target = "os:system"\ncommand = "touch pwned"'),
+    "data": ("n = 12, shuffle = true", 'n = 12, shuffle = true, x = { target = "os:system" }'),
+    "optimizer": ("lr = 0.1", 'lr = 0.1\nx = { target = "os:system", command = "touch pwned" }'),
+    "scheduler": ("[trainer]", '[scheduler]\ntarget = "os:system"\ncommand = "touch pwned"\n\n'
+                  "[trainer]"),
+    "loss": ('target = "torch.nn:CrossEntropyLoss"', 'target = "os:system"'),
+}  # fmt: skip
+
+
+@pytest.mark.fault("trust.allow-list-job")
+@pytest.mark.parametrize("table", sorted(HIDDEN_TARGETS))
+@pytest.mark.parametrize("dry", [False, True], ids=["run", "dry-run"])
+def test_the_allow_list_covers_every_target_of_the_job(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    clean_cli: Path,
+    table: str,
+    dry: bool,
+) -> None:
+    allowed = "checkpoint,faultkit,torch.optim:SGD,torch.nn"
+    monkeypatch.setenv("HOOKWISE_ALLOWED_PLUGINS", allowed)
+    config = clean_cli / "job.toml"
+    old, new = HIDDEN_TARGETS[table]
+    config.write_text(CLI_CONFIG.replace(old, new, 1), encoding="utf-8")
+    code, err = _cli(capsys, "fit", config, *(["--dry-run"] if dry else []))
+    assert code == 2, err
+    assert "import path 'os:system' is not in the allow-list" in err, err
+    assert f"[{table}]" in err and "add 'os:system' (or its module 'os')" in err
+    assert not (clean_cli / "pwned").exists()
+    assert not (clean_cli / "hookwise-runs").exists()  # refused before a run folder
+
+
+@pytest.mark.fault("trust.allow-list-job")
+def test_allowed_job_targets_and_the_default_job_pass_exactly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clean_cli: Path
+) -> None:
+    config = clean_cli / "job.toml"
+    config.write_text(CLI_CONFIG, encoding="utf-8")
+    # Module prefixes match at a dot; nothing is folded like a distribution name.
+    monkeypatch.setenv("HOOKWISE_ALLOWED_PLUGINS", "faultkit,torch.optim,torch.nn")
+    code, err = _cli(capsys, "fit", config, "--dry-run")
+    assert code == 0, err
+    monkeypatch.setenv("HOOKWISE_ALLOWED_PLUGINS", "fault_kit,torch.optim,torch.nn")
+    code, err = _cli(capsys, "fit", config, "--dry-run")
+    assert code == 2 and "'faultkit:TinyModel' is not in the allow-list" in err, err
+    # The embedded default job's own targets are allowed implicitly.
+    monkeypatch.setenv("HOOKWISE_ALLOWED_PLUGINS", "checkpoint")
+    code, err = _cli(capsys, "fit", "--dry-run")
+    assert code == 0, err
+
+
+@pytest.mark.fault("trust.dry-run-builds-nothing")
+def test_a_dry_run_builds_no_target_and_unknown_parameters_come_first(
+    capsys: pytest.CaptureFixture[str], clean_cli: Path
+) -> None:
+    payload = '{target="os:system",command="touch pwned"}'
+    code = main(["fit", "--dry-run", "-p", f"evaluator:evaluator={payload}"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "#   on_test_epoch_end: evaluator" in out  # the call order is still shown
+    assert not (clean_cli / "pwned").exists()
+    code, err = _cli(capsys, "fit", "--dry-run", "-p", f"checkpoint:evaluator={payload}")
+    assert code == 2 and "has no parameter(s) ['evaluator']" in err, err
+    assert not (clean_cli / "pwned").exists()

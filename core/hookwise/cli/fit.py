@@ -20,7 +20,7 @@ from hookwise.cli.outputs import (
     written_checkpoint,
 )
 from hookwise.cli.parser import _trainer_flag_kwargs
-from hookwise.cli.run_config import plugin_manager, resolve, trainer_kwargs
+from hookwise.cli.run_config import job_enforcing, plugin_manager, resolve, trainer_kwargs
 from hookwise.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,14 +45,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if saved is not None and not saved.is_file():
         saved = None
     resolved = resolve(args, saved_config=saved)
-    pm = plugin_manager(resolved)
+    pm = plugin_manager(resolved, dry_run=args.dry_run)
     if args.dry_run:
         return dry_run(resolved, pm)
     from hookwise import distributed
 
     kwargs = trainer_kwargs(resolved)
     # Under torchrun the ranks agree on the run folder before the trainer exists.
-    with distributed.process_group(kwargs.get("device", "auto")):
+    with job_enforcing(resolved), distributed.process_group(kwargs.get("device", "auto")):
         return _fit_in_group(
             args, resolved, pm, kwargs, resume=resume, weights=weights, run_dir=resumed_run
         )

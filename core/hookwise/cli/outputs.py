@@ -110,9 +110,10 @@ def dry_run(resolved: RunConfig, pm: PluginManager) -> int:
     """``--dry-run``: check the job's targets import; print the config and the call order
     (per hook, and why: :func:`hookwise.cli.plugin_order.dry_run_lines`)."""
     from hookwise.cli.plugin_order import dry_run_lines
-    from hookwise.cli.run_config import check_job_targets
+    from hookwise.cli.run_config import check_job_targets, job_enforcing
 
-    check_job_targets(resolved.job)
+    with job_enforcing(resolved):
+        check_job_targets(resolved.job)
     print(f"# The resolved config (from {resolved.source}, the environment and the command line)")
     print(resolved.to_toml())
     print("\n".join(dry_run_lines(pm)))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -57,32 +58,45 @@ def resolve(args: argparse.Namespace, *, saved_config: Path | None = None) -> Ru
     )
 
 
-def plugin_manager(resolved: RunConfig) -> PluginManager:
-    """A plugin manager with the run's allow-list, its plugins blocked and enabled."""
+def plugin_manager(resolved: RunConfig, *, dry_run: bool = False) -> PluginManager:
+    """A plugin manager with the run's allow-list, its plugins blocked and enabled.
+
+    The job's targets are checked against the allow-list first, before any plugin or target
+    is imported. With ``dry_run``, no ``{target}`` of the plugins' parameters is built (each
+    is checked and imported only).
+    """
+    from hookwise import targets
     from hookwise.config import enable_plan
+    from hookwise.job import check_job_allowed
     from hookwise.plugins import PluginManager
 
+    check_job_allowed(resolved.job, resolved.allowed_plugins)
     pm = PluginManager(allowed=resolved.allowed_plugins)
-    enable_plan(pm, resolved.plugins)
+    if dry_run:
+        with targets.dry_run():
+            enable_plan(pm, resolved.plugins)
+    else:
+        enable_plan(pm, resolved.plugins)
     return pm
 
 
+def job_enforcing(resolved: RunConfig) -> contextlib.AbstractContextManager[None]:
+    """The block in which the job is built and run: every import path configuration makes
+    hookwise import is checked against the allow-list (with the default job's own targets)."""
+    from hookwise.job import job_allow_list
+    from hookwise.plugins.policy import enforcing
+
+    return enforcing(job_allow_list(resolved.allowed_plugins))
+
+
 def check_job_targets(job: dict[str, Any]) -> None:
-    """Import every ``target`` of the job (what ``--dry-run`` checks without building)."""
-    from hookwise.targets import is_target, resolve
+    """Import every ``target`` of the job, calling none (what ``--dry-run`` checks without
+    building)."""
+    from hookwise.job import job_targets
+    from hookwise.targets import resolve
 
-    def visit(value: Any, where: str) -> None:
-        if is_target(value):
-            resolve(value["target"], where=f"{where}.target")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key != "connector":
-                    visit(item, f"{where}.{key}" if where else f"[{key}]")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                visit(item, f"{where}[{index}]")
-
-    visit({k: v for k, v in job.items() if v is not None}, "")
+    for where, path in job_targets(job):
+        resolve(path, where=where)
 
 
 def _apply_threads(threads: int | None) -> None:
@@ -120,6 +134,7 @@ def trainer_kwargs(resolved: RunConfig) -> dict[str, Any]:
 __all__ = [
     "RUN_SETTINGS",
     "check_job_targets",
+    "job_enforcing",
     "plugin_manager",
     "resolve",
     "setting_overrides",

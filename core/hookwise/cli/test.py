@@ -10,7 +10,7 @@ from hookwise.cli.app import EXIT_OK
 from hookwise.cli.checkpoints import checkpoint_path, load_weights
 from hookwise.cli.outputs import dry_run, finish_run, print_summary, shared_run_dir
 from hookwise.cli.parser import _trainer_flag_kwargs
-from hookwise.cli.run_config import plugin_manager, resolve, trainer_kwargs
+from hookwise.cli.run_config import job_enforcing, plugin_manager, resolve, trainer_kwargs
 from hookwise.errors import CheckpointError, ConfigError, add_note
 
 if TYPE_CHECKING:
@@ -25,14 +25,14 @@ def cmd_test(args: argparse.Namespace) -> int:
     # (checkpoints and their folders are untrusted); the error below names it when the
     # weights do not fit the config used.
     resolved = resolve(args)
-    pm = plugin_manager(resolved)
+    pm = plugin_manager(resolved, dry_run=args.dry_run)
     if args.dry_run:
         return dry_run(resolved, pm)
 
     from hookwise import distributed
 
     kwargs = trainer_kwargs(resolved)
-    with distributed.process_group(kwargs.get("device", "auto")):
+    with job_enforcing(resolved), distributed.process_group(kwargs.get("device", "auto")):
         return _test_in_group(args, resolved, pm, kwargs, weights)
 
 

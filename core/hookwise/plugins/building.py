@@ -10,6 +10,7 @@ constructor's annotations, and the target (a class, a factory, a module or an ob
 from __future__ import annotations
 
 import inspect
+import logging
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,8 @@ from hookwise.callback import Callback
 from hookwise.errors import ConfigError, PluginLoadError
 from hookwise.hookspecs import PROJECT_NAME
 from hookwise.plugins.discovery import InstalledPlugin, normalize_name
+
+logger = logging.getLogger("hookwise")
 
 #: Parameters the manager keeps for itself and never passes to a plugin: the error policy and
 #: the order constraints a user gives a plugin without editing it.
@@ -35,13 +38,23 @@ def build_params(params: Mapping[str, Any], where: str) -> dict[str, Any]:
     ``{target = "accuracy"}``) is left for the plugin to resolve. Import paths are checked
     against the active allow-list by :func:`hookwise.targets.resolve`.
     """
-    from hookwise.targets import TARGET_KEY, instantiate, is_target
+    from hookwise.targets import (
+        TARGET_KEY,
+        Planned,
+        check_targets,
+        instantiate,
+        is_dry_run,
+        is_target,
+    )
 
     built = {}
     for key, value in params.items():
         path = value.get(TARGET_KEY) if is_target(value) else None
         if key in _NOT_BUILT or path is None or not (":" in path or "." in path):
             built[key] = value
+        elif is_dry_run():  # checked and imported, not called
+            check_targets(value, where=f"{where} parameter {key!r}")
+            built[key] = Planned(path)
         else:
             built[key] = instantiate(value, where=f"{where} parameter {key!r}")
     return built
@@ -94,6 +107,47 @@ def is_plugin_object(obj: Any) -> bool:
     return any(hasattr(getattr(obj, n, None), marker) for n in dir(obj) if not n.startswith("__"))
 
 
+def dry_run_stand_in(cls: type) -> Any:
+    """An object with ``cls``'s hook methods and order declarations, built without calling
+    ``cls`` (a dry run, where a parameter's ``{target}`` was not built): enough to show the
+    call order, never called."""
+    namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    for klass in reversed(cls.__mro__):
+        if klass in (object, Callback):
+            continue
+        for attr, value in vars(klass).items():
+            if attr.startswith("__") or isinstance(value, property):
+                continue
+            if isinstance(value, (types.FunctionType, staticmethod, classmethod)) or not hasattr(
+                type(value), "__get__"
+            ):
+                namespace[attr] = value
+    base: tuple[type, ...] = (Callback,) if issubclass(cls, Callback) else ()
+    stand_in = type(cls.__name__, base, namespace)
+    return object.__new__(stand_in)
+
+
+def check_known_params(
+    target: Any, params: Mapping[str, Any], name: str, info: InstalledPlugin | None
+) -> list[str]:
+    """Return the parameters ``target`` accepts.
+
+    :raises ConfigError: ``params`` has one it does not accept (checked before any
+        ``{target}`` value of ``params`` is built).
+    """
+    if is_plugin_object(target):
+        return []
+    accepted, any_keyword = accepted_params(target)
+    unknown = [p for p in params if p not in accepted] if not any_keyword else []
+    if unknown:
+        origin = f" (distribution {info.distribution} {info.version})" if info else ""
+        raise ConfigError(
+            f"plugin {name!r}{origin} has no parameter(s) {unknown}. "
+            f"It accepts: {accepted or 'no parameters'}."
+        )
+    return accepted
+
+
 def build(
     target: Any, params: dict[str, Any], name: str, info: InstalledPlugin | None
 ) -> list[Any]:
@@ -108,14 +162,12 @@ def build(
                 f"@hookimpl functions), got {sorted(params)}"
             )
         return [target]
-    accepted, any_keyword = accepted_params(target)
-    unknown = [p for p in params if p not in accepted] if not any_keyword else []
-    if unknown:
-        raise ConfigError(
-            f"plugin {name!r}{origin} has no parameter(s) {unknown}. "
-            f"It accepts: {accepted or 'no parameters'}."
-        )
-    check_param_types(target, params, name)
+    accepted = check_known_params(target, params, name, info)
+    from hookwise.targets import Planned
+
+    check_param_types(target, {k: v for k, v in params.items() if not isinstance(v, Planned)}, name)
+    if inspect.isclass(target) and any(isinstance(v, Planned) for v in params.values()):
+        return [dry_run_stand_in(target)]
     try:
         built = target(**params)
     except (TypeError, ValueError, AssertionError, ConfigError) as exc:

@@ -236,6 +236,8 @@ class Loading:
         if info is not None:
             building.check_requirement(info)
         where = f"plugin {registered_name!r}"
+        # Unknown parameters are refused before any {target} value among them is built.
+        building.check_known_params(target, params, registered_name, info)
         with policy.enforcing(self.allow_list):
             built = building.build(
                 target, building.build_params(params, where), registered_name, info

@@ -57,9 +57,12 @@ class AllowList:
     """An allow-list (see the module docstring).
 
     :param entries: plugin names and import paths or module prefixes, as written.
+    :param implicit: import paths allowed without being written (the embedded default job's
+        own targets); left out of messages.
     """
 
     entries: tuple[str, ...]
+    implicit: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, entries: Iterable[str] | None) -> AllowList | None:
@@ -85,7 +88,7 @@ class AllowList:
         wanted = _dotted(path)
         return any(
             wanted == _dotted(entry) or wanted.startswith(_dotted(entry) + ".")
-            for entry in self.entries
+            for entry in (*self.entries, *self.implicit)
         )
 
     def check_plugin(self, name: str) -> None:
