@@ -74,3 +74,8 @@ def test_the_checkpoint_plugin_declares_its_period_as_a_trigger() -> None:
     assert batch_end.trigger is not None and epoch_end.trigger is not None
     assert batch_end.trigger.describe() == "every 4 steps (checkpoint_period)"
     assert epoch_end.trigger.describe() == "every 4 epochs (checkpoint_period)"
+    pm = PluginManager()
+    pm.enable("checkpoint")  # epoch mode, every epoch: the step hook runs every step
+    trigger = pm.caller("on_train_epoch_end").calls[0].trigger
+    assert trigger is not None
+    assert trigger.describe() == "every epoch (checkpoint_period)"

@@ -140,7 +140,8 @@ class Trigger:
             (epochs, self.epochs_from, "epochs"),
         ):
             if value is not None:
-                parts.append(f"every {value} {unit}" + (f" ({attribute})" if attribute else ""))
+                every = f"every {unit[:-1]}" if value == 1 else f"every {value} {unit}"
+                parts.append(every + (f" ({attribute})" if attribute else ""))
         if self.ranks is not None:
             parts.append(f"on ranks {sorted(self.ranks)}")
         if self.stages is not None:
