@@ -75,15 +75,33 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
         checkpoint (another program's file, a pickled object), has an incompatible format
         version, or lacks entries a checkpoint has; the message names the file.
     """
-    file = Path(path)
+    return _read(Path(path), map_location, verify=True)
+
+
+def check_checkpoint(path: str | os.PathLike[str]) -> None:
+    """The quick check of a checkpoint a command is given, before the run is built: it is a
+    readable hookwise checkpoint of this format version with the entries one has.
+
+    The tensors are mapped, not read, and the archive's checksums are left to
+    :func:`load_checkpoint`, which the run calls once: the file is read in full only once.
+
+    :raises CheckpointError: as :func:`load_checkpoint` (a damaged tensor shows there).
+    """
+    _read(Path(path), "cpu", verify=False)
+
+
+def _read(file: Path, map_location: Any, *, verify: bool) -> dict[str, Any]:
     if not file.is_file():
         what = "is not a file" if file.exists() else "does not exist"
         raise CheckpointError(f"checkpoint {str(file)!r} {what}; give the path of a .ckpt file")
-    _verify_archive(file)
+    if verify:
+        _verify_archive(file)
+    # mmap needs torch's zip format; anything else is read (and refused) in full
+    mmap = not verify and zipfile.is_zipfile(file)
     try:
         with warnings.catch_warnings():  # a foreign pickle's protocol is reported below
             warnings.filterwarnings("ignore", "Detected pickle protocol")
-            data = torch.load(file, map_location=map_location, weights_only=True)
+            data = torch.load(file, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(_refused(file, exc)) from exc
     except Exception as exc:  # whatever the bytes make torch.load raise

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import hookwise.checkpointing as checkpointing
+import pytest
 
 
 def test_atomic_save_has_no_test_only_switch_in_the_environment(tmp_path: Path) -> None:
@@ -35,7 +39,6 @@ def test_atomic_save_has_no_test_only_switch_in_the_environment(tmp_path: Path) 
 
 def test_loss_module_checks_its_definitions_without_assert() -> None:
     """An ``assert`` disappears under ``python -O``; the check is a ConfigError naming the fix."""
-    import pytest
     from hookwise import ConfigError, LossConnector, LossModule, data_key, pred_key
     from torch import nn
 
@@ -44,3 +47,32 @@ def test_loss_module_checks_its_definitions_without_assert() -> None:
         LossModule([{"loss": nn.MSELoss(), "connector": connector}, {"loss": nn.L1Loss()}])
     with pytest.raises(ConfigError, match=r"Loss definition 0 must contain a loss"):
         LossModule({"connector": connector})  # type: ignore[typeddict-item]
+
+
+def test_fit_resume_reads_the_checkpoint_in_full_once(
+    fit_parts: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """``hookwise fit --resume FILE`` checked FILE with a full, verified load, then the trainer
+    loaded and verified it again (four reads before the checks were merged); now the command's
+    check maps the file and only the trainer's load reads and verifies it."""
+    from hookwise import Trainer
+    from hookwise.cli.checkpoints import checkpoint_path
+
+    parts = fit_parts(n_train=8)
+    first = Trainer(**parts["trainer"], num_epochs=1)
+    first.fit(parts["model"], parts["optimizer"], loss_module=parts["loss"])
+    file = first.save_checkpoint(tmp_path / "resume.ckpt")
+
+    verified: list[Path] = []
+    real_verify = checkpointing._verify_archive
+    monkeypatch.setattr(
+        checkpointing, "_verify_archive", lambda f: (verified.append(f), real_verify(f))[1]
+    )
+    args = argparse.Namespace(output_dir=str(tmp_path))
+    assert checkpoint_path(str(file), args, "--resume") == file
+    second = Trainer(**parts["trainer"], num_epochs=2)
+    second.fit(parts["model"], parts["optimizer"], loss_module=parts["loss"], resume_from=file)
+    assert verified == [file]
+    assert second.global_step == 4

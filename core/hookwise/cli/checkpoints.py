@@ -39,7 +39,7 @@ def checkpoint_path(value: str, args: argparse.Namespace, option: str) -> Path:
             return found.path
         from hookwise import checkpointing  # imports torch
 
-        checkpointing.load_checkpoint(value)
+        checkpointing.check_checkpoint(value)  # the run reads it in full, once
     except HookwiseError as exc:
         add_note(exc, f"(given as {option} {value})")
         raise
