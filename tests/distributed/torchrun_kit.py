@@ -63,6 +63,8 @@ def loopback_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     scrubbed = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "HOOKWISE_PLUGINS")
     env = {k: v for k, v in os.environ.items() if k not in scrubbed}
     env.update(MASTER_ADDR="127.0.0.1", GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    # a rank that crashes (SIGABRT, SIGSEGV) prints every thread's Python stack into the output
+    env.update(PYTHONFAULTHANDLER="1")
     env.update(extra or {})
     return env
 
