@@ -191,13 +191,16 @@ def _add_listing_commands(commands: Any) -> None:
         "Reads entry-point metadata only: no plugin and not torch is imported, unless "
         "--inspect. With CONFIG, also the local plugin files it names (plugins_file, "
         '[plugins."./file.py:Object"]), with their paths. Exits with 1 when --inspect '
-        "finds a broken plugin.",
+        "finds a broken plugin. `hookwise plugins NAME [--json]` shows one plugin before you "
+        "enable it: its distribution, version, parameters and hooks.",
     )
     listing.add_argument(
         "config",
         nargs="?",
-        metavar="CONFIG",
-        help="a TOML config: list the local plugin files it names too",
+        metavar="CONFIG|NAME",
+        help="a TOML config: list the local plugin files it names too; or a plugin NAME (as "
+        "-p names it: early_stopping, package.module:Object, ./file.py:Object): show its "
+        "distribution, version, parameters (type, default, doc) and hooks (imports it)",
     )
     listing.add_argument(
         "--all",
