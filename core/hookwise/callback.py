@@ -1,10 +1,14 @@
 """The ``Callback`` base class, compatible with vis4d's engine ``Callback``.
 
 A subclass that overrides hook methods is a complete plugin: no decorator is needed. When it
-is registered, each overridden hook method becomes a hook implementation that receives every
-argument of its hook (``dataloader_idx`` included, although it keeps its default of ``0`` for
-direct calls), and a hook it does not override is never called for it. ``@hookimpl(...)``
-on a method is honoured (``tryfirst``, ``trylast``, ``wrapper``).
+is registered, each overridden hook method becomes a hook implementation called as vis4d
+0.1.2's trainer calls it: the epoch hooks (and ``setup`` and the extensions) positionally,
+so parameters may have any names or be ``*args``; the batch hooks by keyword, so a method
+may take ``**kwargs`` (``dataloader_idx`` is passed, although it keeps its default of ``0``
+for direct calls). A hook it does not override is never called for it. A method marked
+``@hookimpl(...)`` (``tryfirst``, ``trylast``, ``wrapper``, order constraints, triggers) is
+a pluggy implementation: it receives the hook arguments its parameters name, and a name the
+hook does not have is an error when it is registered.
 
 Every method can still be called directly and positionally, as vis4d code and tests do::
 

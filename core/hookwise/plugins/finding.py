@@ -126,13 +126,18 @@ class Finding(pluggy.PluginManager):
                     found.append((attr, close))
         return found
 
-    def uses_callback_convention(self, plugin: Any) -> bool:
-        """Whether ``plugin``'s implementations are called as vis4d calls a callback."""
-        return isinstance(plugin, Callback)
+    def uses_callback_convention(self, impl: pluggy.HookImpl) -> bool:
+        """Whether ``impl`` is called as vis4d calls a callback: an unmarked hook method of a
+        ``Callback``. A method marked ``@hookimpl`` follows pluggy's rules (by name), as every
+        ``@hookimpl`` function does."""
+        return isinstance(impl.plugin, Callback) and not self._is_marked(impl.function)
+
+    def _is_marked(self, function: Any) -> bool:
+        return getattr(function, f"{self.project_name}_impl", None) is not None
 
     def _verify_hook(self, hook: pluggy.HookCaller, hookimpl: pluggy.HookImpl) -> None:
         where = f"plugin {hookimpl.plugin_name!r}, hook {hook.name!r}"
-        if hook.spec is not None and self.uses_callback_convention(hookimpl.plugin):
+        if hook.spec is not None and self.uses_callback_convention(hookimpl):
             self._verify_callback(hook, hookimpl, where)
         else:
             try:

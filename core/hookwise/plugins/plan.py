@@ -51,7 +51,7 @@ class PlanContext(Protocol):
 
     def matches_enabled(self, name: str) -> bool: ...
 
-    def uses_callback_convention(self, plugin: Any) -> bool: ...
+    def uses_callback_convention(self, impl: pluggy.HookImpl) -> bool: ...
 
     def monitored(self) -> bool: ...
 
@@ -100,7 +100,7 @@ def _names(value: Any) -> list[str]:
 def impl_call(hook: str, spec: Any, impl: pluggy.HookImpl, context: PlanContext) -> ImplCall:
     """How the call path calls ``impl`` (convention, trigger, instrumentation)."""
     spec_args = tuple(spec.argnames) if spec is not None else ()
-    if spec is not None and context.uses_callback_convention(impl.plugin):
+    if spec is not None and context.uses_callback_convention(impl):
         convention = callback_convention(
             hook, impl.function, spec_args, impl.plugin, impl.plugin_name
         )
