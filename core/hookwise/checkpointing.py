@@ -134,6 +134,7 @@ _ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
     "optimizers": (False, list),
     "lr_schedulers": (False, list),
     "plugins": (False, Mapping),
+    "plugin_state_versions": (False, Mapping),
     "rng": (False, Mapping),
     "metrics": (False, Mapping),
 }

@@ -56,6 +56,7 @@ def checkpoint_state(
         "lr_schedulers": [s.state_dict() for s in lr_schedulers if hasattr(s, "state_dict")],
         "rng": checkpointing.capture_rng_state(),
         "plugins": pm.state_dict(),
+        "plugin_state_versions": pm.state_versions(),
         "metrics": dict(metrics),
     }
 
@@ -145,7 +146,8 @@ def load_optimizers(
 
 def load_plugin_states(pm: PluginManager, data: Mapping[str, Any], file: Path) -> None:
     """Give every plugin its saved state."""
-    for name in pm.load_state_dict(data.get("plugins", {})):
+    versions = data.get("plugin_state_versions", {})
+    for name in pm.load_state_dict(data.get("plugins", {}), versions):
         logger.info("checkpoint %s has no state for plugin %r; it starts fresh", file, name)
 
 
