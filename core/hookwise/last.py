@@ -135,10 +135,20 @@ def resume_checkpoint(output_dir: str | os.PathLike[str]) -> FoundCheckpoint:
 
     :raises CheckpointError: there is no training run under ``output_dir``, or the newest one
         holds no complete checkpoint (the message names that run).
+    :raises RunInUseError: the newest run is locked by a running command (named).
     """
+    from hookwise.runlock import RunInUseError, describe_holder, holder_of, is_locked
+
     runs = [run for run in run_dirs(output_dir) if _is_training_run(run)]
     if not runs:
         raise _missing(output_dir, "it has no training run folders")
+    if is_locked(runs[-1]):
+        raise RunInUseError(
+            f"no checkpoint for --resume last: the newest run, {str(runs[-1])!r}, is in use by "
+            f"{describe_holder(holder_of(runs[-1]))} (--resume last continues only the newest "
+            f"run, and never one that is running). Wait until it ends, or give the path of a "
+            f"checkpoint to start from with --weights"
+        )
     found = newest_checkpoint_or_none(runs[-1])
     if found is None:
         raise CheckpointError(

@@ -164,6 +164,8 @@ def run_outputs(folder: Path, shown: int = 4) -> list[RunOutput]:
     if not folder.is_dir():
         return outputs
     for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):  # the run's lock file, temporary files
+            continue
         if entry.is_file():
             outputs.append(RunOutput(entry))
         elif entry.is_dir():

@@ -393,6 +393,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         "allow-list and imported only (the plugin is shown in the call order from its class); "
         "an unknown parameter is refused before any {target} among the parameters is built.",
     ),
+    Scenario(
+        "trust.run-in-use",
+        "trust",
+        "`hookwise fit --resume last` (or --resume RUN/checkpoints/last.ckpt) while the run "
+        "it would continue is still training; then the training process is killed (SIGKILL).",
+        "While it trains, its run folder is locked and the resume is refused (exit 2) naming "
+        "the run and the holder (process id, host, command, since when); once it is killed, "
+        "the lock is gone with it and --resume last continues the run, saying which file it "
+        "took and the step recorded in it.",
+    ),
 )
 
 BY_ID: dict[str, Scenario] = {scenario.id: scenario for scenario in SCENARIOS}

@@ -8,13 +8,15 @@ config or marker found near a checkpoint is not run or rewritten.
 from __future__ import annotations
 
 import shutil
+import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from faultkit import CLI_CONFIG, fit, make_trainer
+from faultkit import CLI_CONFIG, HERE, ChildRun, fit, make_trainer
 from hookwise import CheckpointError, PluginManager
 from hookwise.checkpointing import atomic_save
 from hookwise.cli import main
@@ -286,3 +288,39 @@ def test_a_dry_run_builds_no_target_and_unknown_parameters_come_first(
     code, err = _cli(capsys, "fit", "--dry-run", "-p", f"checkpoint:evaluator={payload}")
     assert code == 2 and "has no parameter(s) ['evaluator']" in err, err
     assert not (clean_cli / "pwned").exists()
+
+
+# -- a run in use is locked ------------------------------------------------------------------------
+
+
+@pytest.mark.fault("trust.run-in-use")
+def test_a_running_run_is_locked_and_a_killed_one_is_not(
+    capsys: pytest.CaptureFixture[str], clean_cli: Path
+) -> None:
+    config = clean_cli / "tiny.toml"
+    config.write_text(CLI_CONFIG, encoding="utf-8")
+    out = clean_cli / "runs"
+    pause = "faultkit:Pause:step=4,sync_in={sync_in},sync_out={sync_out}"
+    command = [sys.executable, "-m", "hookwise", "fit", str(config), "-p", "checkpoint", "-p",
+               pause, "--output-dir", str(out)]  # fmt: skip
+    env = {"PYTHONPATH": str(HERE), "HOOKWISE_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1"}
+    with ChildRun(clean_cli / "work", {}, env, command, False) as child:
+        assert child.wait_paused() == 4  # inside the second epoch; epoch 0's checkpoint exists
+        assert child.process is not None
+        holder = f"is in use by process {child.process.pid} on host {socket.gethostname()}"
+        (run,) = run_dirs(out)
+        code, err = _cli(capsys, "fit", config, "--resume", "last", "--output-dir", out)
+        assert code == 2, err
+        assert f"the newest run, {str(run)!r}, {holder} (hookwise fit" in err, err
+        code, err = _cli(capsys, "fit", config, "--resume", run / "checkpoints" / "last.ckpt")
+        assert code == 2, err
+        assert f"the run folder {str(run)!r} {holder}" in err, err
+        assert "Traceback" not in err
+        child.kill()  # a crash: no cleanup runs, the lock must not stay
+        child.finish()
+    code, err = _cli(
+        capsys, "fit", config, "-p", "checkpoint", "--resume", "last", "--output-dir", out
+    )
+    assert code == 0, err
+    assert f"--resume last: {run / 'checkpoints' / 'last.ckpt'} (step 3, epoch 0)" in err, err
+    assert run_dirs(out) == [run]

@@ -16,6 +16,7 @@ from hookwise.cli.outputs import (
     finish_run,
     print_evaluate_again,
     print_summary,
+    run_locks,
     shared_run_dir,
     written_checkpoint,
 )
@@ -52,7 +53,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     kwargs = trainer_kwargs(resolved)
     # Under torchrun the ranks agree on the run folder before the trainer exists.
-    with job_enforcing(resolved), distributed.process_group(kwargs.get("device", "auto")):
+    with (
+        job_enforcing(resolved),
+        distributed.process_group(kwargs.get("device", "auto")),
+        run_locks(),
+    ):
         return _fit_in_group(
             args, resolved, pm, kwargs, resume=resume, weights=weights, run_dir=resumed_run
         )

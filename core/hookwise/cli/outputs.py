@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +15,7 @@ from hookwise.cli.checkpoints import output_dir
 if TYPE_CHECKING:
     from hookwise.config import RunConfig
     from hookwise.plugins import PluginManager
+    from hookwise.runlock import RunLock
     from hookwise.runs import RunOutput
 
 logger = logging.getLogger("hookwise")
@@ -28,17 +31,35 @@ OUTPUT_LABELS = {
 }
 
 
+#: The run folders this process holds locked (released by :func:`run_locks`).
+_LOCKS: list[RunLock] = []
+
+
+@contextlib.contextmanager
+def run_locks() -> Iterator[None]:
+    """Release, at the end of the block, the run-folder locks taken inside it."""
+    before = len(_LOCKS)
+    try:
+        yield
+    finally:
+        while len(_LOCKS) > before:
+            _LOCKS.pop().release()
+
+
 def shared_run_dir(
     args: argparse.Namespace, resolved: RunConfig, existing: Path | None, **info: Any
 ) -> Path:
-    """The run folder: made (or reused) on rank 0, which writes the config and ``run.json``;
-    shared with the other ranks under torchrun."""
+    """The run folder: made (or reused) on rank 0, which locks it (see
+    :mod:`hookwise.runlock`; a folder in use is refused, naming its holder) and writes the
+    config and ``run.json``; shared with the other ranks under torchrun."""
     from hookwise import distributed
+    from hookwise.runlock import RunLock
     from hookwise.runs import new_run_dir, write_config, write_run_info
 
     folder: str | None = None
     if distributed.is_rank_zero():
         path = existing if existing is not None else new_run_dir(output_dir(args))
+        _LOCKS.append(RunLock(path, command=f"hookwise {info.get('command', '')}".strip()))
         write_config(path, resolved.to_toml())
         write_run_info(path, status="running", **info)
         logger.info("Run folder: %s", path)
@@ -161,6 +182,7 @@ __all__ = [
     "output_label",
     "print_evaluate_again",
     "print_summary",
+    "run_locks",
     "shared_run_dir",
     "written_checkpoint",
 ]

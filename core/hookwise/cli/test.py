@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from hookwise.cli.app import EXIT_OK
 from hookwise.cli.checkpoints import checkpoint_path, load_weights
-from hookwise.cli.outputs import dry_run, finish_run, print_summary, shared_run_dir
+from hookwise.cli.outputs import dry_run, finish_run, print_summary, run_locks, shared_run_dir
 from hookwise.cli.parser import _trainer_flag_kwargs
 from hookwise.cli.run_config import job_enforcing, plugin_manager, resolve, trainer_kwargs
 from hookwise.errors import CheckpointError, ConfigError, add_note
@@ -32,7 +32,11 @@ def cmd_test(args: argparse.Namespace) -> int:
     from hookwise import distributed
 
     kwargs = trainer_kwargs(resolved)
-    with job_enforcing(resolved), distributed.process_group(kwargs.get("device", "auto")):
+    with (
+        job_enforcing(resolved),
+        distributed.process_group(kwargs.get("device", "auto")),
+        run_locks(),
+    ):
         return _test_in_group(args, resolved, pm, kwargs, weights)
 
 
