@@ -48,8 +48,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parse_args(argv)
     debug = bool(getattr(args, "debug", False))
-    with cli_logging(debug):
+    with cli_logging(debug), current_folder_importable():
         return dispatch(args, debug)
+
+
+@contextlib.contextmanager
+def current_folder_importable() -> Iterator[None]:
+    """Let the command import modules of the current folder (``-p cb:Hello``, ``-p
+    mypkg.hooks``, a job's ``target = "mymodel:Net"``) from the ``hookwise`` script as under
+    ``python -m hookwise``; the folder is searched after the installed packages, so a file
+    there never hides one of them. Restored afterwards."""
+    folder = os.getcwd()
+    if "" in sys.path or folder in sys.path:
+        yield
+        return
+    sys.path.append(folder)
+    try:
+        yield
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
 
 
 def dispatch(args: argparse.Namespace, debug: bool) -> int:
@@ -109,4 +127,13 @@ def cli_logging(debug: bool) -> Iterator[None]:
         root.propagate = previous[1]
 
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "cli_logging", "dispatch", "main", "print_error"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "cli_logging",
+    "current_folder_importable",
+    "dispatch",
+    "main",
+    "print_error",
+]

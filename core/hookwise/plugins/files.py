@@ -162,6 +162,29 @@ def load_object(module: types.ModuleType, path: str, obj: str) -> Any:
     return value
 
 
+def import_module_plugin(name: str) -> types.ModuleType:
+    """The module ``name`` (``mypkg.hooks``), for ``-p mypkg.hooks``: a dotted name no
+    installed plugin has is a module of ``@hookimpl`` functions, by its exact import path.
+
+    :raises PluginLoadError: it cannot be imported; the message says how to make it
+        importable (install it, run from its folder, or set ``PYTHONPATH``).
+    """
+    import importlib
+
+    from hookwise.errors import PluginLoadError
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise PluginLoadError(
+            f"no installed hookwise plugin is named {name!r}, and as a module path it does not "
+            f"import: {type(exc).__name__}: {exc}. A module of @hookimpl functions must be "
+            f"importable: install its package (pip install -e .), run hookwise from the folder "
+            f"that holds it (the current folder is searched, as under python -m), or add that "
+            f"folder to PYTHONPATH"
+        ) from exc
+
+
 def _has_module_hookimpls(module: types.ModuleType, marker: str) -> bool:
     return any(
         isinstance(getattr(value, marker, None), dict)
@@ -208,6 +231,7 @@ __all__ = [
     "canonical",
     "covers",
     "identity",
+    "import_module_plugin",
     "is_file_spec",
     "load_module",
     "load_object",

@@ -197,6 +197,8 @@ class Loading:
                 return resolve(base, where=f"plugin {base!r}", trusted=True), base, None
             except ConfigError as exc:
                 raise PluginLoadError(str(exc)) from exc
+        if "." in base and not any(p.key == normalize_name(base) for p in self.installed()):
+            return files.import_module_plugin(base), base, None  # DESIGN decision 26
         info = self.find(base)
         try:
             loaded = info.entry_point.load()
