@@ -14,13 +14,49 @@ import collections.abc as abc
 import inspect
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hookwise.errors import ConfigError
 
 _SEQUENCES = (list, tuple, abc.Sequence, abc.MutableSequence, abc.Iterable, abc.Collection)
 _MAPPINGS = (dict, abc.Mapping, abc.MutableMapping)
+
+
+@dataclass(frozen=True)
+class KeywordParameters:
+    """What a callable accepts by keyword (see :func:`keyword_parameters`).
+
+    :param names: the parameters that can be passed by keyword, in order (``self`` and ``cls``
+        left out).
+    :param required: those of them without a default.
+    :param var_keyword: whether it also takes ``**kwargs``.
+    """
+
+    names: list[str]
+    required: list[str]
+    var_keyword: bool
+
+
+def keyword_parameters(function: Callable[..., Any]) -> KeywordParameters | None:
+    """The keyword parameters of ``function`` (for a class: give its ``__init__``), or ``None``
+    when it has no readable signature (a builtin), so that the caller decides what that means.
+    """
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    keyword = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", "cls")
+    ]
+    return KeywordParameters(
+        names=[p.name for p in keyword],
+        required=[p.name for p in keyword if p.default is p.empty],
+        var_keyword=any(p.kind is p.VAR_KEYWORD for p in parameters),
+    )
 
 
 def annotations_of(target: Any) -> dict[str, tuple[Any, str]]:
@@ -64,11 +100,8 @@ def annotations_of(target: Any) -> dict[str, tuple[Any, str]]:
 
 
 def _has_var_keyword(function: Any) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.kind == p.VAR_KEYWORD for p in parameters)
+    found = keyword_parameters(function)
+    return found is not None and found.var_keyword
 
 
 def _describe(annotation: Any) -> str:
@@ -164,4 +197,10 @@ def check_param_types(target: Any, params: Mapping[str, Any], plugin: str) -> No
             )
 
 
-__all__ = ["annotations_of", "check_param_types", "matches"]
+__all__ = [
+    "KeywordParameters",
+    "annotations_of",
+    "check_param_types",
+    "keyword_parameters",
+    "matches",
+]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hookwise.errors import ConfigError
+from hookwise.paramcheck import keyword_parameters
 
 TARGET_KEY = "target"
 
@@ -179,23 +180,6 @@ def _is_short_name(value: str) -> bool:
     return ":" not in value and "." not in value
 
 
-def _signature_names(factory: Callable[..., Any]) -> tuple[list[str], bool]:
-    """The keyword names ``factory`` takes, and whether it takes ``**kwargs`` too.
-
-    A callable without a readable signature counts as taking anything.
-    """
-    try:
-        parameters = list(inspect.signature(factory).parameters.values())
-    except (TypeError, ValueError):
-        return [], True
-    accepted = [
-        p.name
-        for p in parameters
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
-    ]
-    return accepted, any(p.kind is p.VAR_KEYWORD for p in parameters)
-
-
 def build(
     spec: Any,
     params: Mapping[str, Any] | None = None,
@@ -268,7 +252,8 @@ def build(
 
     def call(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
         name = getattr(factory, "__name__", repr(factory))
-        accepted, any_keyword = _signature_names(factory)
+        found = keyword_parameters(factory)  # no readable signature: it may take anything
+        accepted, any_keyword = (found.names, found.var_keyword) if found else ([], True)
         unknown = [] if any_keyword else [key for key in kwargs if key not in accepted]
         if unknown:
             candidates = [*accepted, *plugin_params]

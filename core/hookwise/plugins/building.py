@@ -18,6 +18,7 @@ from typing import Any
 from hookwise.callback import Callback
 from hookwise.errors import ConfigError, PluginLoadError
 from hookwise.hookspecs import PROJECT_NAME
+from hookwise.paramcheck import keyword_parameters
 from hookwise.plugins.discovery import InstalledPlugin, normalize_name
 
 logger = logging.getLogger("hookwise")
@@ -68,17 +69,10 @@ def accepted_params(target: Any) -> tuple[list[str], bool]:
     A class that checks its ``**kwargs`` itself (they are not forwarded) says so with the class
     attribute ``accepts_extra_params = True``.
     """
-    function = target.__init__ if inspect.isclass(target) else target
-    try:
-        parameters = list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
+    found = keyword_parameters(target.__init__ if inspect.isclass(target) else target)
+    if found is None:
         return [], True
-    names = [
-        p.name
-        for p in parameters
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", "cls")
-    ]
-    var_keyword = any(p.kind == p.VAR_KEYWORD for p in parameters)
+    names, var_keyword = list(found.names), found.var_keyword
     if inspect.isclass(target) and getattr(target, "accepts_extra_params", False) is True:
         return names, var_keyword
     if inspect.isclass(target) and issubclass(target, Callback) and var_keyword:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -14,6 +13,7 @@ from hookwise import Callback, TrainerState
 from hookwise.callback import default_output_folder
 from hookwise.errors import ConfigError
 from hookwise.hookspecs import MetricLogs
+from hookwise.paramcheck import keyword_parameters
 from hookwise.values import as_scalar
 from torch import nn
 
@@ -149,32 +149,23 @@ class EvaluatorCallback(Callback):
                 f"groundtruth = {{data = 'labels'}}}} naming process_batch's arguments"
             )
         mapping = getattr(self.test_connector, "key_mapping", None)
-        try:
-            parameters = inspect.signature(self.evaluator.process_batch).parameters.values()
-        except (TypeError, ValueError):
+        found = keyword_parameters(self.evaluator.process_batch)
+        if mapping is None or found is None or found.var_keyword:
             return
-        if mapping is None or any(p.kind is p.VAR_KEYWORD for p in parameters):
-            return
-        names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        required = [
-            p.name
-            for p in parameters
-            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
-        extra = [key for key in mapping if key not in names]
-        missing = [name for name in required if name not in mapping]
+        extra = [key for key in mapping if key not in found.names]
+        missing = [name for name in found.required if name not in mapping]
         if extra or missing:
             origin = (
                 "its default test connector" if self.uses_default_connector else "test_connector"
             )
             raise ConfigError(
                 f"plugin 'evaluator': {origin} gives {list(mapping)}, but "
-                f"{type(self.evaluator).__name__}.process_batch takes {names}"
+                f"{type(self.evaluator).__name__}.process_batch takes {found.names}"
                 + (f"; unknown: {extra}" if extra else "")
                 + (f"; missing: {missing}" if missing else "")
                 + ". Set test_connector with one entry per argument, e.g. "
                 + "{"
-                + ", ".join(f"{n} = {{pred = '...'}}" for n in required[:1])
+                + ", ".join(f"{n} = {{pred = '...'}}" for n in found.required[:1])
                 + "}"
             )
 
