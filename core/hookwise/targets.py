@@ -22,6 +22,7 @@ import contextvars
 import difflib
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +81,8 @@ def check_targets(value: Any, *, where: str) -> list[str]:
 
 
 def resolve(path: str, *, where: str = "target", trusted: bool = False) -> Any:
-    """Import ``"package.module:attribute"`` (or ``"package.module.attribute"``) and return it.
+    """Import ``"package.module:attribute"`` (or ``"package.module.attribute"``) and return it
+    (with :func:`pkgutil.resolve_name`; a failure is explained part by part).
 
     While the plugin loader builds a plugin (or a caller uses
     :func:`hookwise.plugins.policy.enforcing`), ``path`` must be on the allow-list, if one is
@@ -102,19 +104,39 @@ def resolve(path: str, *, where: str = "target", trusted: bool = False) -> Any:
     if not module_name or not attribute:
         raise ConfigError(f"{where}: {path!r} is not an import path 'package.module:name'")
     try:
+        return pkgutil.resolve_name(path)
+    except (ImportError, AttributeError, ValueError):
+        pass
+    # Say which part is wrong: the module (not installed?) or a name in it (suggest close
+    # ones). This also resolves module names pkgutil's format refuses but Python imports
+    # (pytest's importlib-mode test modules, named after their folders: 'my-plugin.tests.x').
+    try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(
             f"{where}: cannot import module {module_name!r} of {path!r}: {exc}. Is the package "
             f"installed in this environment?"
         ) from exc
-    obj: Any = module
-    for part in attribute.split("."):
+    return attribute_path(
+        module,
+        attribute,
+        lambda part, hint: ConfigError(
+            f"{where}: {module_name!r} has no attribute {part!r}.{hint}"
+        ),
+    )
+
+
+def attribute_path(obj: Any, dotted: str, error: Callable[[str, str], Exception]) -> Any:
+    """``obj.a.b`` for ``dotted = "a.b"``.
+
+    :param error: builds the exception for a missing part from its name and a hint that
+        suggests close names (``" Did you mean 'Recorder'?"``, or ``""``).
+    """
+    for part in dotted.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_")]
             close = difflib.get_close_matches(part, names, n=3)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise ConfigError(f"{where}: {module_name!r} has no attribute {part!r}.{hint}")
+            raise error(part, f" Did you mean {', '.join(map(repr, close))}?" if close else "")
         obj = getattr(obj, part)
     return obj
 

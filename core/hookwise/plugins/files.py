@@ -22,7 +22,6 @@ folder is not put on ``sys.path``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib.util
 import inspect
@@ -34,6 +33,7 @@ import types
 from typing import Any
 
 from hookwise.errors import PluginLoadError, PluginNotFoundError
+from hookwise.targets import attribute_path
 
 #: The package the files' modules are registered under in ``sys.modules``.
 MODULE_PREFIX = "hookwise_local"
@@ -151,15 +151,11 @@ def load_object(module: types.ModuleType, path: str, obj: str) -> Any:
 
     :raises PluginLoadError: it has no such object (the message suggests close names).
     """
-    value: Any = module
-    for part in obj.split("."):
-        if not hasattr(value, part):
-            names = [n for n in dir(value) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise PluginLoadError(f"plugin file {path!r} has no object {obj!r}.{hint}")
-        value = getattr(value, part)
-    return value
+    return attribute_path(
+        module,
+        obj,
+        lambda _, hint: PluginLoadError(f"plugin file {path!r} has no object {obj!r}.{hint}"),
+    )
 
 
 def import_module_plugin(name: str) -> types.ModuleType:
