@@ -126,9 +126,11 @@ def init_process_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_
         torch.cuda.set_device(device)
     timeout = datetime.timedelta(seconds=timeout_s)
     store, rank, world_size = next(rendezvous("env://", timeout=timeout))
-    # Each group this process creates gets its own key space in the rendezvous store: a group
-    # created after an earlier one was destroyed must not read that one's stale addresses.
-    store = PrefixStore(f"hookwise/{_generation}", store)
+    # Each group gets its own key space in the rendezvous store: a group created after an
+    # earlier one was destroyed, or by workers torchrun restarted (--max-restarts) against the
+    # same store, must not read the stale addresses of the earlier group's processes.
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = PrefixStore(f"hookwise/{attempt}/{_generation}", store)
     _generation += 1
     dist.init_process_group(
         backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout

@@ -1,0 +1,66 @@
+"""A torchrun worker for ``test_elastic.py``: ``torchrun --max-restarts=1 THIS OUT``.
+
+On the first attempt rank 1 fails in a hook at step 2, after the trainer has joined the
+process group; torchrun restarts both workers against the same rendezvous store, and the
+second attempt must join a fresh group (not the stale addresses of the first) and finish.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from hookwise import Callback, Trainer
+from hookwise.distributed import get_rank, get_world_size
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+ATTEMPT = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(4, 2)
+
+    def forward(self, batch: list[torch.Tensor]) -> torch.Tensor:
+        return self.body(batch[0])
+
+
+class FailFirstAttempt(Callback):
+    """Raises on rank 1 at step 2 of the first attempt."""
+
+    def on_train_batch_start(
+        self, trainer_state: Any, model: Any, loss_module: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if ATTEMPT == 0 and get_rank() == 1 and trainer_state["global_step"] == 2:
+            raise RuntimeError("rank 1 fails on the first attempt")
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    data = TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
+    model = Net()
+    trainer = Trainer(
+        device="cpu",
+        output_dir=out / f"attempt{ATTEMPT}",
+        train_dataloader=DataLoader(data, batch_size=4, shuffle=True),
+        callbacks=[FailFirstAttempt()],
+        num_epochs=1,
+    )
+
+    def loss(outputs: torch.Tensor, batch: list[torch.Tensor]) -> torch.Tensor:
+        return nn.functional.cross_entropy(outputs, batch[1])
+
+    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), None, loss)
+    report = {"attempt": ATTEMPT, "world": get_world_size(), "steps": trainer.global_step}
+    (out / f"rank{get_rank()}.json").write_text(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
