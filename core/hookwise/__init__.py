@@ -35,7 +35,7 @@ from hookwise.errors import (
     PluginNotFoundError,
     PluginValidationError,
 )
-from hookwise.hookspecs import HOOK_NAMES, hookimpl, hookspec
+from hookwise.hookspecs import HOOK_NAMES, HOOKS_VERSION, hookimpl, hookspec
 from hookwise.plugins import PluginManager
 from hookwise.state import TrainerState
 
@@ -67,6 +67,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "HOOKS_VERSION",
     "HOOK_NAMES",
     "TRAINER_API_VERSION",
     "Callback",

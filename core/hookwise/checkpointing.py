@@ -33,6 +33,21 @@ FORMAT = "hookwise-checkpoint"
 FORMAT_VERSION = 1
 
 
+def versions() -> dict[str, str | int]:
+    """What a checkpoint records of the software that wrote it: hookwise, the hook
+    specifications, the trainer API for plugins and torch."""
+    import hookwise
+    from hookwise.api import TRAINER_API_VERSION
+    from hookwise.hookspecs import HOOKS_VERSION
+
+    return {
+        "hookwise": hookwise.__version__,
+        "hooks": HOOKS_VERSION,
+        "trainer_api": TRAINER_API_VERSION,
+        "torch": str(torch.__version__),
+    }
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -135,6 +150,7 @@ _ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
     "lr_schedulers": (False, list),
     "plugins": (False, Mapping),
     "plugin_state_versions": (False, Mapping),
+    "versions": (False, Mapping),
     "rng": (False, Mapping),
     "metrics": (False, Mapping),
 }

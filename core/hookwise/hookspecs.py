@@ -50,6 +50,14 @@ Triggers
 ``stages=("val",)`` say when an implementation runs on the trainer's call path; they are
 counted from the trainer's state (``global_step``, ``current_epoch``), so they fire at the same
 steps after a resume. See :class:`HookimplMarker`.
+
+Versions
+--------
+The set of hooks and their arguments is versioned (:data:`HOOKS_VERSION`), as are the trainer
+API for plugins (:data:`hookwise.TRAINER_API_VERSION`) and the checkpoint format
+(:data:`hookwise.checkpointing.FORMAT_VERSION`); checkpoints record all three. A hook or an
+argument is removed or changes meaning only in a new version, after a release in which using it
+warns (``DeprecationWarning``); new hooks and new ``trainer_state`` keys come without one.
 """
 
 from __future__ import annotations
@@ -68,6 +76,9 @@ if TYPE_CHECKING:
     from hookwise.state import TrainerState
 
 PROJECT_NAME = "hookwise"
+
+#: The version of the hook specifications (the hooks, their arguments and their meaning).
+HOOKS_VERSION = 1
 
 #: Marks a hook specification of the ``hookwise`` project.
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)

@@ -32,7 +32,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger("hookwise")
 
 #: What ``save_checkpoint(path, weights_only=True)`` keeps of a checkpoint.
-WEIGHTS_ONLY_KEYS = ("format", "format_version", "epoch", "global_step", "seed", "model", "metrics")
+WEIGHTS_ONLY_KEYS = (
+    "format",
+    "format_version",
+    "versions",
+    "epoch",
+    "global_step",
+    "seed",
+    "model",
+    "metrics",
+)
 
 
 def checkpoint_state(
@@ -49,6 +58,7 @@ def checkpoint_state(
     return {
         "format": checkpointing.FORMAT,
         "format_version": checkpointing.FORMAT_VERSION,
+        "versions": checkpointing.versions(),
         **position.state(),
         "seed": seed,
         "model": unwrap_model(model).state_dict(),

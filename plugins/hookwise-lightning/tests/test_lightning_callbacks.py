@@ -301,11 +301,12 @@ def test_model_checkpoint_weights_only_and_every_n_steps(tmp_path: Path) -> None
     assert set(saved) == {
         "format",
         "format_version",
+        "versions",
         "epoch",
         "global_step",
         "seed",
         "model",
-        ("metrics"),
+        "metrics",
     }
 
 
