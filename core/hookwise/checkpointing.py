@@ -200,9 +200,11 @@ def _refused(file: Path, exc: Exception) -> str:
     found = re.search(r"GLOBAL ([\w.]+)", text)
     if found:
         return (
-            f"checkpoint {str(file)!r} was not written by hookwise: it holds a pickled Python "
-            f"object ({found.group(1)}). hookwise loads only tensors and plain values, so that "
-            f"loading a file never runs code from it; save the object's state_dict() instead."
+            f"checkpoint {str(file)!r} holds a pickled Python object ({found.group(1)}), which "
+            f"a safe load refuses: hookwise loads only tensors and plain values, so that loading "
+            f"a file never runs code from it. A file from another program: save the object's "
+            f"state_dict() instead; a file from an older hookwise: a plugin's state held that "
+            f"object (hookwise now checks plugin state when it saves)."
         )
     operand = re.search(r"Unsupported operand[^\n]*", text)
     reason = operand.group(0) if operand else text.strip().splitlines()[0] if text else ""

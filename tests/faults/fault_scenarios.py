@@ -214,6 +214,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         "The same promise: last.ckpt (or the newest complete file) survives and resumes.",
     ),
     Scenario(
+        "ckpt.plugin-state-types",
+        "ckpt",
+        "A plugin's state_dict() holds numpy scalars and arrays, a pathlib.Path, or a datetime; "
+        "or an older checkpoint holds a numpy value in a plugin's state.",
+        "Numpy scalars and arrays and paths are converted when the checkpoint is saved (to "
+        "Python numbers, tensors, strings), so the run resumes; a value a safe load cannot read "
+        "(a datetime) is a CheckpointError at save time naming the plugin, the value, where it "
+        "sits in the state and the fix, and no checkpoint is written. Loading a file that holds "
+        "such a value says which object a safe load refuses, not that hookwise did not write "
+        "it.",
+    ),
+    Scenario(
         "ckpt.no-last",
         "ckpt",
         "resume_from='last' where the output folder has no checkpoint.",

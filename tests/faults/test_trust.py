@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 from faultkit import CLI_CONFIG, HERE, ChildRun, fit, make_trainer
-from hookwise import CheckpointError, PluginManager
+from hookwise import Callback, CheckpointError, PluginManager
 from hookwise.checkpointing import atomic_save
 from hookwise.cli import main
 from hookwise.errors import ConfigError
@@ -324,3 +324,92 @@ def test_a_running_run_is_locked_and_a_killed_one_is_not(
     assert code == 0, err
     assert f"--resume last: {run / 'checkpoints' / 'last.ckpt'} (step 3, epoch 0)" in err, err
     assert run_dirs(out) == [run]
+
+
+# -- plugin state is checked when it is saved --------------------------------------------------
+
+
+class Stateful(Callback):
+    """Keeps ``state`` as its state; records what ``load_state_dict`` received."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        super().__init__()
+        self.state, self.loaded = state, None
+
+    def on_train_epoch_start(self, trainer_state: Any, model: Any, loss_module: Any) -> None:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.state
+
+    def load_state_dict(self, state_dict: Any) -> None:
+        self.loaded = state_dict
+
+
+@pytest.mark.fault("ckpt.plugin-state-types")
+def test_plugin_state_is_converted_or_refused_when_saved(tmp_path: Path) -> None:
+    import numpy as np
+
+    state = {
+        "lr": np.float64(0.5),
+        "seen": np.int64(3),
+        "flag": np.bool_(True),
+        "history": np.array([1.0, 2.0]),
+        "out": Path("a") / "b",
+        "nested": [{"x": np.float32(2.0)}],
+    }
+    pm = PluginManager()
+    pm.enable("checkpoint")
+    fit(make_trainer(tmp_path / "run", plugins=pm, callbacks=[Stateful(state)], epochs=1))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    resumed = Stateful({})
+    pm = PluginManager()
+    pm.enable("checkpoint")
+    fit(make_trainer(tmp_path / "run", plugins=pm, callbacks=[resumed], epochs=2), resume_from=last)
+    loaded = resumed.loaded
+    assert loaded is not None
+    assert loaded["lr"] == 0.5 and type(loaded["lr"]) is float
+    assert loaded["seen"] == 3 and type(loaded["seen"]) is int
+    assert loaded["flag"] is True
+    assert torch.equal(loaded["history"], torch.tensor([1.0, 2.0], dtype=torch.float64))
+    assert loaded["out"] == str(Path("a") / "b")
+    assert loaded["nested"] == [{"x": 2.0}]
+
+    # A value that cannot be saved so that it loads: refused at save time, nothing written.
+    import datetime
+
+    pm = PluginManager()
+    pm.enable("checkpoint")
+    when = {"started": datetime.datetime(2024, 5, 1, 12, 30)}
+    trainer = make_trainer(tmp_path / "bad", plugins=pm, callbacks=[Stateful(when)], epochs=1)
+    with pytest.raises(CheckpointError) as info:
+        fit(trainer)
+    message = str(info.value)
+    assert "plugin 'Stateful': its state_dict() holds datetime.datetime(2024, 5, 1" in message
+    assert "at state['started'], a datetime.datetime" in message and ".isoformat()" in message
+    assert not list((tmp_path / "bad").rglob("*.ckpt"))
+
+
+@pytest.mark.fault("ckpt.plugin-state-types")
+def test_a_checkpoint_holding_a_numpy_value_says_what_is_wrong(tmp_path: Path) -> None:
+    import numpy as np
+    from hookwise.checkpointing import FORMAT, FORMAT_VERSION, load_checkpoint
+
+    path = tmp_path / "old.ckpt"
+    torch.save(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "epoch": 0,
+            "global_step": 1,
+            "model": {},
+            "plugins": {"mine": {"lr": np.float64(0.5)}},
+        },
+        path,
+    )
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "holds a pickled Python object (numpy" in message, message
+    assert "not written by hookwise" not in message
+    assert "a plugin's state held that object" in message

@@ -78,8 +78,15 @@ class PluginState:
                 yield name, plugin
 
     def state_dict(self) -> dict[str, Any]:
-        """Every plugin's ``state_dict()``, under its name."""
-        return {name: plugin.state_dict() for name, plugin in self.plugins_with_state()}
+        """Every plugin's ``state_dict()``, under its name, checked (and converted where it
+        can be) so that a safe load reads it back (:func:`hookwise.statecheck.checked_state`).
+        """
+        from hookwise.statecheck import checked_state
+
+        return {
+            name: checked_state(name, plugin.state_dict())
+            for name, plugin in self.plugins_with_state()
+        }
 
     def state_versions(self) -> dict[str, int]:
         """The state version of every plugin with state (see :func:`state_version`)."""
