@@ -15,8 +15,8 @@ no step synchronises host and device. Two ways to get floats from them:
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 #: What :class:`LazyFloats` caches once its values are read.
 _Floats = dict[str, Any]
@@ -67,15 +67,24 @@ def as_scalar(value: Any) -> Any:
 
 
 def _read(raw: Mapping[str, Any]) -> _Floats:
-    """``raw``'s values with every tensor as a float (one transfer per device); other values
-    as they are."""
+    """``raw``'s values with every tensor as the number ``.item()`` gives (vis4d's values):
+    a CPU tensor directly, the tensors of another device in one transfer per device; other
+    values as they are."""
     import torch
 
-    keys = [k for k, v in raw.items() if isinstance(v, torch.Tensor)]
     read = dict(raw)
-    if keys:
-        for key, number in zip(keys, to_floats([raw[k] for k in keys]), strict=True):
-            read[key] = number
+    by_device: dict[torch.device, list[str]] = {}
+    for key, value in raw.items():
+        if isinstance(value, torch.Tensor):
+            if value.device.type == "cpu":
+                read[key] = value.item()
+            else:
+                by_device.setdefault(value.device, []).append(key)
+    for keys in by_device.values():
+        numbers = to_floats([raw[k] for k in keys])
+        for key, number in zip(keys, numbers, strict=True):
+            value = raw[key]
+            read[key] = number if value.is_floating_point() else int(number)
     return read
 
 
@@ -97,11 +106,12 @@ class LazyFloats(dict[str, float]):
     :func:`tensors` returns the values as they came (tensors stay tensors), without converting.
     """
 
-    __slots__ = ("_floats",)
+    #: The values as read, once read (no ``__init__``: creating one costs what a dict's does).
+    _floats: _Floats | None = None
 
-    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), /) -> None:
-        super().__init__(values)
-        self._floats: _Floats | None = None
+    if TYPE_CHECKING:  # what it is built from: values that may be tensors
+
+        def __init__(self, values: Mapping[str, Any] = ..., /) -> None: ...
 
     # -- reading --------------------------------------------------------------------------------
 
