@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-import torch
 from torch import Tensor, nn
 from typing_extensions import NotRequired
 
@@ -91,11 +90,9 @@ class LossModule(nn.Module):
                 f"LossModule: no loss left to sum (values {list(values)}, excluded "
                 f"{self.exclude_attributes})"
             )
-        total = (
-            included[0]
-            if len(included) == 1
-            else torch.stack([v.reshape(()) for v in included]).sum()
-        )
+        total = included[0]
+        for value in included[1:]:  # added in order, as vis4d's sum(): the same float32 bits
+            total = total + value
         metrics = LazyFloats({k: v.detach() for k, v in values.items()})
         metrics["loss"] = total.detach()
         return total, metrics

@@ -56,6 +56,8 @@ def test_vis4d_loss_module_test_passes_every_time() -> None:
         differing += metrics["loss"] != expected
         assert type(metrics["loss"]) is float
         assert metrics["loss"] == total_loss.item()  # .item() of the float32 total, exactly
+        terms = [torch.mul(0.7, torch.nn.MSELoss()(x, y)), torch.mul(0.3, torch.nn.L1Loss()(x, y))]
+        assert total_loss.item() == sum(terms).item()  # vis4d's sum(), to the last bit
         assert metrics == {"MSELoss": metrics["MSELoss"], "L1Loss": metrics["L1Loss"], **metrics}
     assert differing > 0  # the repetition did reach values that differ in the last bits
 
