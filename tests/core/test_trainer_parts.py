@@ -262,3 +262,31 @@ def test_an_error_in_on_exception_never_hides_the_error(caplog: pytest.LogCaptur
     assert seen == [True]
     assert "plugin 'broken' failed in hook 'on_exception' while handling ValueError" in caplog.text
     assert any("the run failed at" in note for note in getattr(error, "__notes__", []))
+
+
+class _WorkerSeed(torch.utils.data.Dataset[int]):
+    """Each item is the seed of the DataLoader worker process that loads it."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> int:
+        info = torch.utils.data.get_worker_info()
+        assert info is not None
+        return int(info.seed)
+
+
+def _worker_seeds(rank: int) -> list[int]:
+    loader = DataLoader(_WorkerSeed(), batch_size=1, num_workers=2)
+    seed_loader(loader, 7, 0, rank)
+    return sorted({int(batch) for batch in loader})
+
+
+def test_loader_worker_seeds_differ_across_ranks_and_repeat_per_rank() -> None:
+    rank0, rank1 = _worker_seeds(0), _worker_seeds(1)
+    assert len(rank0) == len(rank1) == 2  # one seed per worker
+    assert set(rank0).isdisjoint(rank1)  # random augmentations differ across ranks
+    assert _worker_seeds(1) == rank1  # and repeat with the same seed
+    one_process = DataLoader(_WorkerSeed(), batch_size=1, num_workers=2)
+    seed_loader(one_process, 7, 0)
+    assert sorted({int(batch) for batch in one_process}) == rank0

@@ -76,7 +76,7 @@ class EvaluationLoop:
             trainer._logs.ignore("on_test_epoch_start", ignored)
         pass_state = trainer.get_state()  # copied for each batch hook (see FitLoop)
         for loader_idx, loader in enumerate(loaders):
-            seed_loader(loader, seed, -1 - loader_idx)
+            seed_loader(loader, seed, -1 - loader_idx, trainer._strategy.rank)
             for batch_idx, batch in enumerate(loader):
                 if move:
                     batch = to_device(batch, device)

@@ -137,7 +137,7 @@ class FitLoop:
         if ignored:
             trainer._logs.ignore("on_train_epoch_start", ignored)
         model.train()
-        seed_loader(loader, trainer._seed_or_zero(), position.epoch)
+        seed_loader(loader, trainer._seed_or_zero(), position.epoch, trainer._strategy.rank)
         iterator = iter(loader)
         for _ in range(start):
             next(iterator)

@@ -70,9 +70,15 @@ def derive_seed(seed: int, *parts: int) -> int:
     return value & 0x7FFFFFFFFFFFFFFF
 
 
-def seed_loader(loader: DataLoader[Any], seed: int, epoch: int) -> None:
+def seed_loader(loader: DataLoader[Any], seed: int, epoch: int, rank: int = 0) -> None:
     """Give the loader generators seeded from (seed, epoch), so data order depends on
-    nothing else (evaluation passes never shift the training order)."""
+    nothing else (evaluation passes never shift the training order).
+
+    The loader's own generator, which draws the base seed of its worker processes, also
+    depends on ``rank``: the workers of different ranks get different seeds (random
+    augmentations differ across ranks), while each rank's are the same in every run with the
+    same seed. Rank 0's seeds are those of a one-process run.
+    """
     sampler = loader.sampler
     if isinstance(sampler, DistributedSampler):
         sampler.set_epoch(epoch)
@@ -81,7 +87,8 @@ def seed_loader(loader: DataLoader[Any], seed: int, epoch: int) -> None:
         generator.manual_seed(derive_seed(seed, epoch, 1))
         sampler.generator = generator
     loader_generator = torch.Generator()
-    loader_generator.manual_seed(derive_seed(seed, epoch, 2))
+    parts = (epoch, 2) if rank == 0 else (epoch, 2, rank)
+    loader_generator.manual_seed(derive_seed(seed, *parts))
     loader.generator = loader_generator
 
 
