@@ -25,6 +25,7 @@ Importing this module does not import torch.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -230,6 +231,20 @@ class TrainerAPI(Protocol):
         ...
 
 
+def deprecated(what: str, instead: str, *, removed_in_api: int = TRAINER_API_VERSION + 1) -> None:
+    """Warn that ``what`` is deprecated: it still works in this version and goes in version
+    ``removed_in_api`` of the trainer API; ``instead`` says what to use.
+
+    :raises DeprecationWarning: as a warning (an error where warnings are errors, as in tests).
+    """
+    warnings.warn(
+        f"{what} is deprecated and goes in trainer API version {removed_in_api} (this is "
+        f"version {TRAINER_API_VERSION}); use {instead}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 def trainer_api(trainer_state: Mapping[str, Any]) -> TrainerAPI:
     """The trainer running this hook (``trainer_state["trainer"]``).
 
@@ -249,4 +264,11 @@ def trainer_api(trainer_state: Mapping[str, Any]) -> TrainerAPI:
     return trainer  # type: ignore[no-any-return]
 
 
-__all__ = ["TRAINER_API_VERSION", "LogListener", "Stage", "TrainerAPI", "trainer_api"]
+__all__ = [
+    "TRAINER_API_VERSION",
+    "LogListener",
+    "Stage",
+    "TrainerAPI",
+    "deprecated",
+    "trainer_api",
+]

@@ -217,3 +217,15 @@ def test_save_checkpoint_weights_only_keeps_the_weights(
 def test_trainer_api_names_the_fix_when_a_state_has_no_trainer() -> None:
     with pytest.raises(HookwiseError, match=r"no 'trainer'.*trainer_state.get\('trainer'\)"):
         trainer_api({"global_step": 0})
+
+
+def test_log_listeners_is_deprecated_for_the_api_methods(tmp_path: Path) -> None:
+    trainer = Trainer(device="cpu", output_dir=tmp_path / "run")
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"Trainer.log_listeners is deprecated and goes in trainer API version 2 "
+        r"\(this is version 1\); use trainer_state\['trainer'\].add_log_listener",
+    ):
+        listeners = trainer.log_listeners
+    trainer.add_log_listener(print)
+    assert listeners == [print]

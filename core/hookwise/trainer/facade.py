@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from hookwise import distributed, settings
-from hookwise.api import Stage
+from hookwise.api import Stage, deprecated
 from hookwise.errors import ConfigError
 from hookwise.plugins import HookFailure, PluginManager
 from hookwise.state import TrainerState
@@ -254,9 +254,12 @@ class Trainer(  # type: ignore[misc]
 
     @property
     def log_listeners(self) -> list[Callable[[Mapping[str, Any]], None]]:
-        """Functions called with each merge of logs (prefixed names -> numbers or detached
-        0-d tensors, as logged) right after it (see
-        :meth:`~hookwise.TrainerAPI.add_log_listener`)."""
+        """Deprecated (trainer API 1): the list of log listeners; use
+        :meth:`~hookwise.TrainerAPI.add_log_listener` and ``remove_log_listener``."""
+        deprecated(
+            "Trainer.log_listeners",
+            "trainer_state['trainer'].add_log_listener(f) / remove_log_listener(f)",
+        )
         return self._logs.listeners
 
     def validates_after_epoch(self, epoch: int) -> bool:

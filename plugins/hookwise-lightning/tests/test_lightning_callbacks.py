@@ -125,15 +125,16 @@ def _halving(optimizer: torch.optim.Optimizer) -> Any:
 
 
 class LogListener(Callback):
-    """Keeps every merged log hookwise hands its logging plugin (``Trainer.log_listeners``)."""
+    """Keeps every merged log hookwise hands its logging plugin (a trainer API log listener)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.logged: list[dict[str, float]] = []
 
     def on_fit_start(self, trainer_state: Any, model: Any) -> None:
-        listeners = trainer_state["train_module"].log_listeners
-        listeners.append(lambda logs: self.logged.append({k: float(v) for k, v in logs.items()}))
+        trainer_state["trainer"].add_log_listener(
+            lambda logs: self.logged.append({k: float(v) for k, v in logs.items()})
+        )
 
 
 @pytest.mark.parametrize(

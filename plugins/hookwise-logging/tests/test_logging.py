@@ -40,9 +40,8 @@ class LogSpy(Callback):
         self.trainer: Any = None
 
     def on_fit_start(self, trainer_state: Any, model: torch.nn.Module) -> None:
-        self.trainer = trainer = trainer_state["train_module"]
-        if self._listen not in trainer.log_listeners:
-            trainer.log_listeners.append(self._listen)
+        self.trainer = trainer = trainer_state["trainer"]
+        trainer.add_log_listener(self._listen)
 
     def _listen(self, logs: Mapping[str, Any]) -> None:
         for key, value in logs.items():

@@ -23,12 +23,12 @@ class LogSpy(Callback):
         self.applied: dict[int, float] = {}
 
     def on_fit_start(self, trainer_state: Any, model: torch.nn.Module) -> None:
-        trainer = trainer_state["train_module"]
+        trainer = trainer_state["trainer"]
 
         def listen(logs: Mapping[str, Any]) -> None:
             self.logs.append((trainer.global_step, {k: float(v) for k, v in logs.items()}))
 
-        trainer.log_listeners.append(listen)
+        trainer.add_log_listener(listen)
 
     def on_before_optimizer_step(self, trainer_state: Any, model: Any, optimizer: Any) -> None:
         # the learning rate this step applies, seen independently of the plugin

@@ -33,9 +33,8 @@ class LogSpy:
 
     @hookimpl
     def on_fit_start(self, trainer_state: Any) -> None:
-        self.trainer = trainer_state["train_module"]
-        if self._listen not in self.trainer.log_listeners:
-            self.trainer.log_listeners.append(self._listen)
+        self.trainer = trainer_state["trainer"]
+        self.trainer.add_log_listener(self._listen)
 
     def _listen(self, logs: Mapping[str, Any]) -> None:
         for key, value in logs.items():
