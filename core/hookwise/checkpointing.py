@@ -14,6 +14,7 @@ fsynced and renamed over the target, so a process killed mid-write leaves the pr
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import random
@@ -105,10 +106,24 @@ def check_checkpoint(path: str | os.PathLike[str]) -> None:
     _read(Path(path), "cpu", verify=False)
 
 
+def _not_a_file(file: Path) -> str:
+    """Why ``file`` is no file to read: missing, a folder, or a broken symbolic link."""
+    try:
+        os.stat(file)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link that loops (a link in its chain points back into it)"
+        if file.is_symlink():
+            return f"is a symbolic link to {os.readlink(file)!r}, which does not exist"
+        return "does not exist"
+    return "is not a file"
+
+
 def _read(file: Path, map_location: Any, *, verify: bool) -> dict[str, Any]:
     if not file.is_file():
-        what = "is not a file" if file.exists() else "does not exist"
-        raise CheckpointError(f"checkpoint {str(file)!r} {what}; give the path of a .ckpt file")
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} {_not_a_file(file)}; give the path of a .ckpt file"
+        )
     if verify:
         _verify_archive(file)
     # mmap needs torch's zip format; anything else is read (and refused) in full

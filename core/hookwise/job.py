@@ -22,6 +22,7 @@ and :func:`job_allow_list` is the list the job is built under.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +135,7 @@ def build_job(job: Mapping[str, Any], *, train: bool = True) -> Job:
 
     :raises ConfigError: naming the section whose callable failed or returned the wrong thing.
     """
+    check_job_numbers(job)
     model = build_model(job)
     data = job.get("data") or {}
     if not data:
@@ -196,11 +198,33 @@ def job_allow_list(allowed: Sequence[str] | None) -> AllowList | None:
     return AllowList(tuple(allowed), implicit=default_job_targets())
 
 
-def check_job_allowed(job: Mapping[str, Any], allowed: Sequence[str] | None) -> None:
-    """Check every ``target`` of the job against the allow-list, importing nothing.
+def check_job_numbers(job: Mapping[str, Any]) -> None:
+    """Refuse a NaN anywhere in the job's tables (``lr = nan`` trains nothing, silently).
 
+    :raises ConfigError: naming the key.
+    """
+
+    def visit(value: Any, where: str) -> None:
+        if isinstance(value, float) and math.isnan(value):
+            raise ConfigError(f"{where} is nan, which is no usable value; give a number")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                visit(item, f"{where}.{key}" if where else f"[{key}]")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, f"{where}[{index}]")
+
+    visit({k: v for k, v in job.items() if v is not None}, "")
+
+
+def check_job_allowed(job: Mapping[str, Any], allowed: Sequence[str] | None) -> None:
+    """Check the job's values (:func:`check_job_numbers`) and every ``target`` of the job
+    against the allow-list, importing nothing.
+
+    :raises ConfigError: a NaN value.
     :raises PluginBlockedError: naming the first target that is not allowed and what to add.
     """
+    check_job_numbers(job)
     allow = job_allow_list(allowed)
     if allow is None:
         return
@@ -214,6 +238,7 @@ __all__ = [
     "build_loss",
     "build_model",
     "check_job_allowed",
+    "check_job_numbers",
     "default_job_targets",
     "job_allow_list",
     "job_targets",

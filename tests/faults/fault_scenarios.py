@@ -85,6 +85,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         "other on_exception implementations still run.",
     ),
     Scenario(
+        "policy.system-exit",
+        "policy",
+        "A plugin calls sys.exit(0) (raises SystemExit) in the middle of `hookwise fit`, under "
+        "on_error='raise' or 'warn'.",
+        "Never a silent success: on_exception(fatal=True) runs (emergency checkpoint), run.json "
+        "says failed, and the command exits with an error naming where SystemExit was raised "
+        "and how a plugin stops a run (request_stop).",
+    ),
+    Scenario(
         "policy.cli",
         "policy",
         "`hookwise fit -p NAME:on_error=warn` with a failing plugin.",
@@ -226,6 +235,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "it.",
     ),
     Scenario(
+        "ckpt.symlink-loop",
+        "ckpt",
+        "The checkpoint given is a symbolic link that loops, or one whose target is missing.",
+        "CheckpointError saying that it is a looping link (or naming the missing target), not "
+        "that the file does not exist.",
+    ),
+    Scenario(
         "ckpt.no-last",
         "ckpt",
         "resume_from='last' where the output folder has no checkpoint.",
@@ -326,6 +342,27 @@ SCENARIOS: tuple[Scenario, ...] = (
         "value, a non-string key, a tensor of several elements, a bool).",
         "Under on_error='raise': TypeError naming the plugin, the hook and the key. Under 'warn' "
         "or 'disable': the policy applies, the bad result is dropped, training goes on.",
+    ),
+    Scenario(
+        "input.block-twice",
+        "input",
+        "`-p no:no:logging` (no: given twice).",
+        "ConfigError naming the spec and the spelling meant (no:logging), instead of blocking a "
+        "plugin called 'no:logging' and loading logging.",
+    ),
+    Scenario(
+        "input.config-values",
+        "input",
+        "A config with lr = nan in [optimizer] (any NaN in the job's tables), or epochs = -5.",
+        "ConfigError naming the key and what is allowed, with and without --dry-run, before a "
+        "run folder exists (no run.json left at 'running').",
+    ),
+    Scenario(
+        "input.toml-encoding-depth",
+        "input",
+        "A config saved with a UTF-8 byte-order mark; a config nested thousands of levels deep.",
+        "The byte-order mark is skipped and the config is read; deep nesting is an error naming "
+        "the file and what is wrong, not a bare RecursionError.",
     ),
     # -- property-based ----------------------------------------------------------------------
     Scenario(

@@ -22,7 +22,7 @@ from hookwise.cli.outputs import (
 )
 from hookwise.cli.parser import _trainer_flag_kwargs
 from hookwise.cli.run_config import job_enforcing, plugin_manager, resolve, trainer_kwargs
-from hookwise.errors import ConfigError
+from hookwise.errors import ConfigError, HookwiseError
 
 if TYPE_CHECKING:
     from hookwise.config import RunConfig
@@ -132,6 +132,8 @@ def _fit_in_group(
     except TrainingInterrupted as exc:
         status = "interrupted"
         return interrupted_status(exc)
+    except SystemExit as exc:  # sys.exit() in a plugin or the job's code: never a success
+        raise exit_inside_fit(exc) from exc
     finally:
         finish_run(folder, status, trainer.metrics, **info)
     if distributed.is_rank_zero():
@@ -140,4 +142,24 @@ def _fit_in_group(
     return EXIT_OK
 
 
-__all__ = ["cmd_fit", "interrupted_status", "seed_before_building"]
+def exit_inside_fit(exc: SystemExit) -> HookwiseError:
+    """The error for a ``SystemExit`` raised inside ``fit`` (a plugin or the job's code called
+    ``sys.exit()``): the run failed, whatever the exit code; it names where it was raised."""
+    import os
+    import traceback
+
+    import pluggy
+
+    import hookwise
+
+    ours = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (hookwise, pluggy))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(ours)]
+    where = f" in {frames[-1].filename}:{frames[-1].lineno} ({frames[-1].name})" if frames else ""
+    return HookwiseError(
+        f"SystemExit({exc.code!r}) was raised during fit{where}: the run did not finish and "
+        f"counts as failed. A plugin ends a run with trainer_state['trainer'].request_stop("
+        f"reason), or by raising an exception (its error policy then applies)"
+    )
+
+
+__all__ = ["cmd_fit", "exit_inside_fit", "interrupted_status", "seed_before_building"]

@@ -234,6 +234,11 @@ def parse_plugin_option(text: str, *, source: str = "-p") -> PluginOption:
     if stripped.startswith("no:") or stripped == "no":
         if match:
             raise ConfigError(f"{where}: 'no:NAME' blocks a plugin and takes no parameters")
+        if stripped[3:].strip().startswith("no:"):
+            raise ConfigError(
+                f"{where}: 'no:' is given twice; block a plugin with one: "
+                f"no:{stripped[3:].strip()[3:]}"
+            )
         return PluginBlock(check_plugin_name(stripped[3:], where), source)
     name = check_plugin_name(name_part, where)
     params = _parse_params(params_part, where) if match else {}

@@ -39,7 +39,7 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a byte-order mark is not TOML
     except FileNotFoundError:
         raise ConfigError(f"config file {str(file)!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -53,6 +53,11 @@ def loads_toml(text: str, filename: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_error_message(exc, text, filename)) from exc
+    except RecursionError:
+        raise ConfigError(
+            f"{filename}: invalid TOML: arrays or tables are nested too deeply to read; "
+            f"a config needs a few levels at most"
+        ) from None
 
 
 def _error_position(exc: tomllib.TOMLDecodeError, text: str) -> tuple[str, int | None, int | None]:
