@@ -78,6 +78,7 @@ def test_default_fit_trains_digits_and_test_last_evaluates_it(tmp_path: Path) ->
     assert len(run_dirs(tmp_path / "hookwise-runs")) == 2  # the test has its own folder
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_resolved_config_and_hook_order(tmp_path: Path) -> None:
     result = run_hookwise(
         "fit",
@@ -113,6 +114,7 @@ def test_dry_run_prints_the_resolved_config_and_hook_order(tmp_path: Path) -> No
 # -- configs and precedence, end to end -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_precedence_defaults_config_environment_command_line(tmp_path: Path) -> None:
     config = tmp_path / "job.toml"
     config.write_text(
@@ -157,6 +159,7 @@ def test_precedence_defaults_config_environment_command_line(tmp_path: Path) -> 
 # -- resume, weights and signals --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigterm_ends_with_128_plus_signal_and_the_run_resumes(
     tmp_path: Path, tiny_config: Path
 ) -> None:
@@ -190,6 +193,7 @@ def test_sigterm_ends_with_128_plus_signal_and_the_run_resumes(
     assert json.loads((run / "run.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_weights_for_test_and_fit(tmp_path: Path, tiny_config: Path) -> None:
     env = {"HOOKWISE_PLUGINS": "no:logging"}
     fit = run_hookwise("fit", tiny_config, cwd=tmp_path, env=env)

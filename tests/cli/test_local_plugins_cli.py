@@ -8,6 +8,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
 from clikit import TINY_CONFIG, explain, run_hookwise
 
 NO_DEFAULTS = {"HOOKWISE_DISABLE_PLUGIN_AUTOLOAD": "1"}
@@ -51,6 +52,7 @@ def _project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_fit_runs_a_plugin_from_a_file(tmp_path: Path) -> None:
     project = _project(tmp_path)
     fit = run_hookwise(
@@ -61,6 +63,7 @@ def test_fit_runs_a_plugin_from_a_file(tmp_path: Path) -> None:
     assert not (project / "validations.txt").exists()  # only the object named
 
 
+@pytest.mark.slow
 def test_a_plugins_file_named_in_the_config_and_blocked_by_path(tmp_path: Path) -> None:
     project = _project(tmp_path)
     configs = project / "configs"
@@ -85,6 +88,7 @@ def test_a_plugins_file_named_in_the_config_and_blocked_by_path(tmp_path: Path) 
     assert "#   on_fit_end: local/marks.py:Mark\n" in dry.stdout
 
 
+@pytest.mark.slow
 def test_the_allow_list_names_files_by_path(tmp_path: Path) -> None:
     project = _project(tmp_path)
     env = {**NO_DEFAULTS, "HOOKWISE_ALLOWED_PLUGINS": "./local/marks.py:Mark"}
@@ -96,6 +100,7 @@ def test_the_allow_list_names_files_by_path(tmp_path: Path) -> None:
     assert allowed.returncode == 0, explain(allowed)
 
 
+@pytest.mark.slow
 def test_plugins_lists_the_config_s_local_plugins_with_their_paths(tmp_path: Path) -> None:
     project = _project(tmp_path)
     text = '[plugins."local/marks.py:Mark"]\nlabel = "x"\n\n' + TINY_CONFIG

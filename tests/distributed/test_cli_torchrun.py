@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from torchrun_kit import CLI_CONFIG, HERE, finish, start
 
-pytestmark = pytest.mark.slow
+# the module's tests read one launch (a module fixture): --dist loadgroup keeps them together
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("torchrun-cli")]
 
 
 @dataclass

@@ -63,7 +63,8 @@ def worker() -> ModuleType:
     return dist_worker
 
 
-pytestmark = pytest.mark.slow
+# the module's tests read one launch (a module fixture): --dist loadgroup keeps them together
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("torchrun-launch")]
 
 
 def test_fit_runs_ddp_on_sharded_training_data(launch: Launch, worker: ModuleType) -> None:

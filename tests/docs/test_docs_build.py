@@ -11,6 +11,9 @@ pytest.importorskip("myst_parser", reason="building the docs needs the docs extr
 
 from docskit import DocsBuild
 
+# the Sphinx build (a session fixture), shared with test_hook_reference: slow, built by one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-build")]
+
 
 def test_sphinx_build_has_no_warnings(docs_build: DocsBuild) -> None:
     assert docs_build.returncode == 0, (

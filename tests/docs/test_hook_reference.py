@@ -58,6 +58,8 @@ def _entry(page: str, hook: str) -> str:
     return page[start : end if end != -1 else len(page)]
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("docs-build")  # the build test_docs_build.py checks, built once
 @pytest.mark.parametrize("hook", HOOK_NAMES)
 def test_built_reference_documents_every_hook(docs_build: DocsBuild, hook: str) -> None:
     assert docs_build.returncode == 0, "the docs build failed; see test_docs_build"

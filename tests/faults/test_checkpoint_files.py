@@ -233,6 +233,7 @@ def _uninterrupted(tmp_path: Path, epochs: int) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters()]
 
 
+@pytest.mark.slow
 @pytest.mark.fault("ckpt.sigkill-mid-write")
 def test_sigkill_while_writing_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
     work = tmp_path / "child"
@@ -263,6 +264,7 @@ def test_sigkill_while_writing_leaves_the_previous_checkpoint(tmp_path: Path) ->
         assert torch.equal(mine.detach(), straight)
 
 
+@pytest.mark.slow
 @pytest.mark.fault("ckpt.sigkill-checkpoint-plugin")
 def test_sigkill_while_the_checkpoint_plugin_writes(tmp_path: Path) -> None:
     run = tmp_path / "child" / "run"

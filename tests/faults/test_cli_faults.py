@@ -58,6 +58,7 @@ def _only_run(output: Path) -> Path:
     return runs[0]
 
 
+@pytest.mark.slow
 @pytest.mark.fault("signal.cli")
 def test_ctrl_c_from_outside_ends_hookwise_fit_with_130(tmp_path: Path, config: Path) -> None:
     command = [
@@ -87,6 +88,7 @@ def test_ctrl_c_from_outside_ends_hookwise_fit_with_130(tmp_path: Path, config: 
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
 
 
+@pytest.mark.slow
 @pytest.mark.fault("policy.cli")
 def test_on_error_on_the_command_line(tmp_path: Path, config: Path) -> None:
     tolerated = _hookwise(
@@ -115,6 +117,7 @@ def test_on_error_on_the_command_line(tmp_path: Path, config: Path) -> None:
     assert load_checkpoint(run / "checkpoints" / "emergency.ckpt")["global_step"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.fault("load.allow-list-config")
 def test_a_config_allow_list_refuses_other_plugins(tmp_path: Path, config: Path) -> None:
     # The job's own targets (faultkit:TinyModel, torch.optim:SGD...) must be allowed too.
@@ -129,6 +132,7 @@ def test_a_config_allow_list_refuses_other_plugins(tmp_path: Path, config: Path)
     )
 
 
+@pytest.mark.slow
 @pytest.mark.fault("load.disable-autoload")
 def test_autoload_off_runs_only_named_plugins(tmp_path: Path, config: Path) -> None:
     result = _hookwise(
@@ -142,6 +146,7 @@ def test_autoload_off_runs_only_named_plugins(tmp_path: Path, config: Path) -> N
     assert "accuracy" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.fault("input.config-wrong-type")
 def test_config_values_of_the_wrong_type(tmp_path: Path, config: Path) -> None:
     config.write_text(CLI_CONFIG.replace("epochs = 2", 'epochs = "three"'), encoding="utf-8")

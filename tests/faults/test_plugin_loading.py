@@ -81,6 +81,11 @@ ENTRY_POINTS = {
 }
 
 
+# every test reads one pip install into a venv (the module fixture probe): slow, and built by
+# one worker (--dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faulty-venv")]
+
+
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Install ``hookwise-faulty`` with pip into a fresh venv and run ``venv_probe.py`` there."""

@@ -29,6 +29,7 @@ def _uninterrupted_weights(tmp_path: Path) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters()]
 
 
+@pytest.mark.slow
 @pytest.mark.fault("signal.sigterm", "signal.sigint", "signal.inherited-ignore")
 @pytest.mark.fault("signal.resume-exact", "signal.handlers-restored")
 @pytest.mark.parametrize(
@@ -88,6 +89,7 @@ def test_a_signal_mid_step_ends_the_run_cleanly_and_resumes_exactly(
         assert torch.equal(mine.detach(), straight)
 
 
+@pytest.mark.slow
 @pytest.mark.fault("signal.second-sigint")
 def test_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
     spec = {"epochs": EPOCHS, "batches": BATCHES, "pause_at_step": PAUSE_STEP}
@@ -106,6 +108,7 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
     assert result.result is None
 
 
+@pytest.mark.slow
 @pytest.mark.fault("signal.process-group")
 def test_ctrl_c_to_the_process_group_with_loader_workers(tmp_path: Path) -> None:
     spec = {"epochs": EPOCHS, "batches": 6, "pause_at_step": PAUSE_STEP, "num_workers": 2}

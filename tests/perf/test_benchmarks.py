@@ -73,6 +73,7 @@ def test_registration_benchmark_compares_with_pluggy(tmp_path: Path) -> None:
     assert "hookwise/pluggy" in stdout and "1.0 = linear" in stdout
 
 
+@pytest.mark.slow
 def test_trainer_benchmark_reports_overhead_and_default_plugin_parts(tmp_path: Path) -> None:
     stdout, data = _run("bench_trainer.py", tmp_path=tmp_path)
     assert data["steps"] == 6  # quick: 2 epochs x 3 steps
@@ -85,6 +86,7 @@ def test_trainer_benchmark_reports_overhead_and_default_plugin_parts(tmp_path: P
     assert "training steps (6)" in stdout and "trainer+10 no-op plugins" in stdout
 
 
+@pytest.mark.slow
 def test_trainer_benchmark_worker_runs_a_counting_window(tmp_path: Path) -> None:
     """The callgrind worker runs natively too (the window is then just a call)."""
     script = str(BENCHMARKS / "bench_trainer.py")
@@ -163,6 +165,7 @@ def test_tox_bench_runs_every_benchmark_script() -> None:
         assert f"benchmarks/{script}" in section, f"tox -e bench does not run {script}"
 
 
+@pytest.mark.slow
 def test_cli_profile_hooks_logs_the_report(tmp_path: Path) -> None:
     (tmp_path / "tinyjob.py").write_text(
         textwrap.dedent(

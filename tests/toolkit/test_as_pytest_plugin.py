@@ -23,6 +23,7 @@ def test_fixtures_are_listed_with_their_documentation(pytester: pytest.Pytester)
         result.stdout.fnmatch_lines([f"{fixture} -- *hookwise*testing*", f"    {summary}"])
 
 
+@pytest.mark.slow
 def test_a_plugin_authors_tests_pass_and_fail_readably(pytester: pytest.Pytester) -> None:
     # In a subprocess: pytester's in-process runs drop the modules a run imported, and torch's
     # extension modules do not survive being imported twice in one process.
@@ -97,6 +98,7 @@ def test_importing_the_toolkit_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_pytest_run_that_does_not_fit_does_not_import_torch(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -20,6 +20,7 @@ class Hello(Callback):
 """
 
 
+@pytest.mark.slow
 def test_child_sees_parent_packages_but_not_the_reverse(
     plugin_venv: PluginVenv, tmp_path: Path
 ) -> None:
@@ -79,6 +80,7 @@ def test_environment_is_scrubbed_and_extendable(
     }
 
 
+@pytest.mark.slow
 def test_console_script_of_an_inherited_distribution_runs_in_the_child(
     plugin_venv: PluginVenv, tmp_path: Path
 ) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# the module's tests read one launch (a module fixture): --dist loadgroup keeps them together
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("checkpoint-torchrun")]
 
 WORKER = Path(__file__).with_name("dist_checkpoint_worker.py")
 TIMEOUT_S = 300

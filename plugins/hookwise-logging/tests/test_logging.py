@@ -305,6 +305,7 @@ def test_progress_bar_can_be_forced_either_way(
     assert [m for m in messages(caplog) if LINE.match(m)]
 
 
+@pytest.mark.slow
 def test_lines_show_without_any_logging_configuration(tmp_path: Path) -> None:
     """A plain script that configures no logging still prints the lines (on stderr)."""
     script = textwrap.dedent(

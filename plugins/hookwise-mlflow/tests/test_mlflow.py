@@ -17,6 +17,9 @@ from hookwise import TrainingInterrupted, hookimpl
 from hookwise.testing import FitResult
 from hookwise_mlflow import MLflowCallback
 
+# the module's tracking server (a module fixture): slow to start, started once on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow-server")]
+
 if TYPE_CHECKING:
     from conftest import MLflowServer
 
