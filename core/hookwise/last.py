@@ -8,6 +8,11 @@
 - ``Trainer.fit(resume_from="last")`` (:func:`newest_checkpoint`) takes the newest complete
   checkpoint under the trainer's own output folder.
 
+An emergency checkpoint that one rank of a distributed run wrote alone when the run failed
+(the checkpoint plugin records ``emergency = {world_size, rank}`` in its state) does not hold
+the other ranks' state: the resolvers pass over it, with a warning naming it, and take the
+newest clean checkpoint; resume it by its path to have it anyway.
+
 "Newest" within a run is decided by the position recorded inside each file (global step,
 then epoch, then whether the epoch was complete), not by file times, which copies and clock
 changes disturb; ``last.ckpt`` wins a tie, then the later file. "Complete" means the file
@@ -19,13 +24,17 @@ models. Each resolver returns a :class:`FoundCheckpoint`, which says which file 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hookwise.errors import CheckpointError
 from hookwise.runs import RUN_FILE, run_dirs
+
+logger = logging.getLogger("hookwise")
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,35 @@ def _read_position(file: Path) -> tuple[int, int, bool] | None:
         return None
     if isinstance(step, bool) or isinstance(epoch, bool):
         return None
+    partial = _one_rank_emergency(data)
+    if partial is not None:
+        logger.warning(
+            "'last' passed over %s (step %d, epoch %d): %s, so it does not hold the other "
+            "ranks' state and a resume from it would differ from the run; the newest clean "
+            "checkpoint is taken instead (resume that file by its path to use it anyway)",
+            file,
+            step,
+            epoch,
+            partial,
+        )
+        return None
     return step, epoch, bool(data.get("epoch_complete", True))
+
+
+def _one_rank_emergency(data: Mapping[str, Any]) -> str | None:
+    """How the file was written, when one rank of a distributed run wrote it alone."""
+    plugins = data.get("plugins")
+    for state in plugins.values() if isinstance(plugins, Mapping) else ():
+        info = state.get("emergency") if isinstance(state, Mapping) else None
+        if not isinstance(info, Mapping):
+            continue
+        world, rank = info.get("world_size"), info.get("rank")
+        if isinstance(world, int) and world > 1:
+            return (
+                f"it is an emergency checkpoint that rank {rank} wrote alone when a run of "
+                f"{world} processes failed"
+            )
+    return None
 
 
 def _candidates(folder: Path) -> list[Path]:

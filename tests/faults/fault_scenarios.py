@@ -242,6 +242,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         "that the file does not exist.",
     ),
     Scenario(
+        "ckpt.emergency-one-rank",
+        "ckpt",
+        "A distributed run fails and rank 0 alone writes emergency.ckpt (a later step than the "
+        "last clean checkpoint); then --resume last.",
+        "The emergency file records that one rank of a run of N processes wrote it; 'last' "
+        "passes over it with a warning naming it and why, and takes the newest clean "
+        "checkpoint (the file can still be resumed by its path).",
+    ),
+    Scenario(
         "ckpt.no-last",
         "ckpt",
         "resume_from='last' where the output folder has no checkpoint.",

@@ -413,3 +413,39 @@ def test_a_checkpoint_holding_a_numpy_value_says_what_is_wrong(tmp_path: Path) -
     assert "holds a pickled Python object (numpy" in message, message
     assert "not written by hookwise" not in message
     assert "a plugin's state held that object" in message
+
+
+# -- an emergency checkpoint one rank wrote alone is not taken by 'last' --------------------------
+
+
+@pytest.mark.fault("ckpt.emergency-one-rank")
+def test_last_passes_over_an_emergency_checkpoint_of_one_rank(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hookwise.last import resume_checkpoint
+
+    run = tmp_path / "runs" / "2024-01-01_00-00-00"
+    last, plugin = _checkpoint_run(run, epochs=1)
+
+    class FakeTrainer:  # what on_exception asks of the trainer in rank 0 of two processes
+        world_size, rank = 2, 0
+
+        def save_checkpoint(self, path: Path) -> Path:
+            data = torch.load(last, weights_only=True)
+            data["plugins"]["checkpoint"] = plugin.state_dict()
+            data["global_step"], data["epoch"], data["epoch_complete"] = 5, 1, False
+            return atomic_save(data, path)
+
+    plugin._in_fit = True  # the failure reaches the plugin inside fit
+    state = {"trainer": FakeTrainer(), "current_epoch": 1, "global_step": 5}
+    plugin.on_exception(state, None, RuntimeError("rank 1 died"), True)
+    emergency = run / "checkpoints" / "emergency.ckpt"
+    saved = torch.load(emergency, weights_only=True)["plugins"]["checkpoint"]
+    assert saved["emergency"] == {"world_size": 2, "rank": 0}
+    assert "emergency" not in plugin.state_dict()  # only in that file
+
+    with caplog.at_level("WARNING", logger="hookwise"):
+        found = resume_checkpoint(tmp_path / "runs")
+    assert found.path == last and found.global_step == 3
+    assert f"'last' passed over {emergency} (step 5, epoch 1)" in caplog.text
+    assert "rank 0 wrote alone when a run of 2 processes failed" in caplog.text

@@ -154,6 +154,9 @@ class CheckpointCallback(Callback):
         #: The folder the resumed state's files were listed in (its files are deletable only
         #: when that is this run's folder).
         self._inherited_folder: str | None = None
+        #: While the emergency checkpoint is written: the processes of the run and the rank
+        #: writing (recorded in it, so that ``last`` can tell a rank-0-only file).
+        self._emergency: dict[str, int] | None = None
         self._pending_epoch: int | None = None
         self._in_fit = False
         self._write_failed = False
@@ -318,20 +321,25 @@ class CheckpointCallback(Callback):
         swapped weights for evaluation (EMA) has put the training weights back.
 
         The file holds the state at the failure, for inspection or to resume after fixing the
-        cause (``resume_from="last"`` picks it, being the newest). A failure inside a step may
-        leave that step half done, so a resume from it is not guaranteed bit-exact; the
-        periodic checkpoints are.
+        cause (``resume_from="last"`` picks it, being the newest, in a single-process run). A
+        failure inside a step may leave that step half done, so a resume from it is not
+        guaranteed bit-exact; the periodic checkpoints are. In a distributed run only rank 0
+        writes it, with no collective call, so it does not hold the other ranks' state:
+        ``last`` passes over it (with a warning) and takes the newest clean checkpoint.
         """
         if not (fatal and self.save_on_exception and self._in_fit) or self._write_failed:
             return
         trainer = trainer_state.get("trainer")
         if trainer is None:
             return
+        self._emergency = {"world_size": int(trainer.world_size), "rank": int(trainer.rank)}
         try:
             path = trainer.save_checkpoint(self._resolve_folder(trainer_state) / EMERGENCY)
         except Exception:
             logger.exception("checkpoint: could not write the emergency checkpoint")
             return
+        finally:
+            self._emergency = None
         logger.warning(
             "checkpoint: the run failed at epoch %d, step %d (%s); its state is saved in %s",
             trainer_state["current_epoch"],
@@ -478,6 +486,7 @@ class CheckpointCallback(Callback):
                 if self.output_dir is None
                 else os.path.abspath(self.output_dir)
             ),
+            **({} if self._emergency is None else {"emergency": dict(self._emergency)}),
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
