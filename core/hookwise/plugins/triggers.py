@@ -244,11 +244,13 @@ def trigger_from_opts(opts: Mapping[str, Any], where: str, plugin: Any) -> Trigg
 
 def counters(hook: str, state: Any) -> tuple[Any, Any, str | None]:
     """``(global_step, current_epoch, stage)`` of a call's ``trainer_state``, for the generated
-    code (``MISSING`` for a counter the state lacks)."""
-    if isinstance(state, Mapping):
-        return (
-            state.get("global_step", MISSING),
-            state.get("current_epoch", MISSING),
-            stage_of(hook, state),
-        )
-    return MISSING, MISSING, None
+    code (``MISSING`` for a counter the state lacks). Called once per triggered hook call: a
+    plain ``dict`` (the trainer's state) skips the ``Mapping`` check and the function call."""
+    if type(state) is not dict and not isinstance(state, Mapping):
+        return MISSING, MISSING, None
+    stage = state.get("stage")
+    if stage is None:
+        stage = "train" if hook in _TRAIN_HOOKS else None
+    elif not isinstance(stage, str):
+        stage = None
+    return state.get("global_step", MISSING), state.get("current_epoch", MISSING), stage
