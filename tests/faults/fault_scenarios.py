@@ -251,6 +251,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         "checkpoint (the file can still be resumed by its path).",
     ),
     Scenario(
+        "ckpt.last-newest-run",
+        "ckpt",
+        "--resume last where the newest run has no checkpoint yet (an older finished run has), "
+        "or where an older checkpoint of the newest run was touched (the newest by file time), "
+        "or where a later `hookwise test` run exists.",
+        "Only the newest training run is considered: without a checkpoint it is an error "
+        "naming that run (never an older run's file); within it, the newest complete "
+        "checkpoint by the step recorded inside, not by file time; the command says which "
+        "file it took, with its step and epoch.",
+    ),
+    Scenario(
         "ckpt.no-last",
         "ckpt",
         "resume_from='last' where the output folder has no checkpoint.",

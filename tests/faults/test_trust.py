@@ -449,3 +449,27 @@ def test_last_passes_over_an_emergency_checkpoint_of_one_rank(
     assert found.path == last and found.global_step == 3
     assert f"'last' passed over {emergency} (step 5, epoch 1)" in caplog.text
     assert "rank 0 wrote alone when a run of 2 processes failed" in caplog.text
+
+
+@pytest.mark.fault("ckpt.last-newest-run")
+def test_resume_last_takes_the_newest_run_by_recorded_step(tmp_path: Path) -> None:
+    from hookwise.last import resume_checkpoint
+
+    runs = tmp_path / "runs"
+    _checkpoint_run(runs / "2024-01-01_00-00-00", epochs=2)  # an older, finished run
+    newest = runs / "2024-01-02_00-00-00"
+    newest.mkdir()
+    write_run_info(newest, command="fit", status="running", argv=[])
+    with pytest.raises(CheckpointError, match="the newest run, .*2024-01-02_00-00-00.*, holds no"):
+        resume_checkpoint(runs)  # never an older run's checkpoint
+
+    _checkpoint_run(newest, epochs=2)
+    old = newest / "checkpoints" / "epoch=0-step=3.ckpt"
+    old.touch()  # the newest file by time, the oldest by step
+    tested = runs / "2024-01-03_00-00-00"  # a later `hookwise test` run trains nothing
+    tested.mkdir()
+    write_run_info(tested, command="test", status="finished", argv=[])
+    found = resume_checkpoint(runs)
+    assert found.path == newest / "checkpoints" / "last.ckpt"
+    assert (found.global_step, found.epoch) == (6, 1)
+    assert found.describe() == f"{found.path} (step 6, epoch 1)"
