@@ -19,7 +19,7 @@ import os
 import pickle
 import random
 import re
-import tempfile
+import secrets
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -62,11 +62,25 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _create_temporary(target: Path) -> tuple[int, str]:
+    """A new hidden temporary file beside ``target``, created with mode 0666 less the umask
+    (as ``open()`` creates files, so a checkpoint's mode is that of the run's other files;
+    ``tempfile.mkstemp`` would make it 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temporary = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(temporary, flags, 0o666), str(temporary)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {str(target)!r}")
+
+
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` with ``torch.save`` to ``path`` atomically (temp file, fsync, rename)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, temporary = _create_temporary(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)

@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hookwise.plaintext import plain
 from hookwise.plugins.building import accepted_params
 
 #: Parameters every plugin takes that hookwise reads itself (never passed on).
@@ -74,14 +75,6 @@ class PluginDetails:
 
 #: How long one line of doc may be (a longer first sentence is cut at a word).
 DOC_WIDTH = 100
-
-
-def plain(text: str) -> str:
-    """reStructuredText made plain: ``:role:`~a.B``` -> ``B``, double backquotes -> one."""
-    text = re.sub(
-        r":[\w:]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`", lambda m: m.group(1).split(".")[-1], text
-    )
-    return text.replace("``", "`")
 
 
 def _first_sentence(text: str) -> str:
@@ -238,6 +231,5 @@ __all__ = [
     "describe",
     "param_docs",
     "parameters_of",
-    "plain",
     "render",
 ]

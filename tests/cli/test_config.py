@@ -245,7 +245,7 @@ def test_the_embedded_default_config_is_valid_and_names_the_default_plugins() ->
     assert [(s.name, s.params) for s in resolved.plugins.specs] == [
         ("evaluator", {"evaluator": "accuracy"}),
         ("logging", {"plot": True, "refresh_rate": 10}),
-        ("checkpoint", {}),
+        ("checkpoint", {"keep_last": 2, "monitor": "val/accuracy/top1", "mode": "max"}),
     ]
     assert config["model"]["target"] == "hookwise.examples.digits:DigitsMLP"
 

@@ -8,18 +8,20 @@ from hookwise.cli.app import EXIT_OK
 
 
 def cmd_hooks(args: argparse.Namespace) -> int:
-    """``hookwise hooks``: every hook's signature and reference text, from the hookspecs."""
+    """``hookwise hooks``: every hook's signature and reference text, from the hookspecs, as
+    plain text (:func:`hookwise.plaintext.plain`)."""
     import inspect
     import textwrap
 
     from hookwise import hookspecs
+    from hookwise.plaintext import plain
 
     blocks = []
     for name in hookspecs.HOOK_NAMES:
         function = getattr(hookspecs, name)
         arguments = ", ".join(inspect.signature(function).parameters)
         origin = "vis4d" if name in hookspecs.VIS4D_HOOKS else "hookwise"
-        doc = inspect.getdoc(function) or ""
+        doc = plain(inspect.getdoc(function) or "")
         blocks.append(f"{name}({arguments})  [{origin}]\n{textwrap.indent(doc, '    ')}")
     print("\n\n".join(blocks))
     return EXIT_OK

@@ -269,11 +269,33 @@ def resolve_config(
         if isinstance(o, PluginSpec)
     ]
     plan, allowed = _plan(given, all_defaults, env, source, plugin_args, plugin_overrides)
+    _unranked_without_evaluator(plan, base.get("plugins", {}))
     names = tuple(spec.name for spec in all_defaults)
     if not has_references(job):
         return RunConfig(job, trainer, plan, allowed, source, names)
     resolved = resolve_references(job, trainer)
     return RunConfig(resolved, trainer, plan, allowed, source, names, job_written=job)
+
+
+#: A default plugin's parameters that rank by a metric the default evaluator logs.
+_RANKING = ("monitor", "mode")
+
+
+def _unranked_without_evaluator(plan: PluginPlan, defaults: Mapping[str, Any]) -> None:
+    """The default checkpoint ranks by the default evaluator's accuracy (DESIGN decision 28):
+    when no evaluator runs (``-p no:evaluator``), that ranking, left as the defaults set it, is
+    dropped, so the run keeps its last checkpoints instead of failing at the first validation
+    for a metric nothing logs."""
+    if any(spec.base_key == "evaluator" for spec in plan.specs):
+        return
+    for index, spec in enumerate(plan.specs):
+        own = defaults.get(spec.name)
+        if not plan.is_default(spec) or not isinstance(own, Mapping) or "monitor" not in own:
+            continue
+        if spec.params.get("monitor") != own["monitor"]:
+            continue  # a monitor the user chose stays, and is checked
+        params = {k: v for k, v in spec.params.items() if not (k in _RANKING and v == own.get(k))}
+        plan.specs[index] = PluginSpec(spec.name, params, spec.source)
 
 
 def _apply_overrides(

@@ -12,17 +12,18 @@ from ckpt_training import Run, assert_same_tensors, load, train
 
 EPOCHS = 4
 
-# name -> (checkpoint plugin parameters, train() keyword arguments)
+# name -> (checkpoint plugin parameters, train() keyword arguments); every checkpoint is kept
+# (keep_last=None), to resume from each.
 CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # Adam + StepLR per epoch; a checkpoint after every epoch's validation.
-    "epoch": ({}, {}),
+    "epoch": ({"keep_last": None}, {}),
     # Validation every 2nd epoch: the other epochs are saved at on_train_epoch_end, before the
     # epoch's scheduler step (which the resume then makes).
-    "epoch-without-validation": ({}, {"check_val_every_n_epoch": 2}),
+    "epoch-without-validation": ({"keep_last": None}, {"check_val_every_n_epoch": 2}),
     # SGD with Nesterov momentum + OneCycleLR per step, step validation every 5 steps, a
     # checkpoint every 4 steps: most checkpoints are mid-epoch (6 batches an epoch).
     "step": (
-        {"epoch_based": False, "checkpoint_period": 4},
+        {"epoch_based": False, "checkpoint_period": 4, "keep_last": None},
         {"optimizer": "sgd", "scheduler": "step", "val_check_interval": 5},
     ),
 }

@@ -607,7 +607,7 @@ def test_an_empty_evaluation_pass_is_an_error() -> None:
 
 
 def test_results_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="hookwise.evaluator"):
+    with caplog.at_level(logging.DEBUG, logger="hookwise.evaluator"):
         _fit(tmp_path, [("evaluator", {"evaluator": "accuracy"})], epochs=1)
     assert "Running evaluator ClassificationEvaluator..." in caplog.text
     assert "accuracy/top1: " in caplog.text

@@ -252,10 +252,10 @@ def test_plain_lines_when_stderr_is_not_a_terminal(
     lines = progress_lines(caplog)
     progress = [(m["prefix"], m["i"], m["n"]) for m in lines]
     assert progress == [
+        ("Epoch 0", "2", "3"),
+        ("Epoch 0", "3", "3"),
         ("Epoch 1", "2", "3"),
         ("Epoch 1", "3", "3"),
-        ("Epoch 2", "2", "3"),
-        ("Epoch 2", "3", "3"),
     ]
     # the printed loss is the logged one
     cells = read_csv(result.output_dir / "metrics.csv")
@@ -264,7 +264,7 @@ def test_plain_lines_when_stderr_is_not_a_terminal(
     assert printed == pytest.approx(logged, abs=5e-5)
     all_messages = messages(caplog)
     assert any(
-        re.match(r"^Validation \(epoch 1, step 3\): loss: \d\.\d{4}$", m) for m in all_messages
+        re.match(r"^Validation \(epoch 0, step 3\): loss: \d\.\d{4}$", m) for m in all_messages
     )
     assert any(re.match(r"^Validation: 2/2, ETA: ", m) for m in all_messages)
     assert any(re.match(r"^Testing: 2/2, ETA: ", m) for m in all_messages)
@@ -286,11 +286,11 @@ def test_progress_bar_when_stderr_is_a_terminal(
     run_fit([("logging", {"refresh_rate": 2})], epochs=2, batches=3)
     monkeypatch.undo()
     shown = terminal.getvalue()
-    assert re.search(r"Epoch 1: 100%.*3/3.*loss: \d\.\d{4}, cross_entropy: \d\.\d{4}", shown)
-    assert re.search(r"Epoch 2: 100%.*3/3", shown)
+    assert re.search(r"Epoch 0: 100%.*3/3.*loss: \d\.\d{4}, cross_entropy: \d\.\d{4}", shown)
+    assert re.search(r"Epoch 1: 100%.*3/3", shown)
     assert "Validation" in shown  # the evaluation bar
     assert not [m for m in messages(caplog) if LINE.match(m)]  # the bar replaces the lines
-    assert any(m.startswith("Validation (epoch 2, step 6): loss:") for m in messages(caplog))
+    assert any(m.startswith("Validation (epoch 1, step 6): loss:") for m in messages(caplog))
 
 
 def test_progress_bar_can_be_forced_either_way(
@@ -318,7 +318,7 @@ def test_lines_show_without_any_logging_configuration(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert re.search(r"^\[\d\d:\d\d:\d\d\] Epoch 1: 3/3, ETA: 0:00:00, ", done.stderr, re.M)
+    assert re.search(r"^\[\d\d:\d\d:\d\d\] Epoch 0: 3/3, ETA: 0:00:00, ", done.stderr, re.M)
     assert done.stdout == ""
 
 
@@ -457,7 +457,7 @@ def test_vis4d_logging_test_ported(caplog: pytest.LogCaptureFixture) -> None:
     callback.on_test_batch_end(state, model, outputs={}, batch={}, batch_idx=0)
     assert logs == {"loss1": 0.0, "loss2": 1.0}
     assert re.match(
-        r"^Epoch 1: 1/1, ETA: 0:00:00, \d+\.\d\d(it/s|s/it), loss1: 0\.000e\+00, loss2: 1\.0000$",
+        r"^Epoch 0: 1/1, ETA: 0:00:00, \d+\.\d\d(it/s|s/it), loss1: 0\.000e\+00, loss2: 1\.0000$",
         messages(caplog)[0],
     )
     assert re.match(r"^Testing: 1/1, ETA: 0:00:00, ", messages(caplog)[-1])

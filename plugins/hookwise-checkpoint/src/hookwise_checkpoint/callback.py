@@ -87,8 +87,9 @@ class CheckpointCallback(Callback):
     :param save_prefix: the folder that gets ``checkpoints/``; default: the trainer's
         ``output_dir``.
     :param checkpoint_period: save every this many epochs (epoch mode) or steps (step mode).
-    :param keep_last: how many ``epoch=..-step=..`` files to keep (the newest); ``None`` keeps
-        all, ``0`` writes only ``last.ckpt``.
+    :param keep_last: how many ``epoch=..-step=..`` files to keep (the newest; default 3, a
+        few, so a long run does not fill the disk); ``None`` keeps all, ``0`` writes only
+        ``last.ckpt``.
     :param monitor: the validation metric that ranks checkpoints, e.g. ``"val/loss"`` (a name
         without ``val/`` gets it). ``None``: no best checkpoints. A validation pass without
         this key is an error that lists the keys it has.
@@ -108,7 +109,7 @@ class CheckpointCallback(Callback):
         *,
         save_prefix: str | os.PathLike[str] | None = None,
         checkpoint_period: int = 1,
-        keep_last: int | None = None,
+        keep_last: int | None = 3,
         monitor: str | None = None,
         mode: str = "min",
         save_top_k: int = 1,

@@ -239,7 +239,8 @@ class EvaluatorCallback(Callback):
         Returns ``{"<metric>/<key>": value}`` and logs each value and the evaluator's summary.
         """
         name = type(self.evaluator).__name__
-        logger.info("Running evaluator %s...", name)
+        # Details at DEBUG (hookwise --debug): the logging plugin prints one line per pass.
+        logger.debug("Running evaluator %s...", name)
         process = getattr(self.evaluator, "process", None)
         if process is not None:
             process()
@@ -260,9 +261,9 @@ class EvaluatorCallback(Callback):
             values, text = answer
             for key, value in values.items():
                 results[f"{metric}/{key}"] = _number(value, name, metric, key)
-                logger.info("%s/%s: %.4f", metric, key, results[f"{metric}/{key}"])
+                logger.debug("%s/%s: %.4f", metric, key, results[f"{metric}/{key}"])
             if text:
-                logger.info("Showing results for metric: %s\n%s", metric, text)
+                logger.debug("Showing results for metric: %s\n%s", metric, text)
         return results
 
     def _prediction_root(self, trainer_state: Mapping[str, Any]) -> Path:

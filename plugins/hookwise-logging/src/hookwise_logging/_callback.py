@@ -236,7 +236,7 @@ class LoggingCallback(Callback):
                 self._close_train_bar()
                 epoch = trainer_state.get("current_epoch", 0)
                 total = trainer_state.get("num_train_batches")
-                self._train_bar = self._open_bar(f"Epoch {epoch + 1}", total)
+                self._train_bar = self._open_bar(f"Epoch {epoch}", total)
 
     def on_train_batch_start(
         self,
@@ -284,7 +284,7 @@ class LoggingCallback(Callback):
             if bar is not None:
                 bar.set_postfix_str(", ".join(format_metrics(log_dict)), refresh=False)
             elif not self._bar_mode:
-                prefix = f"Epoch {trainer_state.get('current_epoch', 0) + 1}"
+                prefix = f"Epoch {trainer_state.get('current_epoch', 0)}"
                 logger.info(
                     compose_log_str(
                         prefix if self.epoch_based else "Iter",
@@ -356,7 +356,7 @@ class LoggingCallback(Callback):
         self._close_test_bar()
         if self._rank_zero:
             where = (
-                f" (epoch {trainer_state.get('current_epoch', 0) + 1}, "
+                f" (epoch {trainer_state.get('current_epoch', 0)}, "
                 f"step {trainer_state.get('global_step', 0)})"
                 if self._in_fit
                 else ""
@@ -396,16 +396,22 @@ class LoggingCallback(Callback):
         """The trainer's log listener: keep the merged logs, unconverted, until a refresh."""
         trainer = self._trainer
         assert trainer is not None  # listening means attached
-        self._pending.append((trainer.epoch, trainer.global_step, logs))
+        self._pending.append((self._row_epoch(trainer.epoch), trainer.global_step, logs))
         if self._flush_with_next_logs or len(self._pending) >= MAX_PENDING:
             self._flush_with_next_logs = False
             self.flush()
 
     def _record(self, trainer_state: TrainerState, logs: Mapping[str, Any]) -> None:
         """Keep logs when the trainer has no log listeners (vis4d-style direct calls)."""
-        epoch = int(trainer_state.get("current_epoch", 0))
+        epoch = self._row_epoch(int(trainer_state.get("current_epoch", 0)))
         step = int(trainer_state.get("global_step", 0))
         self._pending.append((epoch, step, logs))
+
+    def _row_epoch(self, epoch: int) -> int:
+        """The epoch a row is filed under: during fit the current one; after it (a standalone
+        test) the last trained one, whose weights are evaluated (the trainer's epoch then
+        counts the epochs done), so every numbering counts from 0 and names real epochs."""
+        return epoch if self._in_fit or epoch == 0 else epoch - 1
 
     def _attach(self, trainer_state: TrainerState) -> None:
         """Find the trainer and the output folder; listen to the trainer's merged logs."""
