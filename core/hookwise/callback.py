@@ -175,7 +175,7 @@ def default_output_folder(
     """Where a plugin writes its files when it was given no ``save_prefix``:
     ``<trainer output_dir>/<subfolder>``, the hookwise trainer's run folder.
 
-    :param trainer_state: the state a hook received (its ``train_module`` is the trainer).
+    :param trainer_state: the state a hook received (its ``trainer`` is the trainer API).
     :param subfolder: the plugin's folder inside the run folder (``"checkpoints"``, ``"vis"``).
     :param plugin: the plugin's name, for the error message.
     :param setting: what needs the folder (``"save_to_disk=True"``), for the error message.
@@ -184,7 +184,8 @@ def default_output_folder(
     """
     from hookwise.errors import ConfigError
 
-    output = getattr(trainer_state.get("train_module"), "output_dir", None)
+    trainer = trainer_state.get("trainer")
+    output = trainer.output_dir if trainer is not None else None
     if output is None:
         raise ConfigError(
             f"plugin {plugin!r}: {setting} needs a folder: pass save_prefix=... (or run under a "

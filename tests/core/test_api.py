@@ -100,7 +100,7 @@ def test_default_output_folder_is_in_the_trainers_run_folder(tmp_path: Path) -> 
     class Trainer:
         output_dir = tmp_path
 
-    state = {"train_module": Trainer()}
+    state = {"trainer": Trainer()}
     assert default_output_folder(state, "vis", plugin="v", setting="x") == tmp_path / "vis"
     with pytest.raises(
         ConfigError, match=r"plugin 'v': save_to_disk=True needs a folder: pass save_prefix"

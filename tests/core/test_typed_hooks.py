@@ -151,7 +151,9 @@ class GradNorm(Callback):
     def on_validation_end(
         self, trainer_state: TrainerState, model: nn.Module, metrics: Mapping[str, float]
     ) -> None:
-        trainer_state["train_module"].request_stop("done")
+        trainer = trainer_state["trainer"]  # the trainer API, typed
+        trainer.log("checked", float(trainer.global_step))
+        trainer.request_stop(f"done at epoch {trainer.epoch} in {trainer.output_dir.name}")
 
 
 full: hooks.OnValidationEnd = GradNorm().on_validation_end
@@ -212,6 +214,10 @@ class WrongOverride(Callback):
 
 def step(state: TrainerState) -> int:
     return state["global_stepp"]  # E: misspelled key
+
+
+def stop(state: TrainerState) -> None:
+    state["trainer"].request_stopp("why")  # E: the trainer API has no such member
 """
 
 
