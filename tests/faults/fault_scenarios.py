@@ -94,6 +94,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "and how a plugin stops a run (request_stop).",
     ),
     Scenario(
+        "policy.read-only-disk",
+        "policy",
+        "The file system turns read-only during `hookwise fit`: a plugin's write fails, and so "
+        "does the final write of run.json.",
+        "The error the command reports is the run's own (the plugin's failed write); the "
+        "failed run.json write is a warning after it, not the error shown.",
+    ),
+    Scenario(
         "policy.cli",
         "policy",
         "`hookwise fit -p NAME:on_error=warn` with a failing plugin.",

@@ -109,3 +109,42 @@ def test_sys_exit_in_a_plugin_is_a_failure(
     assert "quitting.py:7 (on_train_batch_end)" in err and "counts as failed" in err
     (run,) = (cli / "hookwise-runs").iterdir()
     assert '"status": "failed"' in (run / "run.json").read_text(encoding="utf-8")
+
+
+#: A plugin whose write fails as on a file system that turned read-only.
+READ_ONLY_PLUGIN = """\
+import errno
+from hookwise import Callback
+
+class ReadOnly(Callback):
+    def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):
+        if trainer_state["global_step"] == 2:
+            raise OSError(errno.EROFS, "Read-only file system", "metrics.csv")
+"""
+
+
+@pytest.mark.fault("policy.read-only-disk")
+def test_the_cause_is_the_error_shown_when_the_disk_turns_read_only(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cli: Path
+) -> None:
+    import errno
+
+    from hookwise import runs
+
+    (cli / "readonly.py").write_text(READ_ONLY_PLUGIN, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(cli))
+    config = cli / "job.toml"
+    config.write_text(CLI_CONFIG, encoding="utf-8")
+    write = runs.write_run_info
+
+    def read_only_after_start(folder: Path, *, status: str, **info: object) -> Path:
+        if status != "running":  # the disk went read-only during the run
+            raise OSError(errno.EROFS, "Read-only file system", str(folder / "run.json"))
+        return write(folder, status=status, **info)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runs, "write_run_info", read_only_after_start)
+    code, err = _run(capsys, "fit", config, "-p", "readonly:ReadOnly")
+    assert code != 0, err
+    last = [line for line in err.splitlines() if line.startswith("hookwise: error:")][-1]
+    assert "Read-only file system: 'metrics.csv'" in last, err
+    assert "could not record the run's end (failed) in" in err and "run.json" in err

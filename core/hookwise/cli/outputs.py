@@ -119,12 +119,22 @@ def print_evaluate_again(folder: Path, checkpoint: Path | None, output_dir: str 
 
 
 def finish_run(folder: Path, status: str, metrics: dict[str, float], **info: Any) -> None:
-    """Record the run's end (status and metrics) in ``run.json`` on rank 0."""
+    """Record the run's end (status and metrics) in ``run.json`` on rank 0.
+
+    When the run failed, a failure to write ``run.json`` (a full or read-only file system, the
+    likely cause of the run's own failure) is logged, not raised, so that the error the command
+    reports is the run's, not this consequence of it."""
     from hookwise import distributed
     from hookwise.runs import write_run_info
 
-    if distributed.is_rank_zero():
+    if not distributed.is_rank_zero():
+        return
+    try:
         write_run_info(folder, status=status, metrics=metrics, **info)
+    except OSError as exc:
+        if status == "finished":
+            raise
+        logger.warning("could not record the run's end (%s) in %s: %s", status, folder, exc)
 
 
 def dry_run(resolved: RunConfig, pm: PluginManager) -> int:
