@@ -80,6 +80,14 @@ DEFAULT_TIMEOUT_S = 1800.0
 _ZERO_ONLY_MARK = "__hookwise_rank_zero_only__"
 #: How many process groups this process has created (each gets its own store prefix).
 _generation = 0
+#: The rendezvous store (in the group's own key space) of the group this module created.
+_group_store: Any = None
+
+
+def group_store() -> Any:
+    """The rendezvous store of the process group :func:`init_process_group` created (in that
+    group's own key space), or ``None`` when it created none or the group is gone."""
+    return _group_store if dist.is_available() and dist.is_initialized() else None
 
 
 # -- the process group ----------------------------------------------------------------------------
@@ -135,6 +143,8 @@ def init_process_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_
     dist.init_process_group(
         backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout
     )
+    global _group_store
+    _group_store = store
     logger.info(
         "Process group initialised: rank %d of %d (local rank %d), backend %s, device %s",
         dist.get_rank(),
@@ -180,6 +190,8 @@ def process_group(
 
 def destroy_process_group() -> None:
     """Destroy the default process group (local: no collective call); a no-op without one."""
+    global _group_store
+    _group_store = None
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
@@ -190,6 +202,8 @@ def abort_process_group() -> None:
     Makes no collective call. NCCL communicators are aborted (so that no kernel waits for a
     peer); other backends are destroyed. Never raises.
     """
+    global _group_store
+    _group_store = None
     if not (dist.is_available() and dist.is_initialized()):
         return
     try:
@@ -303,6 +317,7 @@ __all__ = [
     "get_local_rank",
     "get_rank",
     "get_world_size",
+    "group_store",
     "init_process_group",
     "is_collective_free",
     "is_distributed",

@@ -38,6 +38,8 @@ from hookwise.errors import ConfigError
 DEFAULT_NUM_EPOCHS = 1000
 #: Seconds a collective call waits for the other ranks (``dist_timeout``).
 DEFAULT_DIST_TIMEOUT_S = 1800.0
+#: Seconds without another rank's heartbeat before a rank ends (``dist_stall_timeout``).
+DEFAULT_DIST_STALL_TIMEOUT_S = 300.0
 
 Scope = Literal["trainer", "run"]
 
@@ -266,6 +268,15 @@ define(
 )
 define(
     Setting(
+        "dist_stall_timeout",
+        Seconds(),
+        DEFAULT_DIST_STALL_TIMEOUT_S,
+        "Seconds without a heartbeat from another rank (a stopped, hung or lost process) "
+        "before every other rank ends with an error naming it.",
+    )
+)
+define(
+    Setting(
         "dist_stop_check_interval",
         Count(minimum=1, optional=True, expected="a positive number of steps or None"),
         10,
@@ -312,6 +323,7 @@ define(
 )
 
 __all__ = [
+    "DEFAULT_DIST_STALL_TIMEOUT_S",
     "DEFAULT_DIST_TIMEOUT_S",
     "DEFAULT_NUM_EPOCHS",
     "Choice",

@@ -99,6 +99,10 @@ class Trainer(  # type: ignore[misc]
 
     :param dist_timeout: seconds a collective call waits for the other ranks before failing
         (so a lost rank ends the run in bounded time).
+    :param dist_stall_timeout: seconds without a heartbeat from another rank (a stopped, hung
+        or lost process) before every other rank ends with an error naming it (see
+        :mod:`hookwise.watchdog`; 5 minutes by default). SIGINT or SIGTERM while another rank
+        is silent ends the rank at once, with exit status ``128 + signal``.
     :param dist_stop_check_interval: in a distributed run, stop requests and signals are
         combined across ranks (one small all-reduce) at every epoch end, after every
         validation, and every this many training steps (``None``: only at epoch ends and
@@ -136,6 +140,7 @@ class Trainer(  # type: ignore[misc]
         profile_hooks: bool = False,
         handle_signals: bool = True,
         dist_timeout: float = settings.DEFAULT_DIST_TIMEOUT_S,
+        dist_stall_timeout: float = settings.DEFAULT_DIST_STALL_TIMEOUT_S,
         dist_stop_check_interval: int | None = 10,
         use_distributed_sampler: bool = True,
         ddp_kwargs: Mapping[str, Any] | None = None,
@@ -198,6 +203,7 @@ class Trainer(  # type: ignore[misc]
         self.seed: int | None = checked["seed"]
         self.handle_signals: bool = checked["handle_signals"]
         self.dist_timeout: float = checked["dist_timeout"]
+        self.dist_stall_timeout: float = checked["dist_stall_timeout"]
         self.dist_stop_check_interval: int | None = checked["dist_stop_check_interval"]
         self.use_distributed_sampler: bool = checked["use_distributed_sampler"]
         self.ddp_kwargs: dict[str, Any] = checked["ddp_kwargs"]
