@@ -28,7 +28,13 @@ A plugin's test can be this short::
 The tiny job ``run_fit`` trains is public too, for tests that build their own trainer:
 :class:`TinyData` (``n`` samples ``{"inputs": float [4], "labels": long []}``),
 :class:`TinyModel` (``inputs -> {"logits": Linear(4, 2)(inputs)}``), :class:`CrossEntropy`
-and :func:`tiny_loss` (a ``LossModule`` connecting them).
+and :func:`tiny_loss` (a ``LossModule`` connecting them), and :class:`EvalLoss` (the plugin that
+gives ``run_fit``'s evaluation passes their ``loss``).
+
+For plugins that run under ``torchrun``: :func:`run_torchrun` launches a script on local worker
+processes (loopback only, a free port from :func:`free_port`, bounded in time, a hang fails
+the test with the output); :func:`torchrun_command` is its command line, for a launch the test
+drives itself.
 
 Importing this module is light (pytest loads it in every run): torch is imported only when a fit
 runs, a state is checked, or one of the tiny-job names above is first used.
@@ -49,7 +55,8 @@ import pytest
 from hookwise.plugins import PluginManager
 from hookwise.testing._check import PluginCheckFailed, PluginReport, assert_plugin_valid
 from hookwise.testing._distribution import write_plugin_distribution
-from hookwise.testing._fit import EVAL_LOSS_PLUGIN, FitResult, run_fit
+from hookwise.testing._fit import EVAL_LOSS_PLUGIN, EvalLoss, FitResult, run_fit
+from hookwise.testing._launch import free_port, run_torchrun, torchrun_command
 from hookwise.testing._manager import IsolatedPluginManager
 from hookwise.testing._recorder import HookCall, HookRecorder
 
@@ -59,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EVAL_LOSS_PLUGIN",
     "CrossEntropy",
+    "EvalLoss",
     "FitResult",
     "HookCall",
     "HookRecorder",
@@ -68,8 +76,11 @@ __all__ = [
     "TinyData",
     "TinyModel",
     "assert_plugin_valid",
+    "free_port",
     "run_fit",
+    "run_torchrun",
     "tiny_loss",
+    "torchrun_command",
     "write_plugin_distribution",
 ]
 

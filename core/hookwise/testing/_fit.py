@@ -102,9 +102,14 @@ def _tiny_parts(
     }
 
 
-class _EvalLoss(Callback):
+class EvalLoss(Callback):
     """Returns the mean cross-entropy of each evaluation pass as ``loss`` (``val/loss``,
-    ``test/loss``), so that monitoring plugins have a metric to watch."""
+    ``test/loss``), so that monitoring plugins have a metric to watch.
+
+    ``run_fit`` registers one (as :data:`EVAL_LOSS_PLUGIN`); add one to a trainer of your own
+    (``Trainer(callbacks=[EvalLoss()], ...)``) whose model returns ``{"logits": ...}`` for
+    batches with ``"labels"``.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -258,7 +263,7 @@ def run_fit(
     manager = pm if pm is not None else IsolatedPluginManager(entry_points=True)
     recorder = HookRecorder().attach(manager)
     if eval_loss and manager.get_plugin(EVAL_LOSS_PLUGIN) is None:
-        manager.register(_EvalLoss(), EVAL_LOSS_PLUGIN)
+        manager.register(EvalLoss(), EVAL_LOSS_PLUGIN)
     _add_plugins(manager, plugins)
 
     parts = _tiny_parts(seed, batches, batch_size, val_batches, lr)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from hookwise import Callback, DataConnector, LossConnector, LossModule, Trainer, data_key, pred_key
 from hookwise.hookspecs import MetricLogs
+from hookwise.testing import EvalLoss
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -46,34 +47,6 @@ class DropoutNet(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"logits": self.body(inputs)}
-
-
-class ValLoss(Callback):
-    """Logs the validation cross-entropy as ``loss`` (so ``val/loss``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.total = 0.0
-        self.count = 0
-
-    def on_test_epoch_start(self, trainer_state: Any, model: nn.Module) -> None:
-        self.total, self.count = 0.0, 0
-
-    def on_test_batch_end(
-        self,
-        trainer_state: Any,
-        model: nn.Module,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        loss = nn.functional.cross_entropy(outputs["logits"], batch["labels"], reduction="sum")
-        self.total += float(loss)
-        self.count += len(batch["labels"])
-
-    def on_test_epoch_end(self, trainer_state: Any, model: nn.Module) -> MetricLogs:
-        return {"loss": self.total / self.count}
 
 
 class Scripted(Callback):
@@ -169,7 +142,7 @@ def train(
         num_epochs=epochs,
         seed=7,
         plugins=list(plugins),
-        callbacks=[ValLoss(), *callbacks],
+        callbacks=[EvalLoss(), *callbacks],
         handle_signals=False,
         scheduler_interval=scheduler,
         **trainer_kwargs,

@@ -14,23 +14,15 @@ from hookwise import (
     CheckpointError,
     ConfigError,
     DataConnector,
-    LossConnector,
     LossModule,
     PluginManager,
     Trainer,
-    data_key,
-    pred_key,
 )
 from hookwise.checkpointing import load_checkpoint
+from hookwise.testing import TinyData, tiny_loss
 from hookwise_ema import EMACallback, ModelEMAAdapter, ModelExpEMAAdapter
 from torch import nn
 from torch.utils.data import DataLoader
-
-
-def _data(n: int, seed: int) -> list[dict[str, torch.Tensor]]:
-    generator = torch.Generator().manual_seed(seed)
-    inputs = torch.randn(n, 4, generator=generator)
-    return [{"inputs": x, "labels": (x.sum() > 0).long()} for x in inputs]
 
 
 class Net(nn.Module):
@@ -46,28 +38,16 @@ class Net(nn.Module):
         return {"logits": self.head(torch.relu(self.norm(self.linear(inputs))))}
 
 
-class CrossEntropy(nn.Module):
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, labels)
-
-
 def _loss() -> LossModule:
-    return LossModule(
-        {
-            "loss": CrossEntropy(),
-            "connector": LossConnector(
-                {"logits": pred_key("logits"), "labels": data_key("labels")}
-            ),
-        }
-    )
+    return tiny_loss()
 
 
 def _trainer(tmp_path: Path, plugins: Any, *, epochs: int = 2, **kwargs: Any) -> Trainer:
     return Trainer(
         device="cpu",
         output_dir=tmp_path / "run",
-        train_dataloader=DataLoader(_data(16, seed=0), batch_size=4, shuffle=True),
-        test_dataloader=[DataLoader(_data(10, seed=1), batch_size=5)],
+        train_dataloader=DataLoader(TinyData(16, seed=0), batch_size=4, shuffle=True),
+        test_dataloader=[DataLoader(TinyData(10, seed=1), batch_size=5)],
         train_data_connector=DataConnector({"inputs": "inputs"}),
         num_epochs=epochs,
         plugins=plugins,

@@ -25,6 +25,7 @@ from hookwise import (
     data_key,
     pred_key,
 )
+from hookwise.testing import tiny_loss
 from hookwise_evaluator import (
     ClassificationEvaluator,
     Evaluator,
@@ -53,11 +54,6 @@ class Classifier(nn.Module):
         return {"logits": self.linear(inputs)}
 
 
-class CrossEntropy(nn.Module):
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, labels)
-
-
 def _fit(
     tmp_path: Path,
     plugins: Any,
@@ -78,14 +74,7 @@ def _fit(
         plugins=plugins,
         seed=0,
     )
-    loss = LossModule(
-        {
-            "loss": CrossEntropy(),
-            "connector": LossConnector(
-                {"logits": pred_key("logits"), "labels": data_key("labels")}
-            ),
-        }
-    )
+    loss = tiny_loss()
     trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.3), None, loss)
     return trainer, model, val_data
 

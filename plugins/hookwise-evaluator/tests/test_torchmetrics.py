@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -15,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 from hookwise import ConfigError
+from hookwise.testing import run_torchrun
 from hookwise_evaluator import EvaluatorCallback, TorchMetricsEvaluator
 from torch import nn
 
@@ -178,38 +175,13 @@ with open(os.path.join(out, f"metrics-rank{rank}.json"), "w") as handle:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.mark.slow
 def test_two_ranks_under_torchrun_synchronise_through_torchmetrics(tmp_path: Path) -> None:
     """9 validation samples split 5/4 over two gloo ranks: torchmetrics' own synchronisation
     gives the accuracy of all 9, as the shipped evaluator's summed counts do."""
     script = tmp_path / "worker.py"
     script.write_text(textwrap.dedent(WORKER))
-    scrubbed = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "HOOKWISE_PLUGINS")
-    env = {k: v for k, v in os.environ.items() if k not in scrubbed}
-    env.update(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc-per-node=2"]
-    command += [f"--master-port={_free_port()}", "--master-addr=127.0.0.1", "--max-restarts=0"]
-    process = subprocess.Popen(
-        [*command, str(script), str(tmp_path)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # a hang is killed with everything it started
-    )
-    try:
-        output, _ = process.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        pytest.fail(f"torchrun did not end in time; output:\n{process.communicate()[0]}")
-    assert process.returncode == 0, output
+    run_torchrun([script, tmp_path], nproc=2, timeout=240)
     ranks = [json.loads((tmp_path / f"metrics-rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["metrics"]["val/accuracy/count"] == 9
     for report in ranks:

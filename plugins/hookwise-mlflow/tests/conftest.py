@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,19 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hookwise.testing import free_port
 
 #: How long a server may take to answer after it was started (a loaded 2-core machine).
 START_TIMEOUT_S = 180
 #: How long a server may take to exit after SIGTERM before it is killed.
 STOP_TIMEOUT_S = 15
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class MLflowServer:

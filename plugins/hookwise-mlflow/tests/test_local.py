@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from hookwise import ConfigError, HookwiseError, PluginManager
+from hookwise.testing import run_torchrun
 from hookwise_mlflow._sender import Job, Sender
 from hookwise_mlflow._values import Point, safe_key
 
@@ -247,23 +247,18 @@ run_fit([StepValue(), ("mlflow", {"tracking_uri": store, "experiment_name": "ddp
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.mark.slow
 def test_only_rank_zero_logs_under_torchrun(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(textwrap.dedent(WORKER))
     store = tmp_path / "mlruns"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc-per-node=2"]
-    command += [f"--master-port={_free_port()}", "--master-addr=127.0.0.1", "--max-restarts=0"]
-    command += [str(script), store.as_uri(), str(tmp_path)]
-    env = clean_env(GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1")
-    run_bounded(command, env, tmp_path, 300)
+    mlflow_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("MLFLOW_")}
+    run_torchrun(
+        [script, store.as_uri(), tmp_path],
+        nproc=2,
+        env={**mlflow_env, "MLFLOW_ALLOW_FILE_STORE": "true"},
+        cwd=tmp_path,
+    )
     client = file_client(store)
     run = only_run(client, "ddp")  # one run: rank 1 did not start one
     steps = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "train/rank")]

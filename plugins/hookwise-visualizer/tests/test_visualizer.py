@@ -10,62 +10,30 @@ import torch
 from hookwise import (
     ConfigError,
     DataConnector,
-    LossConnector,
-    LossModule,
     PluginManager,
     Trainer,
-    data_key,
-    pred_key,
 )
+from hookwise.testing import TinyData, TinyModel, tiny_loss
 from hookwise_visualizer import ImageGridVisualizer, Visualizer, VisualizerCallback
 from hookwise_visualizer.grid import BACKGROUND, RIGHT, WRONG
 from PIL import Image
-from torch import nn
 from torch.utils.data import DataLoader
-
-
-def _data(n: int, seed: int) -> list[dict[str, torch.Tensor]]:
-    """Flat 4-value inputs (read as 2x2 images) and two classes, as ``run_fit``'s data."""
-    generator = torch.Generator().manual_seed(seed)
-    inputs = torch.randn(n, 4, generator=generator)
-    return [{"inputs": x, "labels": (x.sum() > 0).long()} for x in inputs]
-
-
-class Net(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = nn.Linear(4, 2)
-
-    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"logits": self.linear(inputs)}
-
-
-class CrossEntropy(nn.Module):
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, labels)
 
 
 def _fit(tmp_path: Path, plugins: Any, *, epochs: int = 2, test: bool = True) -> Trainer:
     torch.manual_seed(0)
-    model = Net()
+    model = TinyModel()
     trainer = Trainer(
         device="cpu",
         output_dir=tmp_path / "run",
-        train_dataloader=DataLoader(_data(12, seed=0), batch_size=4, shuffle=True),
-        test_dataloader=[DataLoader(_data(10, seed=1), batch_size=5)],
+        train_dataloader=DataLoader(TinyData(12, seed=0), batch_size=4, shuffle=True),
+        test_dataloader=[DataLoader(TinyData(10, seed=1), batch_size=5)],
         train_data_connector=DataConnector({"inputs": "inputs"}),
         num_epochs=epochs,
         plugins=plugins,
         seed=0,
     )
-    loss = LossModule(
-        {
-            "loss": CrossEntropy(),
-            "connector": LossConnector(
-                {"logits": pred_key("logits"), "labels": data_key("labels")}
-            ),
-        }
-    )
+    loss = tiny_loss()
     trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), None, loss)
     if test:
         trainer.test(model)
@@ -272,11 +240,11 @@ def test_custom_visualizer_object_and_connector(tmp_path: Path) -> None:
         visualizer=recording, test_connector={"values": {"data": "labels"}}, show=True
     )
     torch.manual_seed(0)
-    model = Net()
+    model = TinyModel()
     trainer = Trainer(
         device="cpu",
         output_dir=tmp_path,
-        test_dataloader=[DataLoader(_data(20, seed=3), batch_size=4)],
+        test_dataloader=[DataLoader(TinyData(20, seed=3), batch_size=4)],
         test_data_connector=DataConnector({"inputs": "inputs"}),
         callbacks=[trainer_callback],
     )
