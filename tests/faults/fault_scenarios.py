@@ -408,6 +408,16 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     # -- trust boundaries --------------------------------------------------------------------
     Scenario(
+        "trust.frozen-rank",
+        "trust",
+        "One rank of a two-process torchrun job stops (kill -STOP) or hangs in C code "
+        "mid-step; then SIGTERM or Ctrl-C reaches a rank blocked in a collective call "
+        "waiting for it.",
+        "Every other rank ends within dist_stall_timeout seconds (5 minutes by default) with "
+        "an error naming the silent rank (exit 1, in torchrun's summary); a SIGTERM or Ctrl-C "
+        "while another rank is silent ends the rank within seconds with 128 + signal.",
+    ),
+    Scenario(
         "trust.ckpt-state-paths",
         "trust",
         "A crafted checkpoint's checkpoint-plugin state lists files to keep that are absolute "
