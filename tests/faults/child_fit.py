@@ -23,7 +23,9 @@ plugin's emergency checkpoint does);
 ``fail``: ``{"hook": name, "at_step": N, "on_error": policy}`` adds a plugin that raises in that
 hook from step N on;
 ``pause_in_save``: the N-th save of ``save_every_epoch`` stops half way through writing (this
-program replaces ``torch.save`` for that save), and the test kills the process.
+program replaces ``torch.save`` for that save), and the test kills the process;
+``pause_in_first_save``: a path; the process's first ``torch.save`` (whoever calls it, the
+checkpoint plugin say) stops half way through and creates that file, and the test kills it.
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ def main(spec_path: str) -> int:
         callbacks.append(EpochSaver(spec.get("pause_in_save"), marker))
     if "emergency" in spec:
         callbacks.append(Emergency(spec["emergency"]))
+    if "pause_in_first_save" in spec:
+        torch.save = pausing_save(torch.save, spec["pause_in_first_save"])
     for name, params in spec.get("plugins", []):
         pm.enable(name, **params)
     if "fail" in spec:

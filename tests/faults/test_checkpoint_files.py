@@ -275,9 +275,14 @@ def test_sigkill_while_the_checkpoint_plugin_writes(tmp_path: Path) -> None:
 
     work = tmp_path / "child"
     fifo = Fifo(work / "pause-marker")
-    spec = {"epochs": 2, "batches": 3, "plugins": [["checkpoint", {}]], "resume_from": "last"}
-    env = {"HOOKWISE_TEST_PAUSE_IN_CHECKPOINT_WRITE": str(fifo.path)}
-    with ChildRun(work, spec, env) as child:
+    spec = {
+        "epochs": 2,
+        "batches": 3,
+        "plugins": [["checkpoint", {}]],
+        "resume_from": "last",
+        "pause_in_first_save": str(fifo.path),
+    }
+    with ChildRun(work, spec) as child:
         fifo.wait(child)  # inside the plugin's first write of the resumed run
         child.kill()
         result = child.finish()
