@@ -226,6 +226,17 @@ def test_state_that_load_state_dict_does_not_restore(
     assert "state['history']: saved [" in text and "got []" in text
 
 
+def test_a_versioned_state_passes_the_round_trip(
+    installed: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A plugin at state_version 2 reads its own checkpoints without migrate_state."""
+    source = GOOD.replace(
+        "    def __init__(self, monitor", "    state_version = 2\n\n    def __init__(self, monitor"
+    )
+    report = check(installed, source, tmp_path)
+    assert report.state["checked"]["monitor"] == "val/loss"
+
+
 def test_state_without_load_state_dict(installed: Callable[..., Path], tmp_path: Path) -> None:
     source = GOOD.replace("def load_state_dict(self, state):", "def _load(self, state):")
     text = problems_of(installed, source, tmp_path)

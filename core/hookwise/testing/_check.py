@@ -155,11 +155,19 @@ def _check_plugin(
     base, _ = split_instance(name)
     pm = IsolatedPluginManager(entry_points=True)
     problems: list[str] = []
+    report, target = _check_entry_point(name, base, pm, problems)
+    _check_docs(target, report, problems)
+    registered = _check_hooks(name, params, pm, report, problems)
+    if problems:
+        raise PluginCheckFailed(name, problems)
+    _check_state(name, params, with_plugins, folder / "plugin-check", registered, report, problems)
+    return report
 
-    def fail() -> PluginCheckFailed:
-        return PluginCheckFailed(name, problems)
 
-    # 1. The entry point.
+def _check_entry_point(
+    name: str, base: str, pm: IsolatedPluginManager, problems: list[str]
+) -> tuple[PluginReport, Any]:
+    """1. The entry point: found and loaded; return the report begun and the loaded target."""
     info: InstalledPlugin | None = None
     if ":" in base:
         target_text = base
@@ -168,7 +176,7 @@ def _check_plugin(
             info = pm.find(base)
         except HookwiseError as exc:
             problems.append(str(exc))
-            raise fail() from None
+            raise PluginCheckFailed(name, problems) from None
         target_text = info.target
         if normalize_name(info.name) != normalize_name(base):  # pragma: no cover - find() folds
             problems.append(f"entry point {info.name!r} does not match {base!r}")
@@ -185,9 +193,13 @@ def _check_plugin(
             else ""
         )
         problems.append(f"{exc}{trace}")
-        raise fail() from None
+        raise PluginCheckFailed(name, problems) from None
+    return report, target
 
-    # 2. Documentation.
+
+def _check_docs(target: Any, report: PluginReport, problems: list[str]) -> None:
+    """2. Documentation: a docstring that documents every parameter, and no other."""
+    target_text = report.target
     doc, where = _target_docs(target)
     accepted: list[str] = []
     if inspect.isclass(target) or inspect.isfunction(target) or inspect.ismethod(target):
@@ -199,35 +211,44 @@ def _check_plugin(
             f"{where} ({target_text}) has no docstring. Say what the plugin does, and document "
             f"each parameter (':param name: ...'): it is the plugin's reference."
         )
-    else:
-        undocumented = [p for p in accepted if not _documented(p, doc)]
-        if undocumented:
-            example = undocumented[0]
+        return
+    undocumented = [p for p in accepted if not _documented(p, doc)]
+    if undocumented:
+        example = undocumented[0]
+        problems.append(
+            f"{where} ({target_text}) accepts parameter(s) {undocumented} that its docstring "
+            f"does not document. Add a line for each, e.g. ':param {example}: what it does "
+            f"and its default.'"
+        )
+    if inspect.isclass(target) or inspect.isfunction(target):
+        stale = [
+            p
+            for p in re.findall(r":param(?:\s+[^:\n]+?)?\s+(\w+)\s*:", doc)
+            if p not in accepted and p not in CALLBACK_PARAMS
+        ]
+        if stale and not accepted_params(target)[1]:
             problems.append(
-                f"{where} ({target_text}) accepts parameter(s) {undocumented} that its docstring "
-                f"does not document. Add a line for each, e.g. ':param {example}: what it does "
-                f"and its default.'"
+                f"{where} ({target_text}) documents parameter(s) {stale} that it does not "
+                f"accept; remove or rename them in the docstring."
             )
-        if inspect.isclass(target) or inspect.isfunction(target):
-            stale = [
-                p
-                for p in re.findall(r":param(?:\s+[^:\n]+?)?\s+(\w+)\s*:", doc)
-                if p not in accepted and p not in CALLBACK_PARAMS
-            ]
-            if stale and not accepted_params(target)[1]:
-                problems.append(
-                    f"{where} ({target_text}) documents parameter(s) {stale} that it does not "
-                    f"accept; remove or rename them in the docstring."
-                )
 
-    # 3. Hooks.
+
+def _check_hooks(
+    name: str,
+    params: dict[str, Any],
+    pm: IsolatedPluginManager,
+    report: PluginReport,
+    problems: list[str],
+) -> list[str]:
+    """3. Hooks: enabled without a misspelled hook, each object implementing one; return the
+    registered names."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             registered = pm.enable(name, **params)
         except HookwiseError as exc:
             problems.append(_format_exception(exc))
-            raise fail() from None
+            raise PluginCheckFailed(name, problems) from None
     for warning in caught:
         text = str(warning.message)
         if "is not a hookwise hook" in text:
@@ -243,16 +264,24 @@ def _check_plugin(
         report.hooks[plugin_name] = hooks
         if not hooks:
             problems.append(
-                f"plugin {plugin_name!r} ({target_text}) implements no hook, so the trainer "
+                f"plugin {plugin_name!r} ({report.target}) implements no hook, so the trainer "
                 f"never calls it. Override a Callback method (on_train_batch_end, ...) or mark "
                 f"functions with @hookimpl; `hookwise hooks` lists them."
             )
-    if problems:
-        raise fail()
+    return registered
 
-    # 4. State: weights_only, stored in the checkpoint, restored, resumable.
+
+def _check_state(
+    name: str,
+    params: dict[str, Any],
+    with_plugins: list[Any],
+    run_dir: Path,
+    registered: list[str],
+    report: PluginReport,
+    problems: list[str],
+) -> None:
+    """4. State: weights_only, stored in the checkpoint, restored, resumable."""
     entry = (name, params)
-    run_dir = folder / "plugin-check"
     try:
         first = run_fit([*with_plugins, entry], epochs=1, test=False, tmp_path=run_dir)
     except Exception as exc:
@@ -262,10 +291,32 @@ def _check_plugin(
             f"{_format_exception(exc)}\nIf it needs another plugin (an evaluator's metric, "
             f"...), pass it as with_plugins=[...]."
         )
-        raise fail() from None
+        raise PluginCheckFailed(name, problems) from None
+    states = _plugin_states(first.pm, registered, problems)
+    report.state = states
+    if problems:
+        raise PluginCheckFailed(name, problems)
+    if not states:
+        return
+    checkpoint = run_dir / "plugin-check.ckpt"
+    _check_round_trip(name, params, with_plugins, first, checkpoint, states, problems)
+    try:
+        run_fit(
+            [*with_plugins, entry], epochs=2, test=False, tmp_path=run_dir, resume_from=checkpoint
+        )
+    except Exception as exc:
+        problems.append(
+            f"plugin {name!r}: a fit resumed from a checkpoint holding its state failed:\n"
+            f"{_format_exception(exc)}"
+        )
+        raise PluginCheckFailed(name, problems) from None
+
+
+def _plugin_states(pm: Any, registered: list[str], problems: list[str]) -> dict[str, Any]:
+    """The states of the registered plugins that have one, checked as a checkpoint holds them."""
     states: dict[str, Any] = {}
     for plugin_name in registered:
-        plugin = first.pm.get_plugin(plugin_name)
+        plugin = pm.get_plugin(plugin_name)
         if plugin is None or not callable(getattr(plugin, "state_dict", None)):
             continue
         if isinstance(plugin, types.ModuleType):
@@ -291,31 +342,39 @@ def _check_plugin(
                 f"own; add one that restores what state_dict() returns, so that resuming "
                 f"restores its state"
             )
-    report.state = states
-    if problems or not states:
-        if problems:
-            raise fail()
-        return report
+    return states
+
+
+def _check_round_trip(
+    name: str,
+    params: dict[str, Any],
+    with_plugins: list[Any],
+    first: Any,
+    checkpoint: Path,
+    states: dict[str, Any],
+    problems: list[str],
+) -> None:
+    """The states saved in a checkpoint and loaded by fresh instances come back unchanged."""
     from hookwise.checkpointing import load_checkpoint
 
-    checkpoint = run_dir / "plugin-check.ckpt"
     try:
         first.trainer.save_checkpoint(checkpoint)
-        saved = load_checkpoint(checkpoint)["plugins"]
+        data = load_checkpoint(checkpoint)
+        saved = data["plugins"]
     except Exception as exc:
         problems.append(f"the checkpoint with the plugin's state failed: {_format_exception(exc)}")
-        raise fail() from None
+        raise PluginCheckFailed(name, problems) from None
     fresh = IsolatedPluginManager(entry_points=True)
     try:
         _add_plugins(fresh, with_plugins)
         fresh.enable(name, **params)
-        fresh.load_state_dict(saved)
+        fresh.load_state_dict(saved, data.get("plugin_state_versions"))
     except Exception as exc:
         problems.append(
             f"plugin {name!r}: a fresh instance could not load the saved state: "
             f"{_format_exception(exc)}"
         )
-        raise fail() from None
+        raise PluginCheckFailed(name, problems) from None
     for plugin_name, state in states.items():
         if plugin_name not in saved:
             problems.append(
@@ -332,15 +391,4 @@ def _check_plugin(
                 f"load_state_dict must restore everything state_dict returns."
             )
     if problems:
-        raise fail()
-    try:
-        run_fit(
-            [*with_plugins, entry], epochs=2, test=False, tmp_path=run_dir, resume_from=checkpoint
-        )
-    except Exception as exc:
-        problems.append(
-            f"plugin {name!r}: a fit resumed from a checkpoint holding its state failed:\n"
-            f"{_format_exception(exc)}"
-        )
-        raise fail() from None
-    return report
+        raise PluginCheckFailed(name, problems)
