@@ -135,8 +135,7 @@ def attribute_path(obj: Any, dotted: str, error: Callable[[str, str], Exception]
     for part in dotted.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=3)
-            raise error(part, f" Did you mean {', '.join(map(repr, close))}?" if close else "")
+            raise error(part, _hint(difflib.get_close_matches(part, names, n=3)))
         obj = getattr(obj, part)
     return obj
 
@@ -331,3 +330,51 @@ def build(
             f"{base}, or give {forms}."
         )
     return built
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The objects of one ``kind`` that a plugin parameter names (the evaluator plugin's
+    evaluators, the visualizer plugin's visualizers): the arguments of :func:`build` and
+    :func:`known_names` that stay the same, written once.
+
+    ::
+
+        EVALUATORS = Registry(kind="evaluator", names={"accuracy": "pkg.acc:Accuracy"},
+                              group="hookwise.evaluators", forms="...", missing=lacks,
+                              base="pkg.Evaluator")
+        evaluator = EVALUATORS.build(spec, params, where="plugin 'evaluator'")
+    """
+
+    kind: str
+    names: Mapping[str, str]
+    group: str
+    forms: str
+    missing: Callable[[Any], Sequence[str]]
+    base: str
+
+    def known_names(self) -> list[str]:
+        """Every short name :meth:`build` accepts (shipped and declared), sorted."""
+        return known_names(self.names, self.group)
+
+    def build(
+        self,
+        spec: Any,
+        params: Mapping[str, Any] | None = None,
+        *,
+        where: str,
+        plugin_params: Sequence[str] = (),
+    ) -> Any:
+        """:func:`build` with this registry's names, group, kind, forms, check and base."""
+        return build(
+            spec,
+            params,
+            names=self.names,
+            group=self.group,
+            where=where,
+            kind=self.kind,
+            forms=self.forms,
+            missing=self.missing,
+            base=self.base,
+            plugin_params=plugin_params,
+        )

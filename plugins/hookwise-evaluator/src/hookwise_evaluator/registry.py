@@ -44,16 +44,24 @@ SHIPPED: dict[str, str] = {
     "torchmetrics": "hookwise_evaluator.torchmetrics_evaluator:TorchMetricsEvaluator",
 }
 
-_FORMS = (
-    'a short name ("accuracy", "regression"), an import path "package.module:Evaluator", '
-    'a table {target = "accuracy", top_k = [1, 5]}, an evaluator object, or a torchmetrics '
-    'metric {target = "torchmetrics.classification:MulticlassAccuracy", num_classes = 10}'
+#: What the ``evaluator`` parameter may name, and how each is built (hookwise.targets.build).
+REGISTRY = targets.Registry(
+    kind="evaluator",
+    names=SHIPPED,
+    group=EVALUATOR_GROUP,
+    forms=(
+        'a short name ("accuracy", "regression"), an import path "package.module:Evaluator", '
+        'a table {target = "accuracy", top_k = [1, 5]}, an evaluator object, or a torchmetrics '
+        'metric {target = "torchmetrics.classification:MulticlassAccuracy", num_classes = 10}'
+    ),
+    missing=lambda obj: [] if is_torchmetrics_object(obj) else missing_methods(obj),
+    base="hookwise_evaluator.Evaluator",
 )
 
 
 def known_names() -> list[str]:
     """Every short name that :func:`build_evaluator` accepts."""
-    return targets.known_names(SHIPPED, EVALUATOR_GROUP)
+    return REGISTRY.known_names()
 
 
 def build_evaluator(
@@ -65,8 +73,9 @@ def build_evaluator(
 ) -> Any:
     """Turn the ``evaluator`` parameter into an evaluator object (see the module docstring).
 
-    The work is done by :func:`hookwise.targets.build`; a torchmetrics metric it builds is
-    wrapped in a :class:`~hookwise_evaluator.TorchMetricsEvaluator`.
+    The work is done by ``REGISTRY`` (a ``hookwise.targets.Registry``); a
+    torchmetrics metric it builds is wrapped in a
+    :class:`~hookwise_evaluator.TorchMetricsEvaluator`.
 
     :param spec: the ``evaluator`` parameter.
     :param params: further parameters for the evaluator a name or a table builds
@@ -78,28 +87,12 @@ def build_evaluator(
         ``metrics``, ``reset``, ``process_batch`` or ``evaluate``.
     """
     try:
-        built = targets.build(
-            spec,
-            params,
-            names=SHIPPED,
-            group=EVALUATOR_GROUP,
-            where=where,
-            kind="evaluator",
-            forms=_FORMS,
-            missing=_missing,
-            base="hookwise_evaluator.Evaluator",
-            plugin_params=plugin_params,
-        )
+        built = REGISTRY.build(spec, params, where=where, plugin_params=plugin_params)
     except ConfigError:
         if _names_torchmetrics(spec):
             require_torchmetrics(where)  # a clearer error: the extra to install
         raise
     return TorchMetricsEvaluator(built) if is_torchmetrics_object(built) else built
-
-
-def _missing(obj: Any) -> list[str]:
-    """What an evaluator lacks; torchmetrics metrics lack nothing (they get wrapped)."""
-    return [] if is_torchmetrics_object(obj) else missing_methods(obj)
 
 
 def _names_torchmetrics(spec: Any) -> bool:

@@ -27,15 +27,23 @@ VISUALIZER_GROUP = "hookwise.visualizers"
 #: The visualizers that ship with this plugin, by short name.
 SHIPPED: dict[str, str] = {"image_grid": "hookwise_visualizer.grid:ImageGridVisualizer"}
 
-_FORMS = (
-    'a short name ("image_grid"), an import path "package.module:Visualizer", a table '
-    '{target = "image_grid", image_shape = [8, 8]}, or a visualizer object'
+#: What the ``visualizer`` parameter may name, and how each is built (hookwise.targets.build).
+REGISTRY = targets.Registry(
+    kind="visualizer",
+    names=SHIPPED,
+    group=VISUALIZER_GROUP,
+    forms=(
+        'a short name ("image_grid"), an import path "package.module:Visualizer", a table '
+        '{target = "image_grid", image_shape = [8, 8]}, or a visualizer object'
+    ),
+    missing=missing_methods,
+    base="hookwise_visualizer.Visualizer",
 )
 
 
 def known_names() -> list[str]:
     """Every short name that :func:`build_visualizer` accepts."""
-    return targets.known_names(SHIPPED, VISUALIZER_GROUP)
+    return REGISTRY.known_names()
 
 
 def build_visualizer(
@@ -47,8 +55,6 @@ def build_visualizer(
 ) -> Any:
     """Turn the ``visualizer`` parameter into a visualizer object (see the module docstring).
 
-    The work is done by :func:`hookwise.targets.build`.
-
     :param spec: the ``visualizer`` parameter.
     :param params: further parameters for the visualizer a name or a table builds
         (``image_shape=[8, 8]`` beside ``visualizer="image_grid"``).
@@ -58,15 +64,4 @@ def build_visualizer(
         not resolve, parameters the visualizer does not take, or an object that lacks
         ``process``, ``save_to_disk``, ``show`` or ``reset``.
     """
-    return targets.build(
-        spec,
-        params,
-        names=SHIPPED,
-        group=VISUALIZER_GROUP,
-        where=where,
-        kind="visualizer",
-        forms=_FORMS,
-        missing=missing_methods,
-        base="hookwise_visualizer.Visualizer",
-        plugin_params=plugin_params,
-    )
+    return REGISTRY.build(spec, params, where=where, plugin_params=plugin_params)
