@@ -66,6 +66,7 @@ from hookwise.ranks import (
     is_distributed,
     is_rank_zero,
     launched_by_torchrun,
+    restart_count,
 )
 from hookwise.sharding import DistributedEvalSampler, shard_eval_loader, shard_train_loader
 
@@ -328,6 +329,7 @@ __all__ = [
     "process_group",
     "rank_zero_only",
     "record_failure",
+    "restart_count",
     "shard_eval_loader",
     "shard_train_loader",
     "synchronize",

@@ -51,3 +51,9 @@ def launched_by_torchrun() -> bool:
     """Whether this process was started by ``torchrun`` (or a launcher that sets the same
     variables: ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``)."""
     return all(os.environ.get(name) for name in TORCHRUN_ENV)
+
+
+def restart_count() -> int:
+    """How many times ``torchrun --max-restarts`` has restarted this job's workers (0 on the
+    first attempt and outside torchrun; ``TORCHELASTIC_RESTART_COUNT``)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)

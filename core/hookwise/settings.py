@@ -303,6 +303,16 @@ define(
 )
 define(
     Setting(
+        "resume_on_restart",
+        Flag(),
+        True,
+        "When torchrun (--max-restarts) restarts the workers after a failure, fit continues "
+        "from the newest complete checkpoint of the output folder (from step 0 when there is "
+        "none) instead of starting over.",
+    )
+)
+define(
+    Setting(
         "overwrite",
         Flag(),
         False,

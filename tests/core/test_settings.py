@@ -40,6 +40,7 @@ def test_the_trainer_checks_every_trainer_setting(tmp_path: Path) -> None:
         "handle_signals": "no",
         "dist_timeout": 0,
         "dist_stall_timeout": -1,
+        "resume_on_restart": "sometimes",
         "dist_stop_check_interval": 0,
         "use_distributed_sampler": "false",
         "ddp_kwargs": ["find_unused_parameters"],

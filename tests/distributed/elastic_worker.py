@@ -1,8 +1,9 @@
 """A torchrun worker for ``test_elastic.py``: ``torchrun --max-restarts=1 THIS OUT``.
 
-On the first attempt rank 1 fails in a hook at step 2, after the trainer has joined the
-process group; torchrun restarts both workers against the same rendezvous store, and the
-second attempt must join a fresh group (not the stale addresses of the first) and finish.
+On the first attempt rank 1 fails in a hook at step 5, after the checkpoint plugin saved
+step 4; torchrun restarts both workers against the same rendezvous store, and the second
+attempt must join a fresh group (not the stale addresses of the first), continue from the
+step-4 checkpoint on its own (``resume_on_restart``) and end where an uninterrupted run ends.
 """
 
 from __future__ import annotations
@@ -32,33 +33,52 @@ class Net(nn.Module):
 
 
 class FailFirstAttempt(Callback):
-    """Raises on rank 1 at step 2 of the first attempt."""
+    """Raises on rank 1 at step 5 of the first attempt."""
 
     def on_train_batch_start(
         self, trainer_state: Any, model: Any, loss_module: Any, batch: Any, batch_idx: int
     ) -> None:
-        if ATTEMPT == 0 and get_rank() == 1 and trainer_state["global_step"] == 2:
+        if ATTEMPT == 0 and get_rank() == 1 and trainer_state["global_step"] == 5:
             raise RuntimeError("rank 1 fails on the first attempt")
 
 
-def main(out: Path) -> None:
-    torch.set_num_threads(1)
+def _fit(folder: Path, **settings: Any) -> tuple[Trainer, nn.Module]:
     torch.manual_seed(0)
     data = TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
     model = Net()
     trainer = Trainer(
         device="cpu",
-        output_dir=out / f"attempt{ATTEMPT}",
+        output_dir=folder,
         train_dataloader=DataLoader(data, batch_size=4, shuffle=True),
         callbacks=[FailFirstAttempt()],
-        num_epochs=1,
+        plugins=[("checkpoint", {"epoch_based": False, "checkpoint_period": 2})],
+        num_epochs=2,
+        seed=3,
+        **settings,
     )
 
     def loss(outputs: torch.Tensor, batch: list[torch.Tensor]) -> torch.Tensor:
         return nn.functional.cross_entropy(outputs, batch[1])
 
-    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), None, loss)
-    report = {"attempt": ATTEMPT, "world": get_world_size(), "steps": trainer.global_step}
+    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), None, loss)
+    return trainer, model
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    trainer, model = _fit(out / "run")
+    resumed = trainer.resumed_from
+    _, twin = _fit(out / "twin", resume_on_restart=False)  # uninterrupted, same seed
+    report = {
+        "attempt": ATTEMPT,
+        "world": get_world_size(),
+        "steps": trainer.global_step,
+        "resumed_from": resumed.name if resumed is not None else None,
+        "equal": all(
+            torch.equal(a, b)
+            for a, b in zip(model.state_dict().values(), twin.state_dict().values(), strict=True)
+        ),
+    }
     (out / f"rank{get_rank()}.json").write_text(json.dumps(report))
 
 

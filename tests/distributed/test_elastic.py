@@ -1,6 +1,7 @@
 """Elastic restarts: under ``torchrun --max-restarts=1``, workers restarted after a failure
-join a fresh process group against the same rendezvous store and finish the run (before, the
-restarted workers read the failed attempt's addresses and failed with "Connection refused")."""
+join a fresh process group against the same rendezvous store (before, they read the failed
+attempt's addresses and failed with "Connection refused") and continue the run from its
+newest checkpoint, ending where an uninterrupted run ends (before, they began at step 0)."""
 
 from __future__ import annotations
 
@@ -45,4 +46,10 @@ def test_restarted_workers_join_a_fresh_group_and_finish(tmp_path: Path) -> None
     assert returncode == 0, output
     for rank in (0, 1):
         report = json.loads((tmp_path / f"rank{rank}.json").read_text())
-        assert report == {"attempt": 1, "world": 2, "steps": 4}  # 32 samples / 2 ranks / 4
+        assert report == {
+            "attempt": 1,
+            "world": 2,
+            "steps": 8,  # 32 samples, 2 ranks, batches of 4: 4 steps an epoch, 2 epochs
+            "resumed_from": "last.ckpt",  # step 4, the newest complete checkpoint
+            "equal": True,
+        }

@@ -33,7 +33,7 @@ from hookwise.trainer.logs import LogMerger
 from hookwise.trainer.output_dir import check_fresh_output_dir
 from hookwise.trainer.plugin_api import PluginAPIControl
 from hookwise.trainer.position import Position
-from hookwise.trainer.resume import CheckpointControl
+from hookwise.trainer.resume import AUTO_RESUME, CheckpointControl
 from hookwise.trainer.stopping import StopControl, StopLatch
 from hookwise.trainer.strategy import DistributedControl, ProcessGroupOwner, Strategy
 from hookwise.trainer.vis4d_view import Vis4dView
@@ -145,6 +145,7 @@ class Trainer(  # type: ignore[misc]
         use_distributed_sampler: bool = True,
         ddp_kwargs: Mapping[str, Any] | None = None,
         overwrite: bool = False,
+        resume_on_restart: bool = True,
     ) -> None:
         given = dict(locals())
         checked = settings.check_all(
@@ -208,6 +209,7 @@ class Trainer(  # type: ignore[misc]
         self.use_distributed_sampler: bool = checked["use_distributed_sampler"]
         self.ddp_kwargs: dict[str, Any] = checked["ddp_kwargs"]
         self.overwrite: bool = checked["overwrite"]
+        self.resume_on_restart: bool = checked["resume_on_restart"]
 
     def _plugin_manager(
         self, plugins: PluginsArg, callbacks: Sequence[Any] | None
@@ -320,20 +322,27 @@ class Trainer(  # type: ignore[misc]
     ) -> dict[str, float]:
         """Train ``model``; return :attr:`metrics`.
 
+            :param resume_on_restart: when ``torchrun --max-restarts`` restarted the workers after
+            a failure, ``fit`` continues from the newest complete checkpoint of ``output_dir``
+            (from step 0 when there is none) instead of starting over (default ``True``).
         :param model: the model (moved to the trainer's device).
-        :param optimizers: one optimizer or a list.
-        :param lr_schedulers: ``torch.optim.lr_scheduler`` objects (or vis4d wrappers), or None.
-        :param loss_module: ``loss_module(outputs, batch)`` returns ``(total, metrics)`` (a
-            :class:`~hookwise.LossModule`) or just the total loss.
-        :param resume_from: a checkpoint path, or ``"last"`` for the newest checkpoint in the
-            output folder: restores weights, optimizers, schedulers, position, RNG and plugin
-            state, so the run continues as if it had never stopped.
-        :raises TrainingInterrupted: after a SIGINT/SIGTERM ended the run cleanly.
+            :param optimizers: one optimizer or a list.
+            :param lr_schedulers: ``torch.optim.lr_scheduler`` objects (or vis4d wrappers), or None.
+            :param loss_module: ``loss_module(outputs, batch)`` returns ``(total, metrics)`` (a
+                :class:`~hookwise.LossModule`) or just the total loss.
+            :param resume_from: a checkpoint path, or ``"last"`` for the newest checkpoint in the
+                output folder: restores weights, optimizers, schedulers, position, RNG and plugin
+                state, so the run continues as if it had never stopped. After torchrun restarted
+                the workers (``--max-restarts``), ``None`` means the newest complete checkpoint
+                of the output folder when there is one (``resume_on_restart``).
+            :raises TrainingInterrupted: after a SIGINT/SIGTERM ended the run cleanly.
         """
         if self.train_dataloader is None:
             raise ConfigError("Trainer.fit needs a train_dataloader")
         if loss_module is None:
             raise ConfigError("Trainer.fit needs a loss_module: loss_module(outputs, batch)")
+        if resume_from is None and self.resume_on_restart and distributed.restart_count() > 0:
+            resume_from = AUTO_RESUME  # torchrun restarted the workers: continue the run
         if resume_from is None and self._model is None:  # this trainer's first fit
             check_fresh_output_dir(self.output_dir, overwrite=self.overwrite)
         self._setup_distributed()

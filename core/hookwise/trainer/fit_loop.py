@@ -87,9 +87,8 @@ class FitLoop:
         """Setup, resume or seed, ``on_fit_start``; return the first step of this fit."""
         trainer = self.trainer
         trainer._ensure_setup()
-        if resume_from is not None:
-            trainer.resume(resume_from)
-        elif trainer.seed is not None:
+        resumed = trainer.resume(resume_from) if resume_from is not None else None
+        if resumed is None and trainer.seed is not None:
             seed_everything(trainer.seed)
         if trainer.seed is None:
             seed = int(torch.initial_seed() & 0x7FFFFFFF)

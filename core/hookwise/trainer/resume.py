@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from hookwise import checkpointing
-from hookwise.distributed import unwrap_model
+from hookwise.distributed import restart_count, unwrap_model
 from hookwise.errors import CheckpointError, HookwiseError
 from hookwise.last import newest_checkpoint
 from hookwise.plugins import PluginManager
@@ -82,12 +82,16 @@ def find_last_checkpoint(output_dir: Path) -> Path:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def resume_file(path: str | os.PathLike[str], output_dir: Path, strategy: Strategy) -> Path:
-    """The checkpoint to resume: ``"last"`` is resolved on rank 0 and shared."""
-    if str(path) != "last":
+#: ``resume_from`` after torchrun restarted the workers: ``"last"`` when the output folder has
+#: a complete checkpoint, nothing (a fresh start) when it has none.
+AUTO_RESUME = "auto"
+
+
+def resume_file(path: str | os.PathLike[str], output_dir: Path, strategy: Strategy) -> Path | None:
+    """The checkpoint to resume: ``"last"`` (and :data:`AUTO_RESUME`) is resolved on rank 0
+    and shared; :data:`AUTO_RESUME` gives ``None`` when there is no checkpoint."""
+    if str(path) not in ("last", AUTO_RESUME):
         return Path(path)
-    if strategy.world_size == 1:
-        return find_last_checkpoint(output_dir)
     found: str | None = None
     error: str | None = None
     if strategy.rank == 0:
@@ -95,9 +99,18 @@ def resume_file(path: str | os.PathLike[str], output_dir: Path, strategy: Strate
             found = str(find_last_checkpoint(output_dir))
         except CheckpointError as exc:
             error = str(exc)
-    found, error = strategy.broadcast((found, error))
+    if strategy.world_size > 1:
+        found, error = strategy.broadcast((found, error))
+    if str(path) == AUTO_RESUME and found is None:
+        logger.warning(
+            "torchrun restarted the workers (attempt %d), and %s holds no complete checkpoint: "
+            "training starts again from step 0",
+            restart_count(),
+            output_dir,
+        )
+        return None
     if error is not None or found is None:
-        raise CheckpointError(f"rank 0: {error}")
+        raise CheckpointError(error if strategy.world_size == 1 else f"rank 0: {error}")
     return Path(found)
 
 
@@ -236,13 +249,15 @@ class CheckpointControl:
         (``last.ckpt`` wins a tie; see :mod:`hookwise.last`)."""
         return find_last_checkpoint(self.output_dir)
 
-    def resume(self, path: str | os.PathLike[str]) -> Path:
+    def resume(self, path: str | os.PathLike[str]) -> Path | None:
         """Restore a checkpoint written by :meth:`save_checkpoint` into the current fit (the
         file is then :attr:`resumed_from`)."""
         model = self._model
         if model is None:
             raise HookwiseError("resume() restores into a fit: use fit(..., resume_from=path)")
         file = resume_file(path, self.output_dir, self._strategy)
+        if file is None:  # AUTO_RESUME and nothing to resume
+            return None
         self.resumed_from = file
         data = load_for_resume(file, self.device, self._strategy)
         load_weights(model, data["model"], file)
