@@ -62,7 +62,24 @@ def write_plugin_distribution(
             f"write_plugin_distribution({name!r}): files is empty; give at least the module "
             f"the entry points point at"
         )
-    src = project / "src"
+    packages, modules = _write_sources(project / "src", name, files)
+    pyproject = _pyproject(
+        name,
+        version,
+        dependencies,
+        group=group,
+        entry_points=entry_points,
+        scripts=scripts or {},
+        packages=packages,
+        modules=modules,
+    )
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    return project
+
+
+def _write_sources(src: Path, name: str, files: Mapping[str, str]) -> tuple[set[str], set[str]]:
+    """Write ``files`` under ``src``; return the top-level packages and modules."""
     packages: set[str] = set()
     modules: set[str] = set()
     for relative, text in files.items():
@@ -84,17 +101,30 @@ def write_plugin_distribution(
         init = src / package / "__init__.py"
         if not init.exists():
             init.write_text("", encoding="utf-8")
+    return packages, modules
+
+
+def _pyproject(
+    name: str,
+    version: str,
+    dependencies: Iterable[str],
+    *,
+    group: str,
+    entry_points: Mapping[str, str],
+    scripts: Mapping[str, str],
+    packages: set[str],
+    modules: set[str],
+) -> str:
+    """The project's ``pyproject.toml`` (setuptools, sources under ``src/``)."""
     requirements = ", ".join(_toml_string(d) for d in dependencies)
     points = "\n".join(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in entry_points.items())
-    commands = "\n".join(
-        f"{_toml_string(k)} = {_toml_string(v)}" for k, v in (scripts or {}).items()
-    )
+    commands = "\n".join(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in scripts.items())
     setuptools = ['package-dir = { "" = "src" }']
     if modules:
         setuptools.append("py-modules = [" + ", ".join(map(_toml_string, sorted(modules))) + "]")
     if packages:
         setuptools.append("packages = [" + ", ".join(map(_toml_string, sorted(packages))) + "]")
-    pyproject = (
+    return (
         '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
         f"[project]\nname = {_toml_string(name)}\nversion = {_toml_string(version)}\n"
         f"dependencies = [{requirements}]\n\n"
@@ -104,6 +134,3 @@ def write_plugin_distribution(
         + "\n".join(setuptools)
         + "\n"
     )
-    project.mkdir(parents=True, exist_ok=True)
-    (project / "pyproject.toml").write_text(pyproject, encoding="utf-8")
-    return project
