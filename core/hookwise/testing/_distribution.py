@@ -25,9 +25,8 @@ def write_plugin_distribution(
     group: str = ENTRY_POINT_GROUP,
     scripts: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write a pip-installable plugin distribution (a ``pyproject.toml`` and its sources).
-
-    Useful to test discovery, name clashes or packaging with a real ``pip install``::
+    """Write a pip-installable plugin distribution (a ``pyproject.toml`` and its sources), to
+    test discovery, name clashes or packaging with a real ``pip install``::
 
         project = write_plugin_distribution(
             tmp_path / "hello",
@@ -54,8 +53,7 @@ def write_plugin_distribution(
     :returns: the project folder.
     :raises ValueError: ``root`` holds files already, ``files`` is empty or a path leaves ``src/``.
     """
-    project = Path(root)
-    if project.exists() and any(project.iterdir()):
+    if (project := Path(root)).exists() and any(project.iterdir()):
         raise ValueError(f"write_plugin_distribution: {project} is not empty; give a new folder")
     if not files:
         raise ValueError(

@@ -77,3 +77,14 @@ def plugin_entries(
                 f"plugins entries are names, (name, params) pairs or plugin specs, got {item!r}"
             )
     return entries
+
+
+def callback_name(pm: Any, callback: Any) -> str:
+    """The name a ``callbacks=[...]`` object is registered under: its class name, ``Name#2``
+    for a second one."""
+    base = type(callback).__name__
+    name, count = base, 1
+    while pm.get_plugin(name) is not None:
+        count += 1
+        name = f"{base}#{count}"
+    return name

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from hookwise import distributed, settings
-from hookwise.api import Stage, deprecated
+from hookwise.api import Stage
 from hookwise.errors import ConfigError
 from hookwise.plugins import HookFailure, PluginManager
 from hookwise.state import TrainerState
-from hookwise.trainer._util import as_list, length, plugin_entries
+from hookwise.trainer._util import as_list, callback_name, length, plugin_entries
 from hookwise.trainer.evaluation import EvaluationLoop
 from hookwise.trainer.failures import report_exception
 from hookwise.trainer.fit_loop import FitLoop
@@ -219,19 +219,10 @@ class Trainer(  # type: ignore[misc]
             for name, params in plugin_entries(plugins):
                 pm.enable(name, **params)
         for callback in callbacks or []:
-            pm.enable_object(callback, self._callback_name(pm, callback))
+            pm.enable_object(callback, callback_name(pm, callback))
         pm.describe_position = self._describe_position
         pm.on_tolerated_failure = self._tolerated_failure
         return pm
-
-    @staticmethod
-    def _callback_name(pm: PluginManager, callback: Any) -> str:
-        base = type(callback).__name__
-        name, count = base, 1
-        while pm.get_plugin(name) is not None:
-            count += 1
-            name = f"{base}#{count}"
-        return name
 
     # -- position and settings (vis4d's attributes) -----------------------------------------------
 
@@ -259,16 +250,6 @@ class Trainer(  # type: ignore[misc]
     def metrics(self) -> dict[str, float]:
         """The latest value of every logged key, as floats (read off the device on access)."""
         return self._logs.metrics
-
-    @property
-    def log_listeners(self) -> list[Callable[[Mapping[str, Any]], None]]:
-        """Deprecated (trainer API 1): the list of log listeners; use
-        :meth:`~hookwise.TrainerAPI.add_log_listener` and ``remove_log_listener``."""
-        deprecated(
-            "Trainer.log_listeners",
-            "trainer_state['trainer'].add_log_listener(f) / remove_log_listener(f)",
-        )
-        return self._logs.listeners
 
     def validates_after_epoch(self, epoch: int) -> bool:
         """Whether the trainer validates after training epoch ``epoch``."""

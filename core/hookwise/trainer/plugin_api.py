@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from hookwise.api import TRAINER_API_VERSION, LogListener, Stage
+from hookwise.api import TRAINER_API_VERSION, LogListener, Stage, deprecated
 from hookwise.trainer.logs import check_log_value
 from hookwise.trainer.stopping import calling_plugin
 
@@ -109,6 +109,16 @@ class PluginAPIControl:
         named = {start + key: value for key, value in values.items()}
         if named:
             self._logs.merge("", "TrainerAPI.log", [(source, named)])
+
+    @property
+    def log_listeners(self) -> list[LogListener]:
+        """Deprecated (trainer API 1): the list of log listeners; use
+        :meth:`~hookwise.TrainerAPI.add_log_listener` and ``remove_log_listener``."""
+        deprecated(
+            "Trainer.log_listeners",
+            "trainer_state['trainer'].add_log_listener(f) / remove_log_listener(f)",
+        )
+        return self._logs.listeners
 
     def add_log_listener(self, listener: LogListener) -> None:
         """Have ``listener`` called with every merge of logged values, right after it (added
