@@ -476,8 +476,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         "trust",
         "`hookwise fit --dry-run -p 'evaluator:evaluator={target=\"os:system\",...}'`, and a "
         "{target} given to a parameter the plugin does not have.",
-        "A dry run calls no target: plugin parameters' {target} values are checked against the "
-        "allow-list and imported only (the plugin is shown in the call order from its class); "
+        "A dry run (and `hookwise plugins order`) calls no target: plugin parameters' {target} "
+        "values are checked against the allow-list and imported only (the plugin is shown in "
+        "the call order from its class); "
         "an unknown parameter is refused before any {target} among the parameters is built.",
     ),
     Scenario(

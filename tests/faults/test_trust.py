@@ -285,6 +285,10 @@ def test_a_dry_run_builds_no_target_and_unknown_parameters_come_first(
     assert code == 0, err
     assert "#   on_test_epoch_end: evaluator" in out  # the call order is still shown
     assert not (clean_cli / "pwned").exists()
+    code = main(["plugins", "order", "-p", f"evaluator:evaluator={payload}"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "evaluator" in out, err  # listing the order builds nothing either
+    assert not (clean_cli / "pwned").exists()
     code, err = _cli(capsys, "fit", "--dry-run", "-p", f"checkpoint:evaluator={payload}")
     assert code == 2 and "has no parameter(s) ['evaluator']" in err, err
     assert not (clean_cli / "pwned").exists()

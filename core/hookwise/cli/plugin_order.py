@@ -138,7 +138,7 @@ def cmd_plugins_order(args: argparse.Namespace) -> int:
     if args.hook is not None:
         _check_hook(args.hook)
     resolved = resolve(args)
-    pm = plugin_manager(resolved)
+    pm = plugin_manager(resolved, dry_run=True)  # showing the order builds no {target}
     hooks = [args.hook] if args.hook is not None else implemented_hooks(pm)
     enabled = ", ".join(pm.plugin_names()) or "none"
     print(f"Plugins enabled (from {resolved.source}, the environment and -p): {enabled}")
