@@ -19,7 +19,7 @@ from hookwise import (
     data_key,
     pred_key,
 )
-from hookwise.testing import FitResult
+from hookwise.testing import FitResult, TinyData, TinyModel
 from hookwise_nan_guard import NanGuard, NonFiniteLossError
 from torch.utils.data import DataLoader
 
@@ -88,28 +88,6 @@ def finite(weights: dict[str, torch.Tensor]) -> bool:
 
 
 # -- a fit with an optimizer of our choosing (momentum, weight decay, Adam) -------------------
-
-
-class TinyData(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
-    def __init__(self, n: int) -> None:
-        generator = torch.Generator().manual_seed(0)
-        self.inputs = torch.randn(n, 4, generator=generator)
-        self.labels = (self.inputs.sum(dim=1) > 0).long()
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"inputs": self.inputs[index], "labels": self.labels[index]}
-
-
-class TinyModel(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = torch.nn.Linear(4, 2)
-
-    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"logits": self.linear(inputs)}
 
 
 def fit_with(

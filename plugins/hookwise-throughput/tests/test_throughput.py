@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 from hookwise import Callback, ConfigError
-from hookwise.testing import FitResult
+from hookwise.testing import FitResult, TinyData
 from hookwise_throughput import ThroughputMonitor, batch_size_of
 from torch.utils.data import DataLoader, default_collate
 
@@ -27,19 +27,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class TinyData(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
-    def __init__(self, n: int) -> None:
-        generator = torch.Generator().manual_seed(0)
-        self.inputs = torch.randn(n, 4, generator=generator)
-        self.labels = (self.inputs.sum(dim=1) > 0).long()
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"inputs": self.inputs[index], "labels": self.labels[index]}
 
 
 def slow_loader(
