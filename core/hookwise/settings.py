@@ -233,6 +233,19 @@ define(
 )
 define(
     Setting(
+        "num_sanity_val_steps",
+        Count(minimum=0),
+        0,
+        "Before the first training step, validate on this many batches of each validation "
+        "loader, so a misnamed monitor or a broken evaluator fails in seconds; it logs and "
+        "writes nothing and changes no result (0: off; skipped on resume).",
+        config_key="sanity_val_steps",
+        flag="--sanity-val-steps",
+        commands=("fit",),
+    )
+)
+define(
+    Setting(
         "scheduler_interval",
         Choice(choices=("epoch", "step")),
         "epoch",

@@ -55,6 +55,9 @@ class TrainerState(TypedDict):
     optimizers: NotRequired[list[Optimizer]]
     lr_schedulers: NotRequired[list[Any]]
     metrics: NotRequired[dict[str, float]]
+    #: ``True`` during the sanity pass before training (DESIGN decision 24), absent otherwise:
+    #: a plugin that writes or decides after validation leaves that pass alone.
+    sanity_check: NotRequired[bool]
     stage: Stage
     trainer: TrainerAPI
     train_module: Any

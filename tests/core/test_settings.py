@@ -45,6 +45,7 @@ def test_the_trainer_checks_every_trainer_setting(tmp_path: Path) -> None:
         "use_distributed_sampler": "false",
         "ddp_kwargs": ["find_unused_parameters"],
         "overwrite": "yes",
+        "num_sanity_val_steps": -1,
     }
     assert set(bad) == {s.name for s in settings.all_settings("trainer")}
     for name, value in bad.items():

@@ -10,11 +10,13 @@ One pass::
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from hookwise import checkpointing
 from hookwise.errors import ConfigError
 from hookwise.trainer._util import to_device
 from hookwise.trainer.logs import to_float
@@ -58,6 +60,34 @@ class EvaluationLoop:
             profiler.end("eval")
         return metrics
 
+    def sanity_pass(self, model: nn.Module) -> dict[str, float] | None:
+        """The sanity pass before training (DESIGN decision 24): a validation pass over the
+        first ``num_sanity_val_steps`` batches of each loader, so a misnamed monitor or a broken
+        evaluator fails before training time is spent. Hooks see
+        ``trainer_state["sanity_check"] = True``; nothing is logged (no listener, no
+        ``Trainer.metrics``), and plugin state and the RNG are restored after, so the run is
+        the one it would be without the pass. Returns the pass's metrics (``None``: off)."""
+        trainer = self.trainer
+        steps = trainer.num_sanity_val_steps
+        if not steps or not trainer.test_dataloader:
+            return None
+        states = copy.deepcopy(trainer.pm.state_dict())
+        versions = trainer.pm.state_versions()
+        rng = checkpointing.capture_rng_state()
+        logs = trainer._logs
+        latest, listeners = dict(logs.latest), list(logs.listeners)
+        logs.listeners.clear()
+        trainer._sanity_steps = steps
+        try:
+            return self.run(model, is_val=True)
+        finally:
+            trainer._sanity_steps = 0
+            logs.latest.clear()
+            logs.latest.update(latest)
+            logs.listeners[:] = listeners
+            trainer.pm.load_state_dict(states, versions)
+            checkpointing.restore_rng_state(rng)
+
     def _pass(self, model: nn.Module, loaders: list[Any], prefix: str) -> dict[str, float]:
         trainer = self.trainer
         pm = trainer.pm
@@ -78,6 +108,8 @@ class EvaluationLoop:
         for loader_idx, loader in enumerate(loaders):
             seed_loader(loader, seed, -1 - loader_idx, trainer._strategy.rank)
             for batch_idx, batch in enumerate(loader):
+                if trainer._sanity_steps and batch_idx >= trainer._sanity_steps:
+                    break
                 if move:
                     batch = to_device(batch, device)
                 outputs = forward(**connector(batch)) if connector is not None else forward(batch)

@@ -112,6 +112,9 @@ class Trainer(  # type: ignore[misc]
         ``rank`` and ``world_size``; loaders with a ``DistributedSampler`` are always kept).
     :param ddp_kwargs: keyword arguments for ``DistributedDataParallel`` (for example
         ``{"find_unused_parameters": True}``).
+    :param num_sanity_val_steps: before the first training step, validate on this many batches
+        of each loader (a sanity pass: hooks see ``trainer_state["sanity_check"] = True``; it
+        logs nothing, restores plugin state and RNG after, and is skipped on resume; 0: off).
     :param overwrite: let ``fit`` start a new run in an ``output_dir`` that holds an earlier
         run's metrics or checkpoints (by default that is refused: resume it, or give a new
         folder).
@@ -146,6 +149,7 @@ class Trainer(  # type: ignore[misc]
         ddp_kwargs: Mapping[str, Any] | None = None,
         overwrite: bool = False,
         resume_on_restart: bool = True,
+        num_sanity_val_steps: int = 0,
     ) -> None:
         given = dict(locals())
         checked = settings.check_all(
@@ -210,6 +214,8 @@ class Trainer(  # type: ignore[misc]
         self.ddp_kwargs: dict[str, Any] = checked["ddp_kwargs"]
         self.overwrite: bool = checked["overwrite"]
         self.resume_on_restart: bool = checked["resume_on_restart"]
+        self.num_sanity_val_steps: int = checked["num_sanity_val_steps"]
+        self._sanity_steps = 0  # > 0 while the sanity pass runs
 
     def _plugin_manager(
         self, plugins: PluginsArg, callbacks: Sequence[Any] | None
@@ -282,6 +288,8 @@ class Trainer(  # type: ignore[misc]
             train_module=self,
             train_engine="vis4d",  # vis4d code takes its own trainer's branch (YOLOX's)
         )
+        if self._sanity_steps:
+            state["sanity_check"] = True
         if metrics is not None:
             state["metrics"] = metrics  # type: ignore[typeddict-item]
         if optimizers is not None:

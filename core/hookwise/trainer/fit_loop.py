@@ -98,6 +98,8 @@ class FitLoop:
         )
         if ignored:
             trainer._logs.ignore("on_fit_start", ignored)
+        if resume_from is None:
+            trainer._eval_loop.sanity_pass(model)
         return trainer.global_step
 
     def _done(self) -> bool:

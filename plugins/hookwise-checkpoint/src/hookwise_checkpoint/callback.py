@@ -288,6 +288,10 @@ class CheckpointCallback(Callback):
         """Rank the pass by ``monitor``; write the epoch checkpoint that waited for it."""
         if not (self._in_fit or any(k.startswith("val/") for k in metrics)):
             return  # a standalone test pass: nothing to save
+        if trainer_state.get("sanity_check"):  # before training: check the key, save nothing
+            if self.monitor is not None:
+                monitored_value(metrics, self.monitor, "checkpoint")
+            return
         score: float | None = None
         if self.monitor is not None:
             value = monitored_value(metrics, self.monitor, "checkpoint")

@@ -137,6 +137,8 @@ class EarlyStopping(Callback):
         if not (self._in_fit or any(key.startswith("val/") for key in metrics)):
             return  # a standalone test pass
         value = monitored_value(metrics, self.monitor, _NAME)  # rank 0 decides for all
+        if trainer_state.get("sanity_check"):
+            return  # the sanity pass before training: the key is there; nothing counts
         reason = self.update(value)
         if reason is None:
             self.stopped_epoch = self.stop_reason = None  # a resumed run that went on

@@ -314,6 +314,8 @@ class LoggingCallback(Callback):
 
     def on_test_epoch_start(self, trainer_state: TrainerState, model: nn.Module) -> None:
         """Pause the training timer, start the evaluation timer and bar."""
+        if trainer_state.get("sanity_check"):
+            return  # the sanity pass before training shows and records nothing
         if not self._in_fit:
             self._attach(trainer_state)
             if not self.history and self._file is not None:
@@ -336,6 +338,8 @@ class LoggingCallback(Callback):
         dataloader_idx: int = 0,
     ) -> None:
         """Advance the bar, or log a progress line every ``refresh_rate`` batches."""
+        if trainer_state.get("sanity_check"):
+            return
         self._test_iters += 1
         if self._test_bar is not None:
             self._test_bar.update(1)
@@ -353,6 +357,8 @@ class LoggingCallback(Callback):
         self, trainer_state: TrainerState, model: nn.Module, metrics: Mapping[str, float]
     ) -> None:
         """Log a summary of the pass and write its values."""
+        if trainer_state.get("sanity_check"):
+            return
         self._close_test_bar()
         if self._rank_zero:
             where = (
