@@ -202,7 +202,8 @@ class TrainerAPI(Protocol):
         ``test/``), or ``prefix + key`` when ``prefix`` is given (``""``: ``key`` is the full
         name). It is in :attr:`metrics` at once and log listeners receive it.
 
-        :raises TypeError: ``value`` is not a number or a one-element tensor.
+        :raises TypeError: ``value`` is not a number or a one-element tensor (a numpy scalar
+            or one-element array is logged as the Python number it holds).
         """
         ...
 
@@ -216,8 +217,8 @@ class TrainerAPI(Protocol):
         """Log several values now, as one merge (the log listeners receive them together);
         named as :meth:`log` names them.
 
-        :raises TypeError: a key is not a string, or a value not a number or a one-element
-            tensor (nothing is logged then).
+        :raises TypeError: a key is not a string, or a value not a number (numpy scalars
+            included) or a one-element tensor or array (nothing is logged then).
         """
         ...
 

@@ -138,3 +138,27 @@ def test_an_enabled_object_without_hooks_is_an_error_naming_it(
     assert "Unported" in message and "implements no hook" in message
     assert "hookwise.Callback subclass" in message and "@hookwise.hookimpl" in message
     PluginManager().register(Unported(), "plain")  # pm.register keeps pluggy's rules
+
+
+@pytest.mark.parametrize("where", ["-p", "config"])
+def test_the_command_line_refuses_an_object_without_hooks(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    from hookwise.cli import main
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    name = "test_vis4d_calling:Unported"
+    if where == "-p":
+        args = ["fit", "--dry-run", "-p", f"{name}:interval=2"]
+    else:
+        config = tmp_path / "job.toml"
+        config.write_text(f'[plugins."{name}"]\ninterval = 2\n', encoding="utf-8")
+        args = ["fit", str(config), "--dry-run"]
+    assert main(args) != 0
+    err = capsys.readouterr().err
+    assert f"plugin {name!r}" in err and "implements no hook" in err
+    assert "hookwise.Callback subclass" in err
+    assert ("named in -p" in err) if where == "-p" else ("named in " + str(config)) in err

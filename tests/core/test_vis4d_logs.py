@@ -155,3 +155,18 @@ def test_logged_hooks_still_refuse_what_is_not_a_log() -> None:
         ("on_train_batch_end", "p"),
         ("on_train_batch_end", "q"),
     ]
+
+
+class ApiLogs:
+    @hookimpl
+    def on_train_epoch_end(self, trainer_state: Any) -> None:
+        from hookwise import trainer_api
+
+        trainer_api(trainer_state).log("np", np.float32(0.5))
+        trainer_api(trainer_state).log_dict({"arr": np.array(2), "i": np.int16(3)})
+
+
+def test_the_trainer_api_logs_numpy_values(tmp_path: Path) -> None:
+    result = run_fit([ApiLogs()], tmp_path=tmp_path, epochs=1, test=False)
+    assert result.metrics["train/np"] == 0.5
+    assert result.metrics["train/arr"] == 2.0 and result.metrics["train/i"] == 3.0

@@ -99,8 +99,8 @@ class PluginAPIControl:
     ) -> None:
         """Log several values now, as one merge; named as :meth:`log` names them.
 
-        :raises TypeError: a key is not a string, or a value not a number or a one-element
-            tensor (nothing is logged then).
+        :raises TypeError: a key is not a string, or a value not a number (numpy scalars
+            included) or a one-element tensor or array (nothing is logged then).
         """
         source = plugin or calling_plugin(self.pm, self) or "<unknown plugin>"
         for key, value in values.items():
