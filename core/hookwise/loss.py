@@ -32,6 +32,12 @@ def _is_namedtuple(value: Any) -> bool:
     return isinstance(value, tuple) and hasattr(value, "_fields")
 
 
+class LossDefinitionError(ConfigError, AssertionError):
+    """A loss definition lacks ``loss`` or ``connector``. A :class:`~hookwise.ConfigError`,
+    and an ``AssertionError`` as vis4d's ``assert`` raised (so vis4d code that expects one
+    keeps working), but raised under ``python -O`` too."""
+
+
 class LossModule(nn.Module):
     """Computes the total loss and its named parts.
 
@@ -57,7 +63,7 @@ class LossModule(nn.Module):
         for index, definition in enumerate(definitions):
             for key in ("loss", "connector"):  # checked always (not an assert: python -O)
                 if key not in definition:
-                    raise ConfigError(
+                    raise LossDefinitionError(
                         f"Loss definition {index} must contain a {key}: give "
                         f"{{'loss': module, 'connector': LossConnector(...), 'weight': 1.0}} "
                         f"(it has {sorted(definition)})"

@@ -45,8 +45,9 @@ def test_loss_module_checks_its_definitions_without_assert() -> None:
     connector = LossConnector({"input": pred_key("logits"), "target": data_key("labels")})
     with pytest.raises(ConfigError, match=r"Loss definition 1 must contain a connector.*'loss'"):
         LossModule([{"loss": nn.MSELoss(), "connector": connector}, {"loss": nn.L1Loss()}])
-    with pytest.raises(ConfigError, match=r"Loss definition 0 must contain a loss"):
+    with pytest.raises(ConfigError, match=r"Loss definition 0 must contain a loss") as caught:
         LossModule({"connector": connector})  # type: ignore[typeddict-item]
+    assert isinstance(caught.value, AssertionError)  # what vis4d's assert raised
 
 
 def test_fit_resume_reads_the_checkpoint_in_full_once(
