@@ -103,3 +103,14 @@ def test_the_default_job_has_it_and_the_setting_is_checked() -> None:
     assert setting.default == 0 and setting.flag == "--sanity-val-steps"
     with pytest.raises(ConfigError, match="sanity_val_steps"):
         resolve_config(overrides=["trainer.sanity_val_steps=-1"])
+
+
+def test_the_pass_writes_no_images_or_predictions(tmp_path: Path) -> None:
+    plugins = [
+        ("visualizer", {"image_shape": [2, 2], "scale": 8}),
+        ("evaluator", {"evaluator": "accuracy", "save_predictions": True}),
+    ]
+    result = run_fit(plugins, tmp_path=tmp_path, epochs=1, test=False, num_sanity_val_steps=1)
+    written = sorted(str(p.relative_to(result.output_dir)) for p in result.output_dir.rglob("*"))
+    assert not [w for w in written if "step=0" in w], written  # nothing of the pass (step 0)
+    assert any("step=3" in w for w in written), written  # the real validation draws

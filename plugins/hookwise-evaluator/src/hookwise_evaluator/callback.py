@@ -178,7 +178,7 @@ class EvaluatorCallback(Callback):
     def on_test_epoch_start(self, trainer_state: TrainerState, model: nn.Module) -> None:
         """Reset the evaluator and, when saving, make the prediction folders."""
         self.evaluator.reset()
-        if self.save_predictions:
+        if self.save_predictions and not trainer_state.get("sanity_check"):
             folder = self._prediction_root(trainer_state)
             for metric in self.metrics_to_eval:
                 (folder / metric).mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ class EvaluatorCallback(Callback):
     ) -> None:
         """Give the batch to ``process_batch`` (and ``save_batch`` when saving)."""
         self.evaluator.process_batch(**self.get_test_callback_inputs(outputs, batch))
-        if self.save_predictions:
+        if self.save_predictions and not trainer_state.get("sanity_check"):
             folder = self._prediction_root(trainer_state)
             save_batch = getattr(self.evaluator, "save_batch", None)
             if save_batch is not None:

@@ -156,6 +156,8 @@ class VisualizerCallback(Callback):
         dataloader_idx: int = 0,
     ) -> None:
         """Draw the evaluation batch."""
+        if trainer_state.get("sanity_check"):
+            return  # the sanity pass before training writes nothing
         cur_iter = batch_idx + 1
         if self._skips(cur_iter):
             return
