@@ -69,6 +69,7 @@ from hookwise.ranks import (
     restart_count,
 )
 from hookwise.sharding import DistributedEvalSampler, shard_eval_loader, shard_train_loader
+from hookwise.watchdog import DEFAULT_STALL_TIMEOUT_S, Watchdog
 
 T = TypeVar("T")
 
@@ -83,6 +84,16 @@ _ZERO_ONLY_MARK = "__hookwise_rank_zero_only__"
 _generation = 0
 #: The rendezvous store (in the group's own key space) of the group this module created.
 _group_store: Any = None
+#: The watchdog of the group this module created.
+_watchdog: Watchdog | None = None
+
+
+def _forget_group() -> None:
+    """Stop the watchdog of the group this module created and forget its store."""
+    global _group_store, _watchdog
+    if _watchdog is not None:
+        _watchdog.stop()
+    _group_store = _watchdog = None
 
 
 def group_store() -> Any:
@@ -107,12 +118,19 @@ def backend_for(device: torch.device) -> str:
     return "nccl" if device.type == "cuda" else "gloo"
 
 
-def init_process_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
-    """Initialise the default process group from torchrun's environment, if it is not yet.
+def init_process_group(
+    device: torch.device,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
+) -> bool:
+    """Initialise the default process group from torchrun's environment, if it is not yet,
+    and start this rank's :class:`~hookwise.watchdog.Watchdog` (stopped with the group).
 
     :param device: where this rank computes; on CUDA it must be ``cuda:LOCAL_RANK``, and it
         becomes the current device.
     :param timeout_s: how long any collective call waits for the other ranks before failing.
+    :param stall_timeout_s: how long another rank may send no heartbeat before this rank ends
+        with an error naming it (see :mod:`hookwise.watchdog`).
     :returns: ``True`` when this call created the group (its caller then destroys it),
         ``False`` when one existed already or the process was not launched by torchrun.
     :raises ConfigError: ``timeout_s`` is not positive, or torch has no distributed support.
@@ -144,8 +162,11 @@ def init_process_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_
     dist.init_process_group(
         backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout
     )
-    global _group_store
+    global _group_store, _watchdog
     _group_store = store
+    if world_size > 1:
+        _watchdog = Watchdog(store, rank, world_size, stall_timeout_s)
+        _watchdog.start()
     logger.info(
         "Process group initialised: rank %d of %d (local rank %d), backend %s, device %s",
         dist.get_rank(),
@@ -159,7 +180,9 @@ def init_process_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_
 
 @contextlib.contextmanager
 def process_group(
-    device: torch.device | str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S
+    device: torch.device | str = "auto",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
 ) -> Iterator[bool]:
     """Join torchrun's process group for a block (a no-op outside torchrun).
 
@@ -178,7 +201,7 @@ def process_group(
     """
     if isinstance(device, str) and device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    created = init_process_group(device_for_rank(torch.device(device)), timeout_s)
+    created = init_process_group(device_for_rank(torch.device(device)), timeout_s, stall_timeout_s)
     try:
         yield created
     except BaseException:
@@ -191,8 +214,7 @@ def process_group(
 
 def destroy_process_group() -> None:
     """Destroy the default process group (local: no collective call); a no-op without one."""
-    global _group_store
-    _group_store = None
+    _forget_group()
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
@@ -203,8 +225,7 @@ def abort_process_group() -> None:
     Makes no collective call. NCCL communicators are aborted (so that no kernel waits for a
     peer); other backends are destroyed. Never raises.
     """
-    global _group_store
-    _group_store = None
+    _forget_group()
     if not (dist.is_available() and dist.is_initialized()):
         return
     try:

@@ -154,14 +154,14 @@ class Watchdog:
         """Every other rank whose heartbeat has not changed, with the seconds since it last did."""
         silent = {}
         for other in range(self.world_size):
-            if other == self.rank or int(self.store.add(self._left_key(other), 0)):
+            if other == self.rank:
                 continue
             count = int(self.store.add(self._key(other), 0))
             last_count, since = self._seen.get(other, (-1, now))
             if count != last_count:
                 self._seen[other] = (count, now)
-                continue
-            silent[other] = now - since
+            elif not int(self.store.add(self._left_key(other), 0)):
+                silent[other] = now - since
         return silent
 
     def check(self, now: float) -> None:

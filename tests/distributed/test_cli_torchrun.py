@@ -53,7 +53,13 @@ def test_hookwise_fit_runs_under_torchrun(cli_run: CliRun) -> None:
     assert "rank 0 of 2" in cli_run.output and "rank 1 of 2" in cli_run.output
     folder = _trained_folder(cli_run)
     checkpoints = sorted(p.name for p in (folder / "checkpoints").glob("*.ckpt"))
-    assert checkpoints == ["epoch=0-step=3.ckpt", "epoch=1-step=6.ckpt", "last.ckpt"]
+    epochs = [name for name in checkpoints if name.startswith("epoch=")]
+    assert epochs == ["epoch=0-step=3.ckpt", "epoch=1-step=6.ckpt"]
+    # the default job also keeps the best by val/accuracy/top1 (DESIGN decision 28)
+    best = [name for name in checkpoints if name.startswith("best-epoch=")]
+    assert len(best) == 1, checkpoints
+    assert set(checkpoints) <= {*epochs, *best, "best.ckpt", "last.ckpt"}, checkpoints
+    assert "last.ckpt" in checkpoints
     # rank 0 alone wrote the metrics file: no step twice, 6 steps (24 samples / 2 ranks / 4)
     with (folder / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))

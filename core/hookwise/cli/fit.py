@@ -49,13 +49,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     pm = plugin_manager(resolved, dry_run=args.dry_run)
     if args.dry_run:
         return dry_run(resolved, pm)
-    from hookwise import distributed
+    from hookwise import distributed, settings
 
     kwargs = trainer_kwargs(resolved)
     # Under torchrun the ranks agree on the run folder before the trainer exists.
     with (
         job_enforcing(resolved),
-        distributed.process_group(kwargs.get("device", "auto")),
+        distributed.process_group(
+            kwargs.get("device", "auto"),
+            kwargs.get("dist_timeout", settings.DEFAULT_DIST_TIMEOUT_S),
+            kwargs.get("dist_stall_timeout", settings.DEFAULT_DIST_STALL_TIMEOUT_S),
+        ),
         run_locks(),
     ):
         return _fit_in_group(

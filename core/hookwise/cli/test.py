@@ -29,12 +29,16 @@ def cmd_test(args: argparse.Namespace) -> int:
     if args.dry_run:
         return dry_run(resolved, pm)
 
-    from hookwise import distributed
+    from hookwise import distributed, settings
 
     kwargs = trainer_kwargs(resolved)
     with (
         job_enforcing(resolved),
-        distributed.process_group(kwargs.get("device", "auto")),
+        distributed.process_group(
+            kwargs.get("device", "auto"),
+            kwargs.get("dist_timeout", settings.DEFAULT_DIST_TIMEOUT_S),
+            kwargs.get("dist_stall_timeout", settings.DEFAULT_DIST_STALL_TIMEOUT_S),
+        ),
         run_locks(),
     ):
         return _test_in_group(args, resolved, pm, kwargs, weights)

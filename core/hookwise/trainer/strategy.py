@@ -28,7 +28,7 @@ from typing_extensions import Self
 from hookwise import distributed
 from hookwise.errors import ConfigError
 from hookwise.plugins import PluginManager
-from hookwise.watchdog import DEFAULT_STALL_TIMEOUT_S, Watchdog
+from hookwise.watchdog import DEFAULT_STALL_TIMEOUT_S
 
 logger = logging.getLogger("hookwise")
 T = TypeVar("T")
@@ -187,12 +187,10 @@ class DDPStrategy(DistributedStrategy):
 
 
 class ProcessGroupOwner:
-    """Joins torchrun's process group and, if it created it, destroys it again; while it owns
-    the group, a :class:`~hookwise.watchdog.Watchdog` ends this rank when another goes silent."""
+    """Joins torchrun's process group and, if it created it, destroys it again."""
 
     def __init__(self) -> None:
         self.owned = False
-        self.watchdog: Watchdog | None = None
 
     def join(
         self,
@@ -201,28 +199,18 @@ class ProcessGroupOwner:
         stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
     ) -> int:
         """Join the group (creating it under torchrun if none exists, for ``device``, with
-        collective calls that wait ``timeout_s``); return the world size (1 without one).
-        A rank silent for ``stall_timeout_s`` ends every other rank of a group created here."""
-        if distributed.init_process_group(device, timeout_s):
+        collective calls that wait ``timeout_s`` and a watchdog that ends this rank when
+        another is silent for ``stall_timeout_s``); return the world size (1 without one)."""
+        if distributed.init_process_group(device, timeout_s, stall_timeout_s):
             self.owned = True
             atexit.register(self.close)
-            store, world = distributed.group_store(), distributed.get_world_size()
-            if store is not None and world > 1:
-                self.watchdog = Watchdog(store, distributed.get_rank(), world, stall_timeout_s)
-                self.watchdog.start()
         return distributed.get_world_size() if distributed.is_distributed() else 1
-
-    def _stop_watchdog(self) -> None:
-        if self.watchdog is not None:
-            self.watchdog.stop()
-            self.watchdog = None
 
     def close(self) -> None:
         """Destroy the group if this owner created it; a no-op otherwise."""
         if self.owned:
             self.owned = False
             atexit.unregister(self.close)
-            self._stop_watchdog()
             distributed.destroy_process_group()
 
     def abort(self) -> None:
@@ -230,7 +218,6 @@ class ProcessGroupOwner:
         if self.owned:
             self.owned = False
             atexit.unregister(self.close)
-            self._stop_watchdog()
             distributed.abort_process_group()
 
 
