@@ -1,4 +1,5 @@
-"""Launching ``torchrun`` from the tests: loopback only, bounded in time.
+"""Launching ``torchrun`` from the tests: loopback only, bounded in time (the launch helpers
+are hookwise.testing's: ``free_port``, ``torchrun_command``, ``loopback_env``).
 
 Every launch runs ``python -m torch.distributed.run`` with ``MASTER_ADDR=127.0.0.1``,
 ``GLOO_SOCKET_IFNAME=lo`` and ``OMP_NUM_THREADS=1``, in a session of its own, so that a hang
@@ -10,15 +11,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hookwise.testing import free_port, torchrun_command
+from hookwise.testing._launch import loopback_env
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "dist_worker.py"
@@ -48,40 +49,6 @@ seed = 3
 device = "cpu"
 num_threads = 1
 """
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def loopback_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment for a loopback-only launch (no inherited rank variables)."""
-    scrubbed = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "HOOKWISE_PLUGINS")
-    env = {k: v for k, v in os.environ.items() if k not in scrubbed}
-    env.update(MASTER_ADDR="127.0.0.1", GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
-    # a rank that crashes (SIGABRT, SIGSEGV) prints every thread's Python stack into the output
-    env.update(PYTHONFAULTHANDLER="1")
-    env.update(extra or {})
-    return env
-
-
-def torchrun_command(args: list[str], nproc: int) -> list[str]:
-    """``torchrun`` on one node with ``nproc`` workers, a static rendezvous on 127.0.0.1."""
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        f"--nproc-per-node={nproc}",
-        "--master-addr=127.0.0.1",
-        f"--master-port={free_port()}",
-        "--max-restarts=0",
-        *args,
-    ]
 
 
 def start(
@@ -121,3 +88,16 @@ def wait_for(path: Path, process: subprocess.Popen[str], deadline: float) -> dic
     time.sleep(0.05)  # the writer has finished the (tiny) file
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+__all__ = [
+    "CLI_CONFIG",
+    "HERE",
+    "WORKER",
+    "finish",
+    "free_port",
+    "loopback_env",
+    "start",
+    "torchrun_command",
+    "wait_for",
+]
