@@ -162,6 +162,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "or outside the main thread (where Python cannot install them).",
     ),
     Scenario(
+        "signal.final-test",
+        "signal",
+        "SIGTERM or SIGINT reaches `hookwise fit` during the final test, after training.",
+        "The command ends the test, records the run as interrupted in run.json and exits "
+        "with 128 + the signal number (before, SIGTERM ended the process at once, leaving "
+        "run.json at 'running').",
+    ),
+    Scenario(
         "signal.cli",
         "signal",
         "SIGTERM or SIGINT reaches `hookwise fit`.",

@@ -88,6 +88,49 @@ def test_ctrl_c_from_outside_ends_hookwise_fit_with_130(tmp_path: Path, config: 
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
 
 
+TERM_IN_FINAL_TEST = """\
+import os
+import signal
+
+from hookwise import Callback
+
+
+class TermInFinalTest(Callback):
+    def on_test_epoch_start(self, trainer_state, model):
+        if trainer_state["stage"] == "test":  # the final test, not a validation pass
+            os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+@pytest.mark.fault("signal.final-test")
+def test_sigterm_during_the_final_test_ends_the_run_as_interrupted(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        CLI_CONFIG.replace(
+            'val = { target = "faultkit:tiny_loader", n = 8, seed = 1 }',
+            'val = { target = "faultkit:tiny_loader", n = 8, seed = 1 }\n'
+            'test = { target = "faultkit:tiny_loader", n = 8, seed = 2 }',
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "term.py").write_text(TERM_IN_FINAL_TEST, encoding="utf-8")
+    result = _hookwise(
+        tmp_path,
+        "fit",
+        config,
+        "-p",
+        "./term.py:TermInFinalTest",
+        "--output-dir",
+        tmp_path / "runs",
+        HOOKWISE_PLUGINS=QUIET,
+    )
+    assert result.returncode == 128 + signal.SIGTERM, _explain(result)
+    assert "the final test was interrupted by SIGTERM" in result.stderr, _explain(result)
+    assert "Traceback" not in result.stderr
+    run = _only_run(tmp_path / "runs")
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+
+
 @pytest.mark.slow
 @pytest.mark.fault("policy.cli")
 def test_on_error_on_the_command_line(tmp_path: Path, config: Path) -> None:

@@ -4,7 +4,9 @@ run's own)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,11 +133,16 @@ def _fit_in_group(
         trainer.fit(job.model, job.optimizer, job.scheduler, job.loss_module, resume_from=resume)
         if job.test_loaders:
             trainer.test_dataloader = job.test_loaders
-            test_metrics = trainer.test(job.model)
+            with interrupting_signals(enabled=trainer.handle_signals):
+                test_metrics = trainer.test(job.model)
         status = "finished"
     except TrainingInterrupted as exc:
         status = "interrupted"
         return interrupted_status(exc)
+    except EvaluationInterrupted as exc:  # a signal during the final test
+        status = "interrupted"
+        print(f"hookwise: the final test was interrupted by {exc.name}", file=sys.stderr)
+        return 128 + exc.signal_number
     except SystemExit as exc:  # sys.exit() in a plugin or the job's code: never a success
         raise exit_inside_fit(exc) from exc
     finally:
@@ -144,6 +151,41 @@ def _fit_in_group(
         print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
         print_evaluate_again(folder, written_checkpoint(folder, before), args.output_dir)
     return EXIT_OK
+
+
+class EvaluationInterrupted(BaseException):
+    """SIGINT or SIGTERM during the final test (a ``BaseException``: no plugin's error policy
+    takes it for the plugin's own failure)."""
+
+    def __init__(self, signal_number: int) -> None:
+        import signal
+
+        self.signal_number = signal_number
+        self.name = signal.Signals(signal_number).name
+        super().__init__(f"interrupted by {self.name}")
+
+
+@contextlib.contextmanager
+def interrupting_signals(*, enabled: bool) -> Iterator[None]:
+    """While the block runs (in the main thread), SIGINT and SIGTERM raise
+    :class:`EvaluationInterrupted`, so the run is recorded as interrupted and the command
+    exits with ``128 + signal`` (by default SIGTERM would end the process before it could)."""
+    import signal
+    import threading
+
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise EvaluationInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def exit_inside_fit(exc: SystemExit) -> HookwiseError:
@@ -166,4 +208,11 @@ def exit_inside_fit(exc: SystemExit) -> HookwiseError:
     )
 
 
-__all__ = ["cmd_fit", "exit_inside_fit", "interrupted_status", "seed_before_building"]
+__all__ = [
+    "EvaluationInterrupted",
+    "cmd_fit",
+    "exit_inside_fit",
+    "interrupted_status",
+    "interrupting_signals",
+    "seed_before_building",
+]
