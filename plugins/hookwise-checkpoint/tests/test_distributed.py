@@ -6,15 +6,11 @@ one (with a model without dropout: each rank's own RNG state is not in the check
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hookwise.testing import run_torchrun
 
 # the module's tests read one launch (a module fixture): --dist loadgroup keeps them together
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("checkpoint-torchrun")]
@@ -23,51 +19,10 @@ WORKER = Path(__file__).with_name("dist_checkpoint_worker.py")
 TIMEOUT_S = 300
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     out = tmp_path_factory.mktemp("torchrun")
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update(
-        MASTER_ADDR="127.0.0.1",
-        GLOO_SOCKET_IFNAME="lo",
-        OMP_NUM_THREADS="1",
-        PYTHONFAULTHANDLER="1",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        "--nproc-per-node=2",
-        "--master-addr=127.0.0.1",
-        f"--master-port={_free_port()}",
-        "--max-restarts=0",
-        str(WORKER),
-        str(out),
-    ]
-    process = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"torchrun did not end within {TIMEOUT_S}s (a hang); output:\n{output}")
-    if process.returncode != 0:
-        pytest.fail(f"torchrun exited with {process.returncode}; output:\n{output}")
+    output = run_torchrun([WORKER, out], nproc=2, timeout=TIMEOUT_S).stdout
     found = []
     for rank in range(2):
         path = out / f"rank{rank}.json"
