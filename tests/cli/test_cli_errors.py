@@ -47,6 +47,7 @@ def test_toml_error_with_file_line_and_column_and_debug_traceback(tmp_path: Path
     assert "tomllib.TOMLDecodeError" in debug.stderr
 
 
+@pytest.mark.slow
 def test_unknown_plugin_name_suggests_the_closest(tmp_path: Path) -> None:
     result = run_hookwise("fit", "--dry-run", "-p", "evaluater", cwd=tmp_path)
     assert result.returncode == 2, explain(result)

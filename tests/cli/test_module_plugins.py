@@ -44,6 +44,7 @@ def _script() -> str:
     return str(script)
 
 
+@pytest.mark.slow
 def test_the_hookwise_script_enables_modules_and_objects_of_the_current_folder(
     tmp_path: Path,
 ) -> None:

@@ -15,6 +15,7 @@ import hookwise.checkpointing as checkpointing
 import pytest
 
 
+@pytest.mark.slow
 def test_atomic_save_has_no_test_only_switch_in_the_environment(tmp_path: Path) -> None:
     """It used to truncate the file and wait forever when a test-only variable was set; fault
     injection now lives in the tests (tests/faults/child_fit.py replaces torch.save)."""

@@ -280,6 +280,7 @@ def test_data_connector_returns_the_named_values_or_names_the_key(
             assert result[argument] is batch[key]
 
 
+@pytest.mark.slow
 @pytest.mark.fault("prop.data-connector")
 @SETTINGS
 @given(

@@ -297,6 +297,7 @@ def test_a_dry_run_builds_no_target_and_unknown_parameters_come_first(
 # -- a run in use is locked ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.fault("trust.run-in-use")
 def test_a_running_run_is_locked_and_a_killed_one_is_not(
     capsys: pytest.CaptureFixture[str], clean_cli: Path
