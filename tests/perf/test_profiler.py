@@ -82,8 +82,9 @@ def _row(rows: list[HookTiming], plugin: str, hook: str) -> HookTiming:
 
 
 def _generated(caller: OrderedHookCaller, method: str = "__call__") -> Any:
-    """The function the call path installed for ``caller`` (after at least one call)."""
-    function = type(caller).__dict__[method]
+    """The function the call path installs for ``caller`` under its current plan (a change
+    of the registrations after the last call, at the end of a fit, makes it generate anew)."""
+    function = caller.install(method)
     assert function.__code__.co_filename == f"<hookwise call path: {caller.name}>"
     return function
 
