@@ -46,6 +46,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,6 +318,19 @@ def build_docs(out: Path) -> DocsBuild:
 
 
 @contextlib.contextmanager
+def temporary_folder(folder: Path) -> Iterator[None]:
+    """``tempfile``'s folders go into ``folder`` (the test's own) while the block runs: an
+    example's ``tempfile.mkdtemp()`` is then removed with the test's ``tmp_path``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
+
+
+@contextlib.contextmanager
 def working_directory(folder: Path) -> Iterator[None]:
     """Run the block with ``folder`` as the working directory."""
     previous = Path.cwd()
@@ -401,7 +415,7 @@ class PageRun:
 
     def run(self, block: CodeBlock) -> None:
         """Run one block (raising ``AssertionError`` naming the block when it fails)."""
-        with working_directory(self.folder):
+        with working_directory(self.folder), temporary_folder(self.folder / "tmp"):
             if block.language == "python":
                 self._python(block)
             elif block.language == "toml":
