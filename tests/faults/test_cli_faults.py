@@ -102,6 +102,7 @@ class TermInFinalTest(Callback):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.fault("signal.final-test")
 def test_sigterm_during_the_final_test_ends_the_run_as_interrupted(tmp_path: Path) -> None:
     config = tmp_path / "tiny.toml"
