@@ -21,6 +21,7 @@ from hookwise.trainer.resume import (
     load_weights,
     step_epoch_schedulers,
 )
+from hookwise.trainer.skipping import iterate_from, skips_at_sampler
 from hookwise.trainer.stopping import StopLatch, signal_handlers
 from hookwise.trainer.strategy import DDPStrategy, Strategy, select_strategy
 from torch.nn.parallel import DistributedDataParallel
@@ -290,3 +291,50 @@ def test_loader_worker_seeds_differ_across_ranks_and_repeat_per_rank() -> None:
     one_process = DataLoader(_WorkerSeed(), batch_size=1, num_workers=2)
     seed_loader(one_process, 7, 0)
     assert sorted({int(batch) for batch in one_process}) == rank0
+
+
+class _Counting(torch.utils.data.Dataset[int]):
+    """Items 0..n-1; counts how many were loaded."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.loaded = n, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> int:
+        self.loaded += 1
+        return index
+
+
+def _batches(iterator: Any) -> list[list[int]]:
+    return [[int(v) for v in batch] for batch in iterator]
+
+
+@pytest.mark.parametrize("sampler", ["random", "distributed", "sequential"])
+def test_a_resume_skips_batches_without_loading_them(sampler: str) -> None:
+    def loader(data: _Counting) -> DataLoader[int]:
+        if sampler == "distributed":
+            shard = torch.utils.data.DistributedSampler(data, num_replicas=2, rank=1, seed=3)
+            made = DataLoader(data, batch_size=3, sampler=shard)
+        else:
+            made = DataLoader(data, batch_size=3, shuffle=sampler == "random")
+        seed_loader(made, seed=7, epoch=2)
+        return made
+
+    full = _batches(iter(loader(_Counting(40))))
+    data = _Counting(40)
+    resumed = loader(data)
+    assert skips_at_sampler(resumed)
+    assert _batches(iterate_from(resumed, 4)) == full[4:]  # the same batches, in order
+    assert data.loaded == sum(len(batch) for batch in full[4:])  # none of the first four
+
+
+def test_with_worker_processes_the_skipped_batches_are_still_loaded() -> None:
+    data = _Counting(24)
+    made = DataLoader(data, batch_size=4, shuffle=True, num_workers=2)
+    seed_loader(made, seed=1, epoch=0)
+    full = _batches(iter(made))
+    seed_loader(made, seed=1, epoch=0)
+    assert not skips_at_sampler(made)  # each worker's random state follows what it loads
+    assert _batches(iterate_from(made, 2)) == full[2:]

@@ -159,7 +159,9 @@ def test_tox_bench_runs_every_benchmark_script() -> None:
         "bench_discovery.py",
         "bench_dispatch.py",
         "bench_registration.py",
+        "bench_resume.py",
         "bench_trainer.py",
+        "bench_triggers.py",
     ]
     for script in scripts:
         assert f"benchmarks/{script}" in section, f"tox -e bench does not run {script}"

@@ -29,6 +29,7 @@ from hookwise.trainer._util import compute_loss, to_device
 from hookwise.trainer.failures import report_tolerated_failures
 from hookwise.trainer.position import seed_everything, seed_loader
 from hookwise.trainer.resume import step_epoch_schedulers
+from hookwise.trainer.skipping import iterate_from
 from hookwise.trainer.stopping import TrainingInterrupted, signal_handlers
 
 if TYPE_CHECKING:
@@ -139,9 +140,7 @@ class FitLoop:
             trainer._logs.ignore("on_train_epoch_start", ignored)
         model.train()
         seed_loader(loader, trainer._seed_or_zero(), position.epoch, trainer._strategy.rank)
-        iterator = iter(loader)
-        for _ in range(start):
-            next(iterator)
+        iterator = iterate_from(loader, start)  # a resume's skipped batches are not loaded
         if start:
             trainer._restore_pending_rng()
         self.run_batches(model, loss_module, iterator, start)
