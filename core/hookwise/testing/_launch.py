@@ -25,9 +25,11 @@ def free_port() -> int:
 
 def loopback_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """This environment for a loopback-only launch: no inherited rank variables, gloo on
-    ``lo``, one intra-op thread per worker, then ``extra`` (a ``None`` value removes one)."""
+    ``lo``, one intra-op thread per worker, every thread's Python stack printed if a rank
+    crashes (``PYTHONFAULTHANDLER``), then ``extra`` (a ``None`` value removes one)."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     env.update(MASTER_ADDR="127.0.0.1", GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    env.update(PYTHONFAULTHANDLER="1")
     for key, value in (extra or {}).items():
         if value is None:
             env.pop(key, None)
