@@ -14,6 +14,11 @@ Goal (issue 17, declarative triggers): a skipped step costs a comparison, not a 
 triggered variants cost less than counting in the body. Wall-clock time on a shared machine is
 noisy; ``--callgrind`` counts the instructions per step with valgrind's callgrind instead.
 
+Measured with ``--callgrind`` (CPython 3.11.7, pluggy 1.7.0; instructions per step, 2,000
+steps): counting in the body 18,155; ``every_n_steps=50`` 12,502; ``every_n_steps="every"``
+16,376; no plugins 6,085. Per skipped implementation: about 1,200 instructions counting in the
+body, 640 with a fixed interval, 1,030 with an interval read from the plugin's attribute.
+
 Run: ``python benchmarks/bench_triggers.py`` (``--quick`` for a smoke run, ``--callgrind``,
 ``--json PATH``).
 """
