@@ -10,32 +10,18 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from hookwise.testing import tiny_job
+
 HERE = Path(__file__).resolve().parent
 
 #: A tiny job (cli_test_plugins.py): trains in well under a second.
-TINY_CONFIG = """\
-[model]
-target = "cli_test_plugins:TinyModel"
-
-[data]
-train = { target = "cli_test_plugins:tiny_loader", n = 32 }
-val = { target = "cli_test_plugins:tiny_loader", n = 16, seed = 1 }
-test = { target = "cli_test_plugins:tiny_loader", n = 16, seed = 2 }
-connector = { inputs = "inputs" }
-
-[optimizer]
-target = "torch.optim:SGD"
-lr = 0.1
-
-[loss]
-target = "torch.nn:CrossEntropyLoss"
-connector = { input = { pred = "logits" }, target = { data = "labels" } }
-
-[trainer]
-epochs = 2
-device = "cpu"
-num_threads = 1
-"""
+TINY_CONFIG = tiny_job(
+    "cli_test_plugins:TinyModel",
+    train={"target": "cli_test_plugins:tiny_loader", "n": 32},
+    val={"target": "cli_test_plugins:tiny_loader", "n": 16, "seed": 1},
+    test={"target": "cli_test_plugins:tiny_loader", "n": 16, "seed": 2},
+    num_threads=1,
+)
 
 _SCRUBBED = (
     "HOOKWISE_PLUGINS",

@@ -18,37 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hookwise.testing import free_port, torchrun_command
+from hookwise.testing import free_port, tiny_job, torchrun_command
 from hookwise.testing._launch import loopback_env
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "dist_worker.py"
 
 #: A tiny ``hookwise fit`` job whose targets live in ``dist_worker.py`` (``PYTHONPATH=HERE``).
-CLI_CONFIG = """\
-[model]
-target = "dist_worker:CliModel"
-
-[data]
-train = { target = "dist_worker:cli_loader", split = "train" }
-val = { target = "dist_worker:cli_loader", split = "val" }
-test = { target = "dist_worker:cli_loader", split = "test" }
-connector = { inputs = "inputs" }
-
-[optimizer]
-target = "torch.optim:SGD"
-lr = 0.1
-
-[loss]
-target = "torch.nn:CrossEntropyLoss"
-connector = { input = { pred = "logits" }, target = { data = "labels" } }
-
-[trainer]
-epochs = 2
-seed = 3
-device = "cpu"
-num_threads = 1
-"""
+CLI_CONFIG = tiny_job(
+    "dist_worker:CliModel",
+    train={"target": "dist_worker:cli_loader", "split": "train"},
+    val={"target": "dist_worker:cli_loader", "split": "val"},
+    test={"target": "dist_worker:cli_loader", "split": "test"},
+    seed=3,
+    num_threads=1,
+)
 
 
 def start(

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 from hookwise import Callback, DataConnector, PluginManager
-from hookwise.testing import TinyData
+from hookwise.testing import TinyData, tiny_job
 from hookwise.trainer import Trainer
 from torch import nn
 from torch.utils.data import DataLoader
@@ -68,27 +68,11 @@ def tiny_loader(
 
 
 #: A tiny job for ``hookwise fit`` (the child gets this folder on ``PYTHONPATH``).
-CLI_CONFIG = """\
-[model]
-target = "faultkit:TinyModel"
-
-[data]
-train = { target = "faultkit:tiny_loader", n = 12, shuffle = true }
-val = { target = "faultkit:tiny_loader", n = 8, seed = 1 }
-connector = { inputs = "inputs" }
-
-[optimizer]
-target = "torch.optim:SGD"
-lr = 0.1
-
-[loss]
-target = "torch.nn:CrossEntropyLoss"
-connector = { input = { pred = "logits" }, target = { data = "labels" } }
-
-[trainer]
-epochs = 2
-device = "cpu"
-"""
+CLI_CONFIG = tiny_job(
+    "faultkit:TinyModel",
+    train={"target": "faultkit:tiny_loader", "n": 12, "shuffle": True},
+    val={"target": "faultkit:tiny_loader", "n": 8, "seed": 1},
+)
 
 
 def isolated_pm(allowed: Sequence[str] | None = None) -> PluginManager:

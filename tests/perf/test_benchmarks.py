@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hookwise.testing import tiny_job
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
@@ -208,29 +209,11 @@ def test_cli_profile_hooks_logs_the_report(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (tmp_path / "job.toml").write_text(
-        textwrap.dedent(
-            """
-            [model]
-            target = "tinyjob:Model"
-
-            [data]
-            train = { target = "tinyjob:loader", split = "train" }
-            val = { target = "tinyjob:loader", split = "val" }
-            connector = { inputs = "inputs" }
-
-            [optimizer]
-            target = "torch.optim:SGD"
-            lr = 0.1
-
-            [loss]
-            target = "torch.nn:CrossEntropyLoss"
-            connector = { input = { pred = "logits" }, target = { data = "labels" } }
-
-            [trainer]
-            epochs = 2
-            seed = 0
-            device = "cpu"
-            """
+        tiny_job(
+            "tinyjob:Model",
+            train={"target": "tinyjob:loader", "split": "train"},
+            val={"target": "tinyjob:loader", "split": "val"},
+            seed=0,
         ),
         encoding="utf-8",
     )

@@ -287,3 +287,19 @@ def test_run_fit_outside_pytest_writes_into_a_new_temporary_folder(
     assert result.output_dir.name == "run"
     assert result.output_dir.parent.parent == tmp_path
     assert result.output_dir.parent.name.startswith("hookwise-run-fit-")
+
+
+def test_tiny_job_is_a_hookwise_fit_config_whose_targets_resolve() -> None:
+    import tomllib
+    from hookwise.targets import instantiate, resolve
+    from hookwise.testing import TinyModel, tiny_job
+
+    job = tiny_job(num_threads=1, epochs=1)
+    config = tomllib.loads(job)
+    assert config["trainer"] == {"epochs": 1, "device": "cpu", "num_threads": 1}
+    assert resolve(config["model"]["target"]) is TinyModel
+    loader = instantiate(config["data"]["train"])
+    assert len(loader.dataset) == 12 and next(iter(loader))["inputs"].shape == (4, 4)
+    # one setting a line: a test can change one by replacing its text
+    assert "lr = 0.1\n" in job and 'device = "cpu"\n' in job
+    assert tomllib.loads(job.replace("lr = 0.1", "lr = 0.5"))["optimizer"]["lr"] == 0.5

@@ -28,8 +28,9 @@ A plugin's test can be this short::
 The tiny job ``run_fit`` trains is public too, for tests that build their own trainer:
 :class:`TinyData` (``n`` samples ``{"inputs": float [4], "labels": long []}``),
 :class:`TinyModel` (``inputs -> {"logits": Linear(4, 2)(inputs)}``), :class:`CrossEntropy`
-and :func:`tiny_loss` (a ``LossModule`` connecting them), and :class:`EvalLoss` (the plugin that
-gives ``run_fit``'s evaluation passes their ``loss``).
+and :func:`tiny_loss` (a ``LossModule`` connecting them), :func:`tiny_loader` (a loader over
+the data), and :class:`EvalLoss` (the plugin that gives ``run_fit``'s evaluation passes their
+``loss``). :func:`tiny_job` writes the same job as a ``hookwise fit`` config (TOML text).
 
 For plugins that run under ``torchrun``: :func:`run_torchrun` launches a script on local worker
 processes (loopback only, a free port from :func:`free_port`, bounded in time, a hang fails
@@ -56,12 +57,13 @@ from hookwise.plugins import PluginManager
 from hookwise.testing._check import PluginCheckFailed, PluginReport, assert_plugin_valid
 from hookwise.testing._distribution import write_plugin_distribution
 from hookwise.testing._fit import EVAL_LOSS_PLUGIN, EvalLoss, FitResult, run_fit
+from hookwise.testing._job import tiny_job
 from hookwise.testing._launch import free_port, run_torchrun, torchrun_command
 from hookwise.testing._manager import IsolatedPluginManager
 from hookwise.testing._recorder import HookCall, HookRecorder
 
 if TYPE_CHECKING:
-    from hookwise.testing._tiny import CrossEntropy, TinyData, TinyModel, tiny_loss
+    from hookwise.testing._tiny import CrossEntropy, TinyData, TinyModel, tiny_loader, tiny_loss
 
 __all__ = [
     "EVAL_LOSS_PLUGIN",
@@ -79,13 +81,15 @@ __all__ = [
     "free_port",
     "run_fit",
     "run_torchrun",
+    "tiny_job",
+    "tiny_loader",
     "tiny_loss",
     "torchrun_command",
     "write_plugin_distribution",
 ]
 
 #: Names served from :mod:`hookwise.testing._tiny`, imported (with torch) on first use.
-_TINY = frozenset({"CrossEntropy", "TinyData", "TinyModel", "tiny_loss"})
+_TINY = frozenset({"CrossEntropy", "TinyData", "TinyModel", "tiny_loader", "tiny_loss"})
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from hookwise.connectors import LossConnector, data_key, pred_key
 from hookwise.loss import LossModule
@@ -55,6 +55,14 @@ class CrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(logits, labels)
+
+
+def tiny_loader(
+    n: int = 12, batch_size: int = 4, seed: int = 0, shuffle: bool = False
+) -> DataLoader[dict[str, torch.Tensor]]:
+    """A ``DataLoader`` over :class:`TinyData` (the data of :func:`tiny_job`'s configs:
+    ``{target = "hookwise.testing:tiny_loader", n = 12}``)."""
+    return DataLoader(TinyData(n, seed), batch_size=batch_size, shuffle=shuffle)
 
 
 def tiny_loss(name: str = "cross_entropy") -> LossModule:
