@@ -118,6 +118,9 @@ class Trainer(  # type: ignore[misc]
     :param overwrite: let ``fit`` start a new run in an ``output_dir`` that holds an earlier
         run's metrics or checkpoints (by default that is refused: resume it, or give a new
         folder).
+    :param resume_on_restart: when ``torchrun --max-restarts`` restarted the workers after
+        a failure, ``fit`` continues from the newest complete checkpoint of ``output_dir``
+        (from step 0 when there is none) instead of starting over (default ``True``).
     """
 
     def __init__(
@@ -311,20 +314,17 @@ class Trainer(  # type: ignore[misc]
     ) -> dict[str, float]:
         """Train ``model``; return :attr:`metrics`.
 
-            :param resume_on_restart: when ``torchrun --max-restarts`` restarted the workers after
-            a failure, ``fit`` continues from the newest complete checkpoint of ``output_dir``
-            (from step 0 when there is none) instead of starting over (default ``True``).
         :param model: the model (moved to the trainer's device).
-            :param optimizers: one optimizer or a list.
-            :param lr_schedulers: ``torch.optim.lr_scheduler`` objects (or vis4d wrappers), or None.
-            :param loss_module: ``loss_module(outputs, batch)`` returns ``(total, metrics)`` (a
-                :class:`~hookwise.LossModule`) or just the total loss.
-            :param resume_from: a checkpoint path, or ``"last"`` for the newest checkpoint in the
-                output folder: restores weights, optimizers, schedulers, position, RNG and plugin
-                state, so the run continues as if it had never stopped. After torchrun restarted
-                the workers (``--max-restarts``), ``None`` means the newest complete checkpoint
-                of the output folder when there is one (``resume_on_restart``).
-            :raises TrainingInterrupted: after a SIGINT/SIGTERM ended the run cleanly.
+        :param optimizers: one optimizer or a list.
+        :param lr_schedulers: ``torch.optim.lr_scheduler`` objects (or vis4d wrappers), or None.
+        :param loss_module: ``loss_module(outputs, batch)`` returns ``(total, metrics)`` (a
+            :class:`~hookwise.LossModule`) or just the total loss.
+        :param resume_from: a checkpoint path, or ``"last"`` for the newest checkpoint in the
+            output folder: restores weights, optimizers, schedulers, position, RNG and plugin
+            state, so the run continues as if it had never stopped. After torchrun restarted
+            the workers (``--max-restarts``), ``None`` means the newest complete checkpoint
+            of the output folder when there is one (``resume_on_restart``).
+        :raises TrainingInterrupted: after a SIGINT/SIGTERM ended the run cleanly.
         """
         if self.train_dataloader is None:
             raise ConfigError("Trainer.fit needs a train_dataloader")
