@@ -231,7 +231,8 @@ def test_cli_profile_hooks_logs_the_report(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "hookwise hook profile: fit " in done.stderr
-    assert "6 training steps" in done.stderr and "2 evaluation passes" in done.stderr
+    # the sanity pass before training (DESIGN decision 24) and two validations
+    assert "6 training steps" in done.stderr and "3 evaluation passes" in done.stderr
     (row,) = [line for line in done.stderr.splitlines() if "on_train_batch_end" in line]
     assert row.split()[:3] == ["tinyjob:Marker", "on_train_batch_end", "6"]
 
