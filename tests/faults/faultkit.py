@@ -286,6 +286,13 @@ def hooks_of(events: Sequence[Mapping[str, Any]]) -> list[str]:
 # -- runs in a child process -----------------------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    """In the child, before it starts: SIGINT at its default, as under a terminal, also when
+    the suite runs as a background job (which ignores SIGINT and passes that on to children,
+    and Python then leaves it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class ChildResult:
     """How a child run ended."""
@@ -368,6 +375,7 @@ class ChildRun:
             pass_fds=(child_reads, child_writes),
             cwd=self.work,
             start_new_session=self.new_session,
+            preexec_fn=_default_sigint,
         )
         os.close(child_reads)
         os.close(child_writes)
