@@ -108,6 +108,9 @@ class Watchdog:
         with contextlib.suppress(Exception):  # the store may be gone at the end of a job
             self.store.add(self._left_key(self.rank), 1)
         if self._thread is not None:
+            if self._wakeup is not None:  # wake the thread now (0 is no signal number)
+                with contextlib.suppress(OSError):
+                    os.write(self._wakeup[1], b"\0")
             self._thread.join(timeout=self.interval_s + 5)
             self._thread = None
         if self._wakeup is not None:

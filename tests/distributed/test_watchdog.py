@@ -166,3 +166,12 @@ def test_sigterm_ends_a_rank_blocked_by_a_stopped_peer_within_seconds(tmp_path: 
     assert "SIGTERM received while rank 1 of 2 is silent" in output, output
     assert "exitcode  : 143" in output  # 128 + SIGTERM
     assert rank0_ended_after < 20, output
+
+
+def test_stopping_the_watchdog_does_not_wait_for_its_next_heartbeat() -> None:
+    watchdog = Watchdog(MemoryStore(), 0, 2, 300.0)  # a heartbeat every 5 s
+    watchdog.start()
+    started = time.monotonic()
+    watchdog.stop()
+    assert time.monotonic() - started < 2.0  # every rank's exit waited up to 5 s for it
+    assert watchdog.store.values["heartbeat/0/left"] == 1
