@@ -15,21 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hookwise import Callback, Trainer
+from hookwise import Callback, DataConnector, Trainer
 from hookwise.distributed import get_rank, get_world_size
+from hookwise.testing import TinyData, TinyModel, tiny_loss
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 ATTEMPT = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
-
-
-class Net(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Linear(4, 2)
-
-    def forward(self, batch: list[torch.Tensor]) -> torch.Tensor:
-        return self.body(batch[0])
 
 
 class FailFirstAttempt(Callback):
@@ -44,10 +36,11 @@ class FailFirstAttempt(Callback):
 
 def _fit(folder: Path, **settings: Any) -> tuple[Trainer, nn.Module]:
     torch.manual_seed(0)
-    data = TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
-    model = Net()
+    data = TinyData(32)
+    model = TinyModel()
     trainer = Trainer(
         device="cpu",
+        train_data_connector=DataConnector({"inputs": "inputs"}),
         output_dir=folder,
         train_dataloader=DataLoader(data, batch_size=4, shuffle=True),
         callbacks=[FailFirstAttempt()],
@@ -57,10 +50,7 @@ def _fit(folder: Path, **settings: Any) -> tuple[Trainer, nn.Module]:
         **settings,
     )
 
-    def loss(outputs: torch.Tensor, batch: list[torch.Tensor]) -> torch.Tensor:
-        return nn.functional.cross_entropy(outputs, batch[1])
-
-    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), None, loss)
+    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), None, tiny_loss())
     return trainer, model
 
 

@@ -13,19 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hookwise import Callback, Trainer
+from hookwise import Callback, DataConnector, Trainer
 from hookwise.distributed import get_rank
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
-
-
-class Net(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Linear(4, 2)
-
-    def forward(self, batch: list[torch.Tensor]) -> torch.Tensor:
-        return self.body(batch[0])
+from hookwise.testing import TinyData, TinyModel, tiny_loss
+from torch.utils.data import DataLoader
 
 
 class StopRankOne(Callback):
@@ -44,10 +35,11 @@ class StopRankOne(Callback):
 def main(out: Path, stall_timeout_s: float) -> None:
     torch.set_num_threads(1)
     (out / f"pid-rank{get_rank()}").write_text(str(os.getpid()))
-    data = TensorDataset(torch.randn(400, 4), torch.randint(0, 2, (400,)))
-    model = Net()
+    data = TinyData(400)
+    model = TinyModel()
     trainer = Trainer(
         device="cpu",
+        train_data_connector=DataConnector({"inputs": "inputs"}),
         output_dir=out / "run",
         train_dataloader=DataLoader(data, batch_size=4),
         callbacks=[StopRankOne(out)],
@@ -55,10 +47,7 @@ def main(out: Path, stall_timeout_s: float) -> None:
         dist_stall_timeout=stall_timeout_s,
     )
 
-    def loss(outputs: torch.Tensor, batch: list[torch.Tensor]) -> torch.Tensor:
-        return nn.functional.cross_entropy(outputs, batch[1])
-
-    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), None, loss)
+    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), None, tiny_loss())
 
 
 if __name__ == "__main__":

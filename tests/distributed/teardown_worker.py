@@ -13,37 +13,26 @@ import sys
 from pathlib import Path
 
 import torch
-from hookwise import Trainer
+from hookwise import DataConnector, Trainer
 from hookwise.collectives import RETAINED, retained_count
 from hookwise.distributed import all_gather_object, broadcast, get_rank
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
-
-
-class Net(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Linear(4, 2)
-
-    def forward(self, batch: list[torch.Tensor]) -> torch.Tensor:
-        return self.body(batch[0])
+from hookwise.testing import TinyData, TinyModel, tiny_loss
+from torch.utils.data import DataLoader
 
 
 def _fit(out: Path) -> int:
     torch.manual_seed(0)
-    data = TensorDataset(torch.randn(16, 4), torch.randint(0, 2, (16,)))
-    model = Net()
+    data = TinyData(16)
+    model = TinyModel()
     trainer = Trainer(
         device="cpu",
+        train_data_connector=DataConnector({"inputs": "inputs"}),
         output_dir=out / "run",
         train_dataloader=DataLoader(data, batch_size=4, shuffle=True),
         num_epochs=1,
     )
 
-    def loss(outputs: torch.Tensor, batch: list[torch.Tensor]) -> torch.Tensor:
-        return nn.functional.cross_entropy(outputs, batch[1])
-
-    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), None, loss)
+    trainer.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), None, tiny_loss())
     return trainer.global_step
 
 
