@@ -82,24 +82,16 @@ DEFAULT_TIMEOUT_S = 1800.0
 _ZERO_ONLY_MARK = "__hookwise_rank_zero_only__"
 #: How many process groups this process has created (each gets its own store prefix).
 _generation = 0
-#: The rendezvous store (in the group's own key space) of the group this module created.
-_group_store: Any = None
 #: The watchdog of the group this module created.
 _watchdog: Watchdog | None = None
 
 
 def _forget_group() -> None:
-    """Stop the watchdog of the group this module created and forget its store."""
-    global _group_store, _watchdog
+    """Stop the watchdog of the group this module created."""
+    global _watchdog
     if _watchdog is not None:
         _watchdog.stop()
-    _group_store = _watchdog = None
-
-
-def group_store() -> Any:
-    """The rendezvous store of the process group :func:`init_process_group` created (in that
-    group's own key space), or ``None`` when it created none or the group is gone."""
-    return _group_store if dist.is_available() and dist.is_initialized() else None
+    _watchdog = None
 
 
 # -- the process group ----------------------------------------------------------------------------
@@ -162,8 +154,7 @@ def init_process_group(
     dist.init_process_group(
         backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout
     )
-    global _group_store, _watchdog
-    _group_store = store
+    global _watchdog
     if world_size > 1:
         _watchdog = Watchdog(store, rank, world_size, stall_timeout_s)
         _watchdog.start()
@@ -339,7 +330,6 @@ __all__ = [
     "get_local_rank",
     "get_rank",
     "get_world_size",
-    "group_store",
     "init_process_group",
     "is_collective_free",
     "is_distributed",
