@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,27 +164,16 @@ class EvaluationInterrupted(BaseException):
         super().__init__(f"interrupted by {self.name}")
 
 
-@contextlib.contextmanager
-def interrupting_signals(*, enabled: bool) -> Iterator[None]:
+def interrupting_signals(*, enabled: bool) -> contextlib.AbstractContextManager[None]:
     """While the block runs (in the main thread), SIGINT and SIGTERM raise
     :class:`EvaluationInterrupted`, so the run is recorded as interrupted and the command
     exits with ``128 + signal`` (by default SIGTERM would end the process before it could)."""
-    import signal
-    import threading
+    from hookwise.trainer.stopping import handling_signals
 
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
+    def interrupt(signum: int) -> None:
         raise EvaluationInterrupted(signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return handling_signals(interrupt, enabled=enabled)
 
 
 def exit_inside_fit(exc: SystemExit) -> HookwiseError:

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,12 +137,13 @@ class StopLatch:
 
 
 @contextlib.contextmanager
-def signal_handlers(latch: StopLatch, *, enabled: bool) -> Iterator[None]:
-    """While the block runs, SIGINT and SIGTERM set ``latch.signal`` (a clean stop) instead of
-    ending the process; a second Ctrl-C raises ``KeyboardInterrupt`` at once.
+def handling_signals(on_signal: Callable[[int], None], *, enabled: bool) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM call ``on_signal(signum)`` in this process.
 
-    Does nothing when not ``enabled`` or outside the main thread (Python delivers signals to
-    the main thread only).
+    A process forked meanwhile (a DataLoader worker) inherits the handler: the main process
+    ends the work and shuts its workers down, so a worker ignores Ctrl-C and takes any other
+    signal's default action. Does nothing when not ``enabled`` or outside the main thread
+    (Python delivers signals to the main thread only). The previous handlers come back after.
     """
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield
@@ -152,13 +153,26 @@ def signal_handlers(latch: StopLatch, *, enabled: bool) -> Iterator[None]:
 
     def handler(signum: int, _frame: Any) -> None:
         if os.getpid() != owner:
-            # A process forked during fit (a DataLoader worker) inherited this handler: the
-            # trainer's process ends the run and shuts its workers down, so a worker ignores
-            # Ctrl-C; any other signal gets its default action.
             if signum != signal.SIGINT:
                 signal.signal(signum, signal.SIG_DFL)
                 os.kill(os.getpid(), signum)
             return
+        on_signal(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def signal_handlers(latch: StopLatch, *, enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """While the block runs, SIGINT and SIGTERM set ``latch.signal`` (a clean stop) instead of
+    ending the process; a second Ctrl-C raises ``KeyboardInterrupt`` at once (see
+    :func:`handling_signals` for forked workers and threads)."""
+
+    def stop_cleanly(signum: int) -> None:
         if latch.signal is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C exits at once
         latch.signal = signum
@@ -168,12 +182,7 @@ def signal_handlers(latch: StopLatch, *, enabled: bool) -> Iterator[None]:
             signal.Signals(signum).name,
         )
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return handling_signals(stop_cleanly, enabled=enabled)
 
 
 class StopControl:
