@@ -4,21 +4,24 @@ Every helper is the trivial answer when no process group with more than one proc
 initialised, so plugins may call them unconditionally (:mod:`hookwise.distributed` re-exports
 them). Call them at points every rank reaches together.
 
-Why these helpers hold on to their tensors
-------------------------------------------
-gloo runs each collective on a worker thread of its own. When the caller's wait returns, that
-thread still holds the call's tensors for a moment before it drops them. If the caller has
-already dropped its own references by then, the worker thread frees the last one, and freeing
-a tensor that Python has seen takes the GIL. When the job's last collective is followed at once
-by the end of the process, the interpreter may already be finalizing at that moment: Python
-then ends the worker thread with ``pthread_exit``, whose unwinding cannot pass gloo's C++
+Why these helpers hold on to their calls
+----------------------------------------
+Since torch keeps a tensor's Python object alive while C++ code also holds the tensor, the
+thread that drops the last C++ reference beside the Python object's own takes the GIL to
+release that object. gloo runs each collective on a worker thread of its own, which destroys
+the call (and so drops its references to the call's tensors) a moment after the caller's wait
+returns. When the job's last collective is followed at once by the end of the process, the
+interpreter may already be finalizing by then: Python ends the worker thread with
+``pthread_exit`` when it asks for the GIL, the unwinding cannot pass torch's ``noexcept``
 frames, and the rank aborts ("terminate called without an active exception"; torchrun reports
-the job failed after its work was done). So each helper keeps the tensors it hands to a
-collective referenced here (the :data:`RETAINED` most recent ones, a few bytes each), and the
-ones still referenced when the interpreter exits are deliberately never freed: the worker
-thread's release is then never the last one, and needs no GIL. The object collectives
-(:func:`broadcast`, :func:`all_gather_object`) pickle into tensors of their own for the same
-reason, instead of ``torch.distributed``'s object collectives, whose tensors are private.
+the job failed after its work was done). Holding on to the tensors does not help: the worker
+thread's release is still the one that takes the GIL. Holding on to the call does: each helper
+starts its collective asynchronously, waits for it, and keeps the call's ``Work`` object (the
+:data:`RETAINED` most recent ones). The worker thread's release is then never the last, the
+call and its tensors are freed later by the thread that made it, and the calls still held
+when the interpreter exits are deliberately never freed. The object collectives
+(:func:`broadcast`, :func:`all_gather_object`) use tensors of their own for the same reason,
+instead of ``torch.distributed``'s object collectives, whose calls are private.
 """
 
 from __future__ import annotations
@@ -37,32 +40,36 @@ from hookwise.ranks import is_distributed
 
 T = TypeVar("T")
 
-#: How many of the most recent collective tensors stay referenced. A gloo worker thread drops
+#: How many of the most recent collective calls stay referenced. A gloo worker thread drops
 #: its reference microseconds after the call returns; this many calls later it surely has.
 RETAINED = 64
-_retained: deque[torch.Tensor] = deque(maxlen=RETAINED)
+_retained: deque[dist.Work] = deque(maxlen=RETAINED)
 
 
-def _retain(*tensors: torch.Tensor) -> None:
-    _retained.extend(tensors)
+def _complete(work: dist.Work | None) -> None:
+    """Keep the call ``work`` referenced, and wait for it (see the module's docstring)."""
+    if work is None:  # pragma: no cover - async_op=True always returns the call
+        raise RuntimeError("torch.distributed returned no Work for an asynchronous call")
+    _retained.append(work)
+    work.wait()
 
 
 @atexit.register
 def _never_free_retained() -> None:
-    """At exit, keep the retained tensors for good: finalization must not free one that a
-    gloo worker thread still holds (see the module's docstring)."""
+    """At exit, keep the retained calls for good: finalization must not free one whose last
+    release a gloo worker thread would make (see the module's docstring)."""
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(_retained))
 
 
 def retained_count() -> int:
-    """How many collective tensors are retained now (for tests and diagnostics)."""
+    """How many collective calls are retained now (for tests and diagnostics)."""
     return len(_retained)
 
 
 def synchronize() -> None:
     """A barrier across all processes; a no-op when not distributed."""
     if is_distributed():
-        dist.barrier()
+        _complete(dist.barrier(async_op=True))
 
 
 def _collective_device() -> torch.device:
@@ -90,12 +97,10 @@ def broadcast(obj: T, src: int = 0) -> T:
     payload = _encode(obj, device) if is_source else None
     size = torch.tensor([0 if payload is None else payload.numel()], dtype=torch.int64)
     size = size.to(device)
-    _retain(size)
-    dist.broadcast(size, src=src)
+    _complete(dist.broadcast(size, src=src, async_op=True))
     if payload is None:
         payload = torch.empty(int(size.item()), dtype=torch.uint8, device=device)
-    _retain(payload)
-    dist.broadcast(payload, src=src)
+    _complete(dist.broadcast(payload, src=src, async_op=True))
     if is_source:
         return obj
     decoded: T = _decode(payload, int(size.item()))
@@ -111,14 +116,12 @@ def all_gather_object(obj: T) -> list[T]:
     payload = _encode(obj, device)
     size = torch.tensor([payload.numel()], dtype=torch.int64, device=device)
     sizes = [torch.empty_like(size) for _ in range(world)]
-    _retain(size, *sizes)
-    dist.all_gather(sizes, size)
+    _complete(dist.all_gather(sizes, size, async_op=True))
     lengths = [int(s.item()) for s in sizes]
     padded = torch.zeros(max(lengths), dtype=torch.uint8, device=device)
     padded[: payload.numel()] = payload
     gathered = [torch.empty_like(padded) for _ in range(world)]
-    _retain(padded, *gathered)
-    dist.all_gather(gathered, padded)
+    _complete(dist.all_gather(gathered, padded, async_op=True))
     return [_decode(tensor, length) for tensor, length in zip(gathered, lengths, strict=True)]
 
 
@@ -127,8 +130,7 @@ def all_reduce_max(values: Sequence[int]) -> list[int]:
     if not is_distributed():
         return list(values)
     tensor = torch.tensor(list(values), dtype=torch.int64, device=_collective_device())
-    _retain(tensor)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    _complete(dist.all_reduce(tensor, op=dist.ReduceOp.MAX, async_op=True))
     return [int(v) for v in tensor.tolist()]
 
 

@@ -23,6 +23,7 @@ silent: ``dist_timeout`` still bounds the collective calls that wait for it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -86,7 +87,11 @@ class Watchdog:
         self._seen: dict[int, tuple[int, float]] = {}
 
     def start(self) -> None:
-        """Start the heartbeat thread (and watch for signals, from the main thread)."""
+        """Start the heartbeat thread (and watch for signals, from the main thread).
+
+        The thread is stopped by :meth:`stop`, or at interpreter exit if nobody stopped it: a
+        thread still inside a store call when Python finalizes would abort the process when
+        the call returns (see :mod:`hookwise.collectives`)."""
         self._beat()
         if threading.current_thread() is threading.main_thread():
             read_fd, write_fd = os.pipe()
@@ -100,10 +105,12 @@ class Watchdog:
                 os.close(write_fd)
         self._thread = threading.Thread(target=self._run, name="hookwise-watchdog", daemon=True)
         self._thread.start()
+        atexit.register(self.stop)
 
     def stop(self) -> None:
         """Stop the thread, tell the other ranks this one left on purpose (its heartbeat stops
         but it is not silent), and give the signal wake-up back."""
+        atexit.unregister(self.stop)
         self._stop.set()
         with contextlib.suppress(Exception):  # the store may be gone at the end of a job
             self.store.add(self._left_key(self.rank), 1)

@@ -3,7 +3,10 @@
 A short DDP fit, then the object collectives with payloads whose sizes differ per rank, and
 the process ends right after its last collective call without closing anything itself: the
 pattern that made a rank abort at exit ("terminate called without an active exception") when
-a gloo worker thread freed the call's tensors while the interpreter was finalizing.
+a gloo worker thread released the call's tensors while the interpreter was finalizing. The
+last call broadcasts a few megabytes, so that gloo's worker thread is still busy with it when
+the process ends: with the helpers of an earlier version (which kept the tensors but not the
+call) about one launch in five aborted this way.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from hookwise.collectives import RETAINED, retained_count
 from hookwise.distributed import all_gather_object, broadcast, get_rank
 from hookwise.testing import TinyData, TinyModel, tiny_loss
 from torch.utils.data import DataLoader
+
+#: The size of the last broadcast (see the module's docstring).
+LAST_PAYLOAD_BYTES = 4_000_000
 
 
 def _fit(out: Path) -> int:
@@ -51,7 +57,9 @@ def main(out: Path) -> None:
         "retained": retained_count(),
     }
     (out / f"rank{rank}.json").write_text(json.dumps(report))
-    all_gather_object(("done", rank))  # the last call; the process ends right after it
+    all_gather_object(("done", rank))
+    last = broadcast(b"z" * LAST_PAYLOAD_BYTES, src=1)  # the process ends right after it
+    assert len(last) == LAST_PAYLOAD_BYTES
 
 
 if __name__ == "__main__":

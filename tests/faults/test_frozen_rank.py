@@ -5,6 +5,9 @@ processes, one of them stopped with SIGSTOP."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 from collections import Counter
 
@@ -113,3 +116,37 @@ def test_stopping_the_watchdog_does_not_wait_for_its_next_heartbeat() -> None:
     watchdog.stop()
     assert time.monotonic() - started < 2.0  # every rank's exit waited up to 5 s for it
     assert watchdog.store.values["heartbeat/0/left"] == 1
+
+
+@pytest.mark.fault("trust.frozen-rank")
+def test_a_watchdog_nobody_stopped_is_stopped_at_interpreter_exit() -> None:
+    # a thread still inside a store call when Python finalizes would abort the process
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        from collections import Counter
+        from hookwise.watchdog import Watchdog
+
+        class Store:
+            values = Counter()
+            def add(self, key, amount):
+                self.values[key] += amount
+                return self.values[key]
+
+        store = Store()
+
+        import atexit
+        @atexit.register  # registered first, so it runs after the watchdog's own handler
+        def report():
+            alive = any(t.name == "hookwise-watchdog" for t in threading.enumerate())
+            print(f"left={store.values['heartbeat/0/left']} alive={alive}")
+
+        Watchdog(store, 0, 2, 300.0).start()
+        assert any(t.name == "hookwise-watchdog" for t in threading.enumerate())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "left=1 alive=False"
