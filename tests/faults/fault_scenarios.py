@@ -380,6 +380,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         "or 'disable': the policy applies, the bad result is dropped, training goes on.",
     ),
     Scenario(
+        "input.huge-log-value",
+        "input",
+        "A plugin logs an integer too large for a float (10**400), returned from a hook or "
+        "through trainer.log.",
+        "ValueError naming the plugin, the hook, the key and the fix; the plugin's error policy "
+        "applies to that plugin (not to the log writer that would have read it), and under "
+        "'warn' the value is dropped and training goes on.",
+    ),
+    Scenario(
         "input.block-twice",
         "input",
         "`-p no:no:logging` (no: given twice).",

@@ -243,3 +243,71 @@ def test_a_bad_return_value_under_a_tolerant_policy_is_dropped(
     assert trainer.pm.failures["returns"].count == expected
     reports = [r.getMessage() for r in hookwise_logs.records if "failed in hook" in r.getMessage()]
     assert len(reports) == 1 and "log 'acc' is str" in reports[0]
+
+
+class LogsHuge(Callback):
+    """Logs ``10**400`` through ``trainer.log`` in ``on_train_batch_end``."""
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        trainer_state["trainer"].log("huge", 10**400)
+
+
+class Reader:
+    """A log listener that reads every value as a float, as the log writers do."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, merged: dict[str, Any]) -> None:
+        for key, value in merged.items():
+            float(value)
+            self.seen.append(key)
+
+
+HUGE_MESSAGE = "log 'huge' is an integer of 1329 bits, too large for a float"
+
+
+@pytest.mark.fault("input.huge-log-value")
+@pytest.mark.parametrize("how", ["returned", "trainer.log"])
+def test_an_integer_too_large_for_a_float_blames_the_plugin_that_logged_it(
+    tmp_path: Path, how: str
+) -> None:
+    pm = isolated_pm()
+    plugin = Returns({"huge": 10**400}) if how == "returned" else LogsHuge()
+    pm.register(plugin, "huge")
+    trainer = make_trainer(tmp_path, plugins=pm, epochs=1)
+    with pytest.raises(ValueError) as info:
+        fit(trainer)
+    assert HUGE_MESSAGE in str(info.value)
+    assert "plugin 'huge' failed in hook 'on_train_batch_end' at epoch 0, step 1" in _notes(
+        info.value
+    )
+
+
+@pytest.mark.fault("input.huge-log-value")
+@pytest.mark.parametrize("how", ["returned", "trainer.log"])
+def test_an_integer_too_large_for_a_float_under_warn_is_dropped_and_training_goes_on(
+    tmp_path: Path, how: str, hookwise_logs: pytest.LogCaptureFixture
+) -> None:
+    pm = isolated_pm()
+    plugin = Returns({"huge": 10**400}) if how == "returned" else LogsHuge()
+    pm.register(plugin, "huge", on_error="warn")
+    pm.register(Good(), "good")
+    trainer = make_trainer(tmp_path, plugins=pm, epochs=2, batches=3)
+    reader = Reader()
+    trainer.add_log_listener(reader)
+    fit(trainer)
+    assert trainer.global_step == 6
+    assert "train/fine" in reader.seen and not any("huge" in key for key in reader.seen)
+    assert not any("huge" in key for key in trainer.metrics)  # every value reads as a float
+    assert set(trainer.pm.failures) == {"huge"}  # the plugin that logged it, nobody else
+    reports = [r.getMessage() for r in hookwise_logs.records if "failed in hook" in r.getMessage()]
+    assert reports and HUGE_MESSAGE in reports[0]

@@ -33,12 +33,22 @@ FailureHandler = Callable[[str, str, Exception], None]
 def check_log_value(plugin: str, hook: str, key: Any, value: Any) -> Any:
     """``value`` as logged (a numpy scalar or one-element array becomes the Python number it
     holds); ``TypeError`` unless ``key`` is a string and ``value`` a number, a numpy scalar or
-    a tensor or array of one element."""
+    a tensor or array of one element; ``ValueError`` for an integer no float can hold (every
+    logged value is read as a float by the trainer and the log writers)."""
     if not isinstance(key, str):
         raise TypeError(
             f"plugin {plugin!r}, hook {hook!r}: returned a log key {key!r} that is not a string"
         )
     scalar = as_scalar(value)
+    if isinstance(scalar, int):
+        try:
+            float(scalar)
+        except OverflowError:
+            raise ValueError(
+                f"plugin {plugin!r}, hook {hook!r}: log {key!r} is an integer of "
+                f"{scalar.bit_length()} bits, too large for a float (the largest is about "
+                f"1.8e308); log a float, or a smaller number (for example its logarithm)"
+            ) from None
     if scalar is not None:
         return scalar
     if isinstance(value, torch.Tensor) or type(value).__module__ == "numpy":
@@ -97,7 +107,7 @@ class LogMerger:
                         f"hooks return None or a mapping of names to numbers"
                     )
                 checked = [(k, check_log_value(plugin, hook, k, v)) for k, v in logs.items()]
-            except TypeError as exc:  # the plugin's error policy decides; its logs are dropped
+            except (TypeError, ValueError) as exc:  # the plugin's policy decides; logs dropped
                 self._on_failure(hook, plugin, exc)
                 continue
             for key, value in checked:
