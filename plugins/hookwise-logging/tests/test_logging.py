@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import torch
 from hookwise import Callback, ConfigError, PluginManager, TrainerState
+from hookwise.hookspecs import hookimpl
 from hookwise.testing import FitResult
 from hookwise_logging import LoggingCallback, Timer
 from hookwise_logging._format import compose_log_str, format_metrics
@@ -165,6 +166,50 @@ def test_a_resumed_fit_keeps_the_rows_up_to_its_checkpoint(run_fit: RunFit) -> N
     assert {k: v for k, v in after.items() if k[0] > 3} == spy.logs
     assert sorted(s for s, k in after if k == "train/loss") == list(range(1, 10))
     assert [s for s, k in after if k == "test/loss"] == [9]  # the first run's test is gone
+
+
+class SaveAtStep(Callback):
+    """Saves a checkpoint at the end of ``step``, after every other plugin's hook (the
+    checkpoint plugin's order)."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+        self.path: Path | None = None
+
+    @hookimpl(trylast=True)
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: Any,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer_state["global_step"] == self.step:
+            trainer = trainer_state["train_module"]
+            self.path = trainer.output_dir / "checkpoints" / f"step{self.step}.ckpt"
+            trainer.save_checkpoint(self.path)
+
+
+@pytest.mark.parametrize("epoch_based", [True, False], ids=["epochs", "steps"])
+def test_a_resume_inside_a_refresh_window_logs_the_uninterrupted_means(
+    run_fit: RunFit, epoch_based: bool
+) -> None:
+    # refresh every 4 batches of 6 per epoch; the checkpoint at step 2 is inside a window
+    params = {"refresh_rate": 4, "epoch_based": epoch_based}
+    saver = SaveAtStep(2)
+    whole = run_fit([("logging", params), saver], epochs=2, batches=6, test=False)
+    assert saver.path is not None
+    expected = read_csv(whole.output_dir / "metrics.csv")
+    resumed = run_fit(
+        [("logging", params)], epochs=2, batches=6, test=False, resume_from=saver.path
+    )
+    got = read_csv(resumed.output_dir / "metrics.csv")  # the same run folder, continued
+    means = sorted(step for step, key in expected if key == "train/loss")
+    assert means == ([4, 6, 10, 12] if epoch_based else [4, 8, 12])
+    assert got == expected  # the first mean after the resume (step 4) included steps 1 and 2
 
 
 # -- extras: plot and TensorBoard -------------------------------------------------------------
@@ -516,3 +561,13 @@ def test_only_rank_zero_prints_and_writes(
 def test_plugin_is_valid(assert_plugin_valid: Callable[..., Any]) -> None:
     report = assert_plugin_valid("logging", refresh_rate=1)
     assert "on_train_batch_end" in report.hooks["logging"]
+
+
+def test_a_saved_window_round_trips_and_a_malformed_one_is_named() -> None:
+    plugin = LoggingCallback(refresh_rate=4)
+    plugin._metrics["loss"].extend([torch.tensor(1.0), torch.tensor(2.0)])
+    restored = LoggingCallback(refresh_rate=4)
+    restored.load_state_dict(plugin.state_dict())
+    assert restored._means() == {"loss": 1.5}
+    with pytest.raises(ValueError, match="logging: the checkpoint's 'window' is not a mapping"):
+        restored.load_state_dict({"window": {"loss": ["1.0"]}})

@@ -140,6 +140,8 @@ class LoggingCallback(Callback):
         self.plot = plot
 
         self._metrics: defaultdict[str, list[Any]] = defaultdict(list)
+        #: A resumed window (see :meth:`load_state_dict`) survives the next epoch start once.
+        self._keep_window = False
         self.train_timer = Timer()
         self.test_timer = Timer()
         self.last_step = 0
@@ -163,6 +165,35 @@ class LoggingCallback(Callback):
         self._pending: list[tuple[int, int, Mapping[str, Any]]] = []
         self._flush_with_next_logs = False
 
+    # -- state --------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The loss metrics collected since the last progress line (as CPU tensors), so that a
+        run resumed inside a refresh window logs the same means as an uninterrupted one."""
+        return {
+            "window": {
+                key: [value.detach().cpu() for value in values]
+                for key, values in self._metrics.items()
+            }
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore the metrics of the refresh window :meth:`state_dict` saved."""
+        window = state_dict.get("window", {})
+        if not isinstance(window, Mapping) or not all(
+            isinstance(key, str)
+            and isinstance(values, list)
+            and all(isinstance(v, torch.Tensor) and v.numel() == 1 for v in values)
+            for key, values in window.items()
+        ):
+            raise ValueError(
+                "logging: the checkpoint's 'window' is not a mapping of metric names to lists "
+                "of one-element tensors; resume without this plugin's state or from another "
+                "checkpoint"
+            )
+        self._metrics = defaultdict(list, {key: list(values) for key, values in window.items()})
+        self._keep_window = True
+
     @property
     def refresh_rate(self) -> int:
         """Batches (or steps) between two progress lines."""
@@ -184,7 +215,9 @@ class LoggingCallback(Callback):
             self.train_timer.reset()
             self._iters = 0
             self.last_step = trainer_state.get("global_step", 0)
-            self._metrics.clear()
+            if not self._keep_window:
+                self._metrics.clear()
+            self._keep_window = False
             if self._bar_mode:
                 total = self._total_steps(trainer_state)
                 self._train_bar = self._open_bar(
@@ -231,7 +264,9 @@ class LoggingCallback(Callback):
             self.train_timer.reset()
             self.last_step = 0
             self._iters = 0
-            self._metrics.clear()
+            if not self._keep_window:  # a resume inside the epoch continues its window
+                self._metrics.clear()
+            self._keep_window = False
             if self._bar_mode:
                 self._close_train_bar()
                 epoch = trainer_state.get("current_epoch", 0)
