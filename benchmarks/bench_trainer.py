@@ -173,10 +173,12 @@ class TimedTrainer(Trainer):
         self.checkpoints = 0
         self.passes = 0
         self._nested = False
+        self._untimed_train_epoch = self._fit_loop.train_epoch
+        self._fit_loop.train_epoch = self._train_epoch  # type: ignore[method-assign]
 
     def _train_epoch(self, model: nn.Module, loss_module: Any) -> None:
         start, before = time.perf_counter(), self.eval_seconds + self.checkpoint_seconds
-        train_epoch = super()._train_epoch
+        train_epoch = self._untimed_train_epoch
         try:
             if self.window:
                 _bench.measured(lambda: train_epoch(model, loss_module))
