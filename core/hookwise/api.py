@@ -183,9 +183,19 @@ class TrainerAPI(Protocol):
 
     # -- checkpoints ------------------------------------------------------------------------
 
-    def save_checkpoint(self, path: str | os.PathLike[str], *, weights_only: bool = False) -> Path:
+    def save_checkpoint(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        weights_only: bool = False,
+        asynchronous: bool = False,
+        on_done: Callable[[Path], None] | None = None,
+    ) -> Path:
         """Write the run's checkpoint to ``path`` atomically (rank 0 writes; the others
-        return the path); ``weights_only`` leaves out optimizers, RNG and plugin state."""
+        return the path); ``weights_only`` leaves out optimizers, RNG and plugin state.
+        ``asynchronous`` copies the state to host memory and writes it in the background
+        (one write in flight; a failure is raised at the trainer's next step or fit end);
+        ``on_done(path)`` runs once the file is durable."""
         ...
 
     # -- logging ----------------------------------------------------------------------------

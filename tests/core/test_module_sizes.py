@@ -20,6 +20,7 @@ CHECKED = sorted(
         CORE / "api.py",
         CORE / "state.py",
         CORE / "checkpointing.py",
+        CORE / "saving.py",
         CORE / "profiler.py",
         CORE / "_profile_report.py",
         CORE / "markers.py",

@@ -24,6 +24,7 @@ from hookwise import distributed, settings
 from hookwise.api import Stage
 from hookwise.errors import ConfigError
 from hookwise.plugins import HookFailure, PluginManager
+from hookwise.saving import AsyncSaver, SyncSaver
 from hookwise.state import TrainerState
 from hookwise.trainer._util import as_list, callback_name, length, plugin_entries
 from hookwise.trainer.evaluation import EvaluationLoop
@@ -183,6 +184,8 @@ class Trainer(  # type: ignore[misc]
     def _init_run(self, *, profile_hooks: bool) -> None:
         self._is_setup = False
         self._pending_rng: Mapping[str, Any] | None = None
+        self._sync_saver = SyncSaver()
+        self._async_saver = AsyncSaver()
         #: The checkpoint the current (or last) fit resumed from; ``None``: it did not resume.
         self.resumed_from: Path | None = None
         self._model: nn.Module | None = None

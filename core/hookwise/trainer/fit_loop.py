@@ -65,8 +65,9 @@ class FitLoop:
                     # after fit, or at its end): resuming there must not skip that epoch
                     position.epoch += 1
                     position.epoch_complete, position.batch_in_epoch = False, 0
+                trainer.wait_for_checkpoints()  # a background write's failure fails the fit
             except BaseException as exc:
-                trainer._fail(model, exc)
+                self._fail(model, exc)
                 raise
             checkpoint = trainer._write_interrupt_checkpoint() if latch.signal else None
             ignored = trainer.pm.caller("on_fit_end").call_attributed(
@@ -76,6 +77,11 @@ class FitLoop:
                 trainer._logs.ignore("on_fit_end", ignored)
             report_tolerated_failures(trainer.pm)
             trainer.close_writer()  # vis4d's writer, if a callback used it
+            try:
+                trainer.wait_for_checkpoints()  # one started in on_fit_end
+            except BaseException as exc:
+                self._fail(model, exc)
+                raise
         if profiler is not None:
             profiler.end("fit", steps=trainer.global_step - first_step)
         if latch.signal is not None:
@@ -83,6 +89,19 @@ class FitLoop:
         if profiler is not None:
             profiler.log_report()
         return trainer.metrics
+
+    def _fail(self, model: nn.Module, exc: BaseException) -> None:
+        """The fit failed: ``on_exception`` (an emergency save waits for the write in flight),
+        then wait for any write still in flight, so that none outlives ``fit``; its own failure
+        is logged (the first error is the one raised)."""
+        trainer = self.trainer
+        try:
+            trainer._fail(model, exc)
+        finally:
+            trainer._async_saver.wait()
+            failure = trainer._async_saver.take_failure()
+            if failure is not None and failure is not exc:
+                logger.error("%s", failure)
 
     def _start(self, model: nn.Module, resume_from: Any) -> int:
         """Setup, resume or seed, ``on_fit_start``; return the first step of this fit."""
@@ -133,6 +152,7 @@ class FitLoop:
         position.batch_in_epoch = start
         if start == 0:
             trainer._restore_pending_rng()
+        trainer._raise_save_failure()
         ignored = trainer.pm.caller("on_train_epoch_start").call_attributed(
             trainer_state=trainer.get_state(), model=model, loss_module=loss_module
         )
@@ -254,6 +274,7 @@ class FitLoop:
         """Validate when ``val_check_interval`` says so; return whether the epoch ends here
         (a stop agreed, or ``num_steps`` reached)."""
         trainer = self.trainer
+        trainer._raise_save_failure()  # a background write that failed since the last step
         interval = trainer.val_check_interval
         if interval is not None and trainer.test_dataloader and step % interval == 0:
             trainer.test(model, is_val=True)

@@ -23,6 +23,7 @@ from hookwise.distributed import restart_count, unwrap_model
 from hookwise.errors import CheckpointError, HookwiseError
 from hookwise.last import newest_checkpoint
 from hookwise.plugins import PluginManager
+from hookwise.saving import AsyncSaver, OnDone, SyncSaver
 from hookwise.trainer.position import Position
 
 if TYPE_CHECKING:
@@ -210,6 +211,8 @@ class CheckpointControl:
     _pending_rng: Mapping[str, Any] | None
     resumed_from: Path | None
     _logs: LogMerger
+    _sync_saver: SyncSaver
+    _async_saver: AsyncSaver
 
     def checkpoint_state(self) -> dict[str, Any]:
         """The complete checkpoint of the run as it is now (see :mod:`hookwise.checkpointing`)."""
@@ -225,24 +228,56 @@ class CheckpointControl:
             metrics=self._logs.metrics,
         )
 
-    def save_checkpoint(self, path: str | os.PathLike[str], *, weights_only: bool = False) -> Path:
+    def save_checkpoint(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        weights_only: bool = False,
+        asynchronous: bool = False,
+        on_done: OnDone | None = None,
+    ) -> Path:
         """Write the complete checkpoint to ``path`` atomically; return the path.
 
         ``weights_only`` writes the weights, the position, the seed and the metrics only (no
         optimizer, scheduler, RNG or plugin state): enough to load the model, not to resume.
 
+        ``asynchronous`` copies the state to host memory now and writes it in the background
+        (see :class:`hookwise.saving.AsyncSaver`): the step is blocked only for the copy. At
+        most one write is in flight (a second save waits for the first); a failed write is
+        raised, naming the file, at the trainer's next step, save or fit end; ``fit`` returns
+        (or raises) only once the write has finished. A synchronous save first waits for the
+        write in flight. ``on_done(path)`` runs once the file is durable (in the writer
+        thread when asynchronous): apply deletes or move ``last`` there, not before.
+
         In a distributed run only rank 0 writes (every rank holds the same weights); the other
         ranks return the path without writing. The call makes no collective call, so any rank
         may make it, in an exception handler too; a plugin that needs the file complete on
         every rank calls :func:`hookwise.distributed.synchronize` afterwards, at a point every
-        rank reaches together.
+        rank reaches together (after a synchronous save).
         """
         if self._strategy.rank != 0:
             return Path(path)
         state = self.checkpoint_state()
         if weights_only:
             state = {key: state[key] for key in WEIGHTS_ONLY_KEYS if key in state}
-        return checkpointing.atomic_save(state, path)
+        if asynchronous:
+            return self._async_saver.save(state, Path(path), on_done)
+        self._async_saver.wait()
+        return self._sync_saver.save(state, Path(path), on_done)
+
+    def wait_for_checkpoints(self) -> None:
+        """Wait for the checkpoint written in the background, if any; raise its failure.
+
+        :raises CheckpointError: the last background write failed (the message names the file).
+        """
+        self._async_saver.wait()
+        self._raise_save_failure()
+
+    def _raise_save_failure(self) -> None:
+        """Raise the failure of a finished background write, once (the trainer's checks)."""
+        failure = self._async_saver.take_failure()
+        if failure is not None:
+            raise failure
 
     def find_last_checkpoint(self) -> Path:
         """The newest complete checkpoint under the output folder, by the step recorded inside

@@ -78,7 +78,7 @@ class CheckpointCallback(Callback):
     training weights back, early stopping's count of this pass). Each name of one
     checkpoint is a hard link to the same file where the file system allows (a copy where it
     does not), and every file appears atomically. Only rank 0 writes; the other ranks wait at
-    a barrier until the file is complete.
+    a barrier until the file is complete (with ``async_save``, until the write has started).
 
     Resume with ``Trainer.fit(..., resume_from=path)`` or ``resume_from="last"``; the plugin's
     own state (the files it keeps, the best scores) is in the checkpoint, so a resumed run goes
@@ -100,6 +100,12 @@ class CheckpointCallback(Callback):
     :param save_on_exception: write ``emergency.ckpt`` when a fatal error ends the run, with
         no collective call (rank 0 writes it when the error reaches rank 0).
     :param epoch_based: save by epochs (``True``, vis4d's default) or by steps.
+    :param async_save: write in the background (:meth:`hookwise.Trainer.save_checkpoint`
+        with ``asynchronous=True``): the step is blocked only while the state is copied to
+        host memory; the links (``last.ckpt``, ``best.ckpt``) and the deletes of files no
+        longer kept happen once the new file is durable. A failed write is raised, naming the
+        file, at the trainer's next step or at fit end (not at the save); ``fit`` returns only
+        after the write finished. Costs host memory for one copy of the state.
     :param train_connector: accepted as in vis4d; unused.
     :param test_connector: accepted as in vis4d; unused.
     """
@@ -116,6 +122,7 @@ class CheckpointCallback(Callback):
         save_last: bool = True,
         save_on_exception: bool = True,
         epoch_based: bool = True,
+        async_save: bool = False,
         train_connector: CallbackConnector | Mapping[str, Any] | None = None,
         test_connector: CallbackConnector | Mapping[str, Any] | None = None,
     ) -> None:
@@ -143,6 +150,9 @@ class CheckpointCallback(Callback):
         self.save_top_k = save_top_k
         self.save_last = bool(save_last)
         self.save_on_exception = bool(save_on_exception)
+        if not isinstance(async_save, bool):
+            raise ConfigError(f"{name}: async_save must be True or False, got {async_save!r}")
+        self.async_save = async_save
         #: The checkpoint folder, ``{save_prefix}/checkpoints`` (known at fit start when
         #: ``save_prefix`` is not given).
         self.output_dir: Path | None = (
@@ -417,10 +427,8 @@ class CheckpointCallback(Callback):
         keep = set(names) | set(self._kept) | {str(entry["file"]) for entry in self._best}
         try:
             if distributed.is_rank_zero():
-                self._write(trainer_state, model, folder, names)
-                for name in doomed:
-                    if name not in keep:
-                        self._delete(folder, name)
+                doomed = [name for name in doomed if name not in keep]
+                self._write(trainer_state, model, folder, names, doomed)
         except BaseException:
             self._kept, self._best = kept_before, best_before
             self._write_failed = True
@@ -443,23 +451,33 @@ class CheckpointCallback(Callback):
             )
 
     def _write(
-        self, trainer_state: TrainerState, model: nn.Module, folder: Path, names: list[str]
+        self,
+        trainer_state: TrainerState,
+        model: nn.Module,
+        folder: Path,
+        names: list[str],
+        doomed: list[str],
     ) -> None:
+        """Write the checkpoint as ``names[0]``; once it is durable (at once, or in the
+        background with ``async_save``), link the other names to it and delete ``doomed``."""
+        epoch, step = trainer_state["current_epoch"], trainer_state["global_step"]
+
+        def finish(primary: Path) -> None:
+            for name in names[1:]:
+                link_or_copy(primary, folder / name)
+            self._written.update(os.path.abspath(folder / name) for name in names)
+            for name in doomed:
+                self._delete(folder, name)
+            logger.info("checkpoint: saved epoch %d, step %d as %s", epoch, step, ", ".join(names))
+
         primary = folder / names[0]
         trainer = trainer_state.get("trainer")
-        if trainer is not None:
-            trainer.save_checkpoint(primary)
-        else:  # hooks called without a hookwise trainer (vis4d-style tests): vis4d's layout
-            atomic_save(self._vis4d_checkpoint(trainer_state, model), primary)
-        for name in names[1:]:
-            link_or_copy(primary, folder / name)
-        self._written.update(os.path.abspath(folder / name) for name in names)
-        logger.info(
-            "checkpoint: saved epoch %d, step %d as %s",
-            trainer_state["current_epoch"],
-            trainer_state["global_step"],
-            ", ".join(names),
-        )
+        if trainer is None:  # hooks called without a hookwise trainer (vis4d-style tests)
+            finish(atomic_save(self._vis4d_checkpoint(trainer_state, model), primary))
+        elif self.async_save:
+            trainer.save_checkpoint(primary, asynchronous=True, on_done=finish)
+        else:
+            finish(trainer.save_checkpoint(primary))
 
     @staticmethod
     def _vis4d_checkpoint(trainer_state: TrainerState, model: nn.Module) -> dict[str, Any]:

@@ -1,0 +1,183 @@
+"""Savers: the one interface through which the core writes checkpoints (DESIGN decision 22).
+
+A :class:`Saver` takes a checkpoint state (already checked) and a target path and writes it
+atomically (:func:`hookwise.checkpointing.atomic_save`: temporary file, fsync, rename, folder
+fsync). ``on_done(path)`` runs once the file is durable, so that whatever depends on the file
+(retention deletes, moving ``last``) happens only then.
+
+- :class:`SyncSaver` writes before ``save`` returns.
+- :class:`AsyncSaver` copies every tensor of the state to host memory before ``save`` returns
+  (so later optimizer steps do not change what is written) and writes in a background thread.
+  At most one write is in flight: a second ``save`` waits for the first. A failed write is
+  kept (:meth:`AsyncSaver.take_failure`) and raised by the trainer at its next check, naming
+  the file. The writer thread is not a daemon and is joined at exit (and at every fit's end),
+  so no write is cut off by interpreter shutdown and no thread outlives the run's process
+  group; it makes no collective call.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from hookwise.checkpointing import atomic_save
+from hookwise.errors import CheckpointError
+
+#: Called with the path once a checkpoint is durable (in the writer thread when asynchronous).
+OnDone = Callable[[Path], None]
+
+
+class Saver(Protocol):
+    """Writes checkpoints; synchronous, asynchronous and sharded savers share this interface."""
+
+    def save(self, state: Mapping[str, Any], path: Path, on_done: OnDone | None = None) -> Path:
+        """Write ``state`` to ``path`` atomically; call ``on_done(path)`` once it is durable."""
+        ...
+
+    def wait(self) -> None:
+        """Return once no write is in flight (a failure stays for :meth:`take_failure`)."""
+        ...
+
+    def take_failure(self) -> CheckpointError | None:
+        """The failure of a finished write not yet reported (then forgotten), or ``None``."""
+        ...
+
+
+class SyncSaver:
+    """Writes before :meth:`save` returns; a failure is raised there."""
+
+    def save(self, state: Mapping[str, Any], path: Path, on_done: OnDone | None = None) -> Path:
+        """Write ``state`` to ``path`` atomically, then call ``on_done(path)``."""
+        written = atomic_save(state, path)
+        if on_done is not None:
+            on_done(written)
+        return written
+
+    def wait(self) -> None:
+        """Nothing is ever in flight."""
+
+    def take_failure(self) -> CheckpointError | None:
+        """Failures are raised by :meth:`save` itself."""
+        return None
+
+
+class AsyncSaver:
+    """Copies the state to host memory at once and writes it in a background thread."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._failure: CheckpointError | None = None
+        self._lock = threading.Lock()
+        _LIVE.add(self)
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a write is running."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def save(self, state: Mapping[str, Any], path: Path, on_done: OnDone | None = None) -> Path:
+        """Wait for the write in flight, raise its failure if it failed, copy ``state`` to
+        host memory and start writing it; return ``path`` (the file appears once written).
+
+        :raises CheckpointError: the previous write failed (that file is named).
+        """
+        self.wait()
+        failure = self.take_failure()
+        if failure is not None:
+            raise failure
+        snapshot = host_copy(state)
+        target = Path(path)
+        thread = threading.Thread(
+            target=self._write,
+            args=(snapshot, target, on_done),
+            name=f"hookwise-checkpoint-writer:{target.name}",
+            daemon=False,
+        )
+        self._thread = thread
+        thread.start()
+        return target
+
+    def _write(self, snapshot: Mapping[str, Any], path: Path, on_done: OnDone | None) -> None:
+        try:
+            atomic_save(snapshot, path)
+            if on_done is not None:
+                on_done(path)
+        except BaseException as exc:  # kept for the trainer: a thread cannot raise to it
+            failure = CheckpointError(
+                f"writing checkpoint {str(path)!r} in the background failed: "
+                f"{type(exc).__name__}: {exc}; the previous checkpoint there is unchanged. "
+                f"Check the disk (space, permissions), or save synchronously "
+                f"(async_save=False) to see the error at the save itself"
+            )
+            failure.__cause__ = exc
+            with self._lock:
+                self._failure = failure
+
+    def wait(self) -> None:
+        """Return once the write in flight (if any) has finished."""
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+            self._thread = None
+
+    def take_failure(self) -> CheckpointError | None:
+        """The failure of the last finished write, once (then forgotten)."""
+        if self._failure is None:  # the per-step check: no lock while nothing failed
+            return None
+        with self._lock:
+            failure, self._failure = self._failure, None
+        return failure
+
+
+def host_copy(state: Any) -> Any:
+    """A deep copy of ``state`` whose tensors are in host memory and share nothing with the
+    originals (tensors that shared a storage share one copy, as ``torch.save`` keeps it)."""
+    return _copy(state, {})
+
+
+def _copy(value: Any, storages: dict[tuple[int, int, str], Any]) -> Any:
+    if isinstance(value, torch.Tensor):
+        return _copy_tensor(value, storages)
+    kind = type(value)
+    if kind is dict or kind is OrderedDict:
+        return kind((key, _copy(item, storages)) for key, item in value.items())
+    if kind is list:
+        return [_copy(item, storages) for item in value]
+    if kind is tuple:
+        return tuple(_copy(item, storages) for item in value)
+    if value is None or kind in (bool, int, float, str, bytes):
+        return value
+    return copy.deepcopy(value)
+
+
+def _copy_tensor(tensor: torch.Tensor, storages: dict[tuple[int, int, str], Any]) -> torch.Tensor:
+    if type(tensor) is not torch.Tensor or tensor.layout != torch.strided:
+        return tensor.detach().to("cpu", copy=True)
+    storage = tensor.untyped_storage()
+    key = (storage.data_ptr(), storage.nbytes(), str(storage.device))
+    copied = storages.get(key)
+    if copied is None:
+        # clone: a copy in host memory; cpu: a device storage copied to the host
+        copied = storage.clone() if storage.device.type == "cpu" else storage.cpu()  # type: ignore[no-untyped-call]
+        storages[key] = copied
+    view = torch.empty(0, dtype=tensor.dtype)
+    return view.set_(copied, tensor.storage_offset(), tensor.size(), tensor.stride())
+
+
+_LIVE: weakref.WeakSet[AsyncSaver] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_writes() -> None:
+    """Let every write in flight finish before the interpreter shuts down."""
+    for saver in list(_LIVE):
+        saver.wait()
