@@ -25,7 +25,10 @@ hook from step N on;
 ``pause_in_save``: the N-th save of ``save_every_epoch`` stops half way through writing (this
 program replaces ``torch.save`` for that save), and the test kills the process;
 ``pause_in_first_save``: a path; the process's first ``torch.save`` (whoever calls it, the
-checkpoint plugin say) stops half way through and creates that file, and the test kills it.
+checkpoint plugin say) stops half way through and creates that file, and the test kills it;
+``pause_in_background_write``: the first ``torch.save`` made outside the main thread (an
+asynchronous checkpoint write) writes ``paused 0`` to the sync pipe and waits for a line back
+before it writes (the test signals the child in between).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -78,6 +82,25 @@ def pausing_save(save: Any, marker: str) -> Any:
             time.sleep(0.05)
 
     return paused
+
+
+def pausing_background_save(save: Any, sync_in: int, sync_out: int) -> Any:
+    """``torch.save`` whose first call outside the main thread waits for the test."""
+    paused = threading.Event()
+
+    def pausing(obj: Any, handle: Any, *args: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is not threading.main_thread() and not paused.is_set():
+            paused.set()
+            os.write(sync_out, b"paused 0\n")
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = os.read(sync_in, 1)
+                if not chunk:
+                    break
+                answer += chunk
+        save(obj, handle, *args, **kwargs)
+
+    return pausing
 
 
 class Emergency(Callback):
@@ -144,6 +167,8 @@ def main(spec_path: str) -> int:
         callbacks.append(EpochSaver(spec.get("pause_in_save"), marker))
     if "emergency" in spec:
         callbacks.append(Emergency(spec["emergency"]))
+    if spec.get("pause_in_background_write"):
+        torch.save = pausing_background_save(torch.save, spec["sync_in"], spec["sync_out"])
     if "pause_in_first_save" in spec:
         torch.save = pausing_save(torch.save, spec["pause_in_first_save"])
     for name, params in spec.get("plugins", []):

@@ -162,6 +162,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "or outside the main thread (where Python cannot install them).",
     ),
     Scenario(
+        "signal.sigterm-async-write",
+        "signal",
+        "SIGTERM arrives while a checkpoint is written in the background (async_save=True).",
+        "The write finishes (fit waits for it before the interrupt checkpoint and before it "
+        "returns); every *.ckpt, last.ckpt included, loads; the process exits with 143.",
+    ),
+    Scenario(
         "signal.final-test",
         "signal",
         "SIGTERM or SIGINT reaches `hookwise fit` during the final test, after training.",
@@ -276,6 +283,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         "naming that run (never an older run's file); within it, the newest complete "
         "checkpoint by the step recorded inside, not by file time; the command says which "
         "file it took, with its step and epoch.",
+    ),
+    Scenario(
+        "ckpt.async-write-fails",
+        "ckpt",
+        "A checkpoint written in the background (the checkpoint plugin's async_save=True) fails "
+        "on disk (no space left, an I/O error) while training goes on.",
+        "The run ends through the normal error path (on_exception(fatal=True), the emergency "
+        "checkpoint) at the trainer's next step, or at fit end, with a CheckpointError naming "
+        "the file and the disk error; the earlier checkpoints, last.ckpt included, are "
+        "unchanged and nothing of the failed one (links, deletes, temporary files) is left.",
     ),
     Scenario(
         "ckpt.no-last",
