@@ -75,6 +75,8 @@ class AsyncSaver:
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
         self._failure: CheckpointError | None = None
+        #: the buffers of the last finished write, for the next copy (see :func:`host_copy`)
+        self._spare: Spare = {}
         self._lock = threading.Lock()
         _LIVE.add(self)
 
@@ -94,7 +96,8 @@ class AsyncSaver:
         failure = self.take_failure()
         if failure is not None:
             raise failure
-        snapshot = host_copy(state)
+        spare, self._spare = self._spare, {}
+        snapshot = host_copy(state, spare)
         target = Path(path)
         thread = threading.Thread(
             target=self._write,
@@ -121,6 +124,8 @@ class AsyncSaver:
             failure.__cause__ = exc
             with self._lock:
                 self._failure = failure
+        finally:
+            self._spare = spare_buffers(snapshot)  # read after the join in save()
 
     def wait(self) -> None:
         """Return once the write in flight (if any) has finished."""
@@ -128,6 +133,11 @@ class AsyncSaver:
         if thread is not None:
             thread.join()
             self._thread = None
+
+    def release(self) -> None:
+        """Wait for the write in flight and free the host buffers kept for the next copy."""
+        self.wait()
+        self._spare = {}
 
     def take_failure(self) -> CheckpointError | None:
         """The failure of the last finished write, once (then forgotten)."""
@@ -138,39 +148,81 @@ class AsyncSaver:
         return failure
 
 
-def host_copy(state: Any) -> Any:
+#: Host buffers of a finished write, by size in bytes, for the next copy to reuse.
+Spare = dict[int, list[Any]]
+
+
+def host_copy(state: Any, spare: Spare | None = None) -> Any:
     """A deep copy of ``state`` whose tensors are in host memory and share nothing with the
-    originals (tensors that shared a storage share one copy, as ``torch.save`` keeps it)."""
-    return _copy(state, {})
+    originals (tensors that shared a storage share one copy, as ``torch.save`` keeps it).
+
+    ``spare``: buffers of an earlier copy that nothing uses any more; a storage of the same
+    size is copied into one of them (taken out of ``spare``) instead of new memory, which
+    saves the page faults of fresh memory (about half the copy's time)."""
+    return _HostCopy(spare or {}).copy(state)
 
 
-def _copy(value: Any, storages: dict[tuple[int, int, str], Any]) -> Any:
-    if isinstance(value, torch.Tensor):
-        return _copy_tensor(value, storages)
-    kind = type(value)
-    if kind is dict or kind is OrderedDict:
-        return kind((key, _copy(item, storages)) for key, item in value.items())
-    if kind is list:
-        return [_copy(item, storages) for item in value]
-    if kind is tuple:
-        return tuple(_copy(item, storages) for item in value)
-    if value is None or kind in (bool, int, float, str, bytes):
-        return value
-    return copy.deepcopy(value)
+class _HostCopy:
+    def __init__(self, spare: Spare) -> None:
+        self.spare = spare
+        #: (address, size, device) of each source storage -> its copy
+        self.storages: dict[tuple[int, int, str], Any] = {}
+
+    def copy(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return self.tensor(value)
+        kind = type(value)
+        if kind is dict or kind is OrderedDict:
+            return kind((key, self.copy(item)) for key, item in value.items())
+        if kind is list:
+            return [self.copy(item) for item in value]
+        if kind is tuple:
+            return tuple(self.copy(item) for item in value)
+        if value is None or kind in (bool, int, float, str, bytes):
+            return value
+        return copy.deepcopy(value)
+
+    def tensor(self, tensor: torch.Tensor) -> torch.Tensor:
+        if type(tensor) is not torch.Tensor or tensor.layout != torch.strided:
+            return tensor.detach().to("cpu", copy=True)
+        storage = tensor.untyped_storage()
+        key = (storage.data_ptr(), storage.nbytes(), str(storage.device))
+        copied = self.storages.get(key)
+        if copied is None:
+            copied = self.storage(storage)
+            self.storages[key] = copied
+        view = torch.empty(0, dtype=tensor.dtype)
+        return view.set_(copied, tensor.storage_offset(), tensor.size(), tensor.stride())
+
+    def storage(self, storage: Any) -> Any:
+        buffers = self.spare.get(storage.nbytes())
+        if buffers:
+            return buffers.pop().copy_(storage)
+        if storage.device.type == "cpu":
+            return storage.clone()
+        return storage.cpu()
 
 
-def _copy_tensor(tensor: torch.Tensor, storages: dict[tuple[int, int, str], Any]) -> torch.Tensor:
-    if type(tensor) is not torch.Tensor or tensor.layout != torch.strided:
-        return tensor.detach().to("cpu", copy=True)
-    storage = tensor.untyped_storage()
-    key = (storage.data_ptr(), storage.nbytes(), str(storage.device))
-    copied = storages.get(key)
-    if copied is None:
-        # clone: a copy in host memory; cpu: a device storage copied to the host
-        copied = storage.clone() if storage.device.type == "cpu" else storage.cpu()  # type: ignore[no-untyped-call]
-        storages[key] = copied
-    view = torch.empty(0, dtype=tensor.dtype)
-    return view.set_(copied, tensor.storage_offset(), tensor.size(), tensor.stride())
+def spare_buffers(snapshot: Any) -> Spare:
+    """The host storages of a written snapshot (from :func:`host_copy`), by size."""
+    spare: Spare = {}
+    seen: set[int] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            storage = value.untyped_storage()
+            if storage.device.type == "cpu" and storage.data_ptr() not in seen and storage.nbytes():
+                seen.add(storage.data_ptr())
+                spare.setdefault(storage.nbytes(), []).append(storage)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                collect(item)
+
+    collect(snapshot)
+    return spare
 
 
 _LIVE: weakref.WeakSet[AsyncSaver] = weakref.WeakSet()

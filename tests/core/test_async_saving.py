@@ -312,3 +312,23 @@ def test_fit_that_fails_waits_for_the_write_in_flight(
         trainer.fit(p["model"], [p["optimizer"]], [], broken_loss)
     assert finished == [tmp_path / "step1.ckpt"]
     assert not [t for t in threading.enumerate() if t.name.startswith("hookwise-checkpoint")]
+
+
+def test_a_second_save_reuses_the_first_ones_buffers_and_writes_its_own_state(
+    tmp_path: Path,
+) -> None:
+    model, optimizer = _model_and_adam()
+    saver = AsyncSaver()
+    expected = []
+    for name in ("a.ckpt", "b.ckpt", "c.ckpt"):
+        _train_step(model, optimizer)
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        expected.append(host_copy(state))
+        saver.save(state, tmp_path / name)
+        saver.wait()
+    assert saver.take_failure() is None
+    assert sum(len(buffers) for buffers in saver._spare.values()) >= 4  # kept for the next copy
+    for name, state in zip(("a.ckpt", "b.ckpt", "c.ckpt"), expected, strict=True):
+        _same(torch.load(tmp_path / name, weights_only=True), state, name)
+    saver.release()
+    assert saver._spare == {}

@@ -152,11 +152,28 @@ def test_instruction_window_counts_only_the_measured_call(tmp_path: Path) -> Non
     assert 1.8 < large / small < 2.2
 
 
+def test_async_save_benchmark_reports_both_ways_and_the_ratio(tmp_path: Path) -> None:
+    stdout, data = _run("bench_async_save.py", tmp_path=tmp_path)
+    assert data["benchmark"] == "async_save" and data["quick"] is True
+    assert set(data["seconds"]) == {
+        "sync",
+        "async, blocked",
+        "async, until durable",
+        "step",
+        "step during a write",
+    }
+    assert all(_positive(v) for v in data["seconds"].values())
+    assert _positive(data["async_blocked_over_sync"]) and data["checkpoint_bytes"] > 0
+    assert "async / sync" in stdout
+    assert not list(tmp_path.glob("tmp*"))  # the checkpoints were removed
+
+
 def test_tox_bench_runs_every_benchmark_script() -> None:
     text = (ROOT / "tox.ini").read_text(encoding="utf-8")
     section = text.split("[testenv:bench]", 1)[1].split("\n[", 1)[0]
     scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
     assert scripts == [
+        "bench_async_save.py",
         "bench_discovery.py",
         "bench_dispatch.py",
         "bench_registration.py",

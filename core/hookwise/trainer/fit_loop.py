@@ -82,6 +82,8 @@ class FitLoop:
             except BaseException as exc:
                 self._fail(model, exc)
                 raise
+            finally:
+                trainer._async_saver.release()
         if profiler is not None:
             profiler.end("fit", steps=trainer.global_step - first_step)
         if latch.signal is not None:
@@ -98,7 +100,7 @@ class FitLoop:
         try:
             trainer._fail(model, exc)
         finally:
-            trainer._async_saver.wait()
+            trainer._async_saver.release()
             failure = trainer._async_saver.take_failure()
             if failure is not None and failure is not exc:
                 logger.error("%s", failure)
