@@ -110,16 +110,23 @@ class AsyncSaver:
         return target
 
     def _write(self, snapshot: Mapping[str, Any], path: Path, on_done: OnDone | None) -> None:
+        written = False
         try:
             atomic_save(snapshot, path)
+            written = True
             if on_done is not None:
                 on_done(path)
         except BaseException as exc:  # kept for the trainer: a thread cannot raise to it
+            what = (
+                "was written, but what follows its write (links, deletes) failed"
+                if written
+                else "could not be written in the background (the previous file there, if "
+                "any, is unchanged)"
+            )
             failure = CheckpointError(
-                f"writing checkpoint {str(path)!r} in the background failed: "
-                f"{type(exc).__name__}: {exc}; the previous checkpoint there is unchanged. "
-                f"Check the disk (space, permissions), or save synchronously "
-                f"(async_save=False) to see the error at the save itself"
+                f"checkpoint {str(path)!r} {what}: {type(exc).__name__}: {exc}. Check the "
+                f"disk (space, permissions), or save synchronously (async_save=False) to see "
+                f"the error at the save itself"
             )
             failure.__cause__ = exc
             with self._lock:

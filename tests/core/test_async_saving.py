@@ -332,3 +332,21 @@ def test_a_second_save_reuses_the_first_ones_buffers_and_writes_its_own_state(
         _same(torch.load(tmp_path / name, weights_only=True), state, name)
     saver.release()
     assert saver._spare == {}
+
+
+def test_a_failure_after_the_write_says_the_file_was_written(tmp_path: Path) -> None:
+    def link_fails(path: Path) -> None:
+        raise OSError(errno.EMLINK, "Too many links")
+
+    saver = AsyncSaver()
+    saver.save({"n": 1}, tmp_path / "x.ckpt", on_done=link_fails)
+    saver.wait()
+    failure = saver.take_failure()
+    assert failure is not None and saver.take_failure() is None  # reported once
+    assert "x.ckpt' was written, but what follows its write" in str(failure)
+    assert "Too many links" in str(failure)
+    (tmp_path / "a-file").write_text("not a folder")
+    saver.save({"n": 2}, tmp_path / "a-file" / "y.ckpt")
+    saver.wait()
+    failure = saver.take_failure()
+    assert failure is not None and "y.ckpt' could not be written" in str(failure)
