@@ -350,3 +350,21 @@ def test_a_failure_after_the_write_says_the_file_was_written(tmp_path: Path) -> 
     saver.wait()
     failure = saver.take_failure()
     assert failure is not None and "y.ckpt' could not be written" in str(failure)
+
+
+def test_a_write_started_in_on_fit_end_is_waited_for_and_its_failure_raised(
+    fit_parts: Parts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _failing_write(monkeypatch, "final.ckpt")
+
+    class SavesAtEnd(Callback):
+        def on_fit_end(self, trainer_state: Any, model: Any) -> None:
+            trainer_state["train_module"].save_checkpoint(
+                tmp_path / "final.ckpt", asynchronous=True
+            )
+
+    p = fit_parts()
+    trainer = Trainer(**p["trainer"], num_epochs=1, seed=0, callbacks=[SavesAtEnd()])
+    with pytest.raises(CheckpointError, match=r"final\.ckpt' could not be written"):
+        trainer.fit(p["model"], [p["optimizer"]], [], p["loss"])
+    assert not trainer._async_saver.in_flight

@@ -19,6 +19,7 @@ after ``on_train_epoch_end``. Nothing here synchronises host and device per step
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -69,21 +70,7 @@ class FitLoop:
             except BaseException as exc:
                 self._fail(model, exc)
                 raise
-            checkpoint = trainer._write_interrupt_checkpoint() if latch.signal else None
-            ignored = trainer.pm.caller("on_fit_end").call_attributed(
-                trainer_state=trainer.get_state(), model=model
-            )
-            if ignored:
-                trainer._logs.ignore("on_fit_end", ignored)
-            report_tolerated_failures(trainer.pm)
-            trainer.close_writer()  # vis4d's writer, if a callback used it
-            try:
-                trainer.wait_for_checkpoints()  # one started in on_fit_end
-            except BaseException as exc:
-                self._fail(model, exc)
-                raise
-            finally:
-                trainer._async_saver.release()
+            checkpoint = self._end(model)
         if profiler is not None:
             profiler.end("fit", steps=trainer.global_step - first_step)
         if latch.signal is not None:
@@ -91,6 +78,30 @@ class FitLoop:
         if profiler is not None:
             profiler.log_report()
         return trainer.metrics
+
+    def _end(self, model: nn.Module) -> Path | None:
+        """The interrupt checkpoint (after a signal), ``on_fit_end``; return the checkpoint.
+        No background write outlives this, even when a hook raises; one that failed (started
+        in ``on_fit_end``) fails the fit."""
+        trainer = self.trainer
+        try:
+            checkpoint = trainer._write_interrupt_checkpoint() if trainer._latch.signal else None
+            ignored = trainer.pm.caller("on_fit_end").call_attributed(
+                trainer_state=trainer.get_state(), model=model
+            )
+            if ignored:
+                trainer._logs.ignore("on_fit_end", ignored)
+            report_tolerated_failures(trainer.pm)
+            trainer.close_writer()  # vis4d's writer, if a callback used it
+        finally:
+            trainer._async_saver.wait()
+        try:
+            trainer.wait_for_checkpoints()
+        except BaseException as exc:
+            self._fail(model, exc)
+            raise
+        trainer._async_saver.release()
+        return checkpoint
 
     def _fail(self, model: nn.Module, exc: BaseException) -> None:
         """The fit failed: ``on_exception`` (an emergency save waits for the write in flight),
