@@ -10,6 +10,8 @@ state (without a DDP ``module.`` prefix), ``optimizers``, ``lr_schedulers``, ``r
 
 Writes are atomic: the data goes to a temporary file in the same folder, which is flushed,
 fsynced and renamed over the target, so a process killed mid-write leaves the previous file.
+The trainer writes through a saver (:mod:`hookwise.saving`): synchronously, or from a copy in
+host memory in a background thread.
 """
 
 from __future__ import annotations
