@@ -35,6 +35,15 @@ from hookwise.errors import CheckpointError
 OnDone = Callable[[Path], None]
 
 
+class BackgroundWriteError(CheckpointError):
+    """A checkpoint written in the background failed (``path`` names it); raised by the
+    trainer after the write, at its next check or save, not by the save that started it."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class Saver(Protocol):
     """Writes checkpoints; synchronous, asynchronous and sharded savers share this interface."""
 
@@ -46,7 +55,7 @@ class Saver(Protocol):
         """Return once no write is in flight (a failure stays for :meth:`take_failure`)."""
         ...
 
-    def take_failure(self) -> CheckpointError | None:
+    def take_failure(self) -> BackgroundWriteError | None:
         """The failure of a finished write not yet reported (then forgotten), or ``None``."""
         ...
 
@@ -64,7 +73,7 @@ class SyncSaver:
     def wait(self) -> None:
         """Nothing is ever in flight."""
 
-    def take_failure(self) -> CheckpointError | None:
+    def take_failure(self) -> BackgroundWriteError | None:
         """Failures are raised by :meth:`save` itself."""
         return None
 
@@ -74,7 +83,7 @@ class AsyncSaver:
 
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
-        self._failure: CheckpointError | None = None
+        self._failure: BackgroundWriteError | None = None
         #: the buffers of the last finished write, for the next copy (see :func:`host_copy`)
         self._spare: Spare = {}
         self._lock = threading.Lock()
@@ -90,7 +99,8 @@ class AsyncSaver:
         """Wait for the write in flight, raise its failure if it failed, copy ``state`` to
         host memory and start writing it; return ``path`` (the file appears once written).
 
-        :raises CheckpointError: the previous write failed (that file is named).
+        :raises BackgroundWriteError: the previous write failed (that file is named); this
+            save did not start.
         """
         self.wait()
         failure = self.take_failure()
@@ -123,10 +133,11 @@ class AsyncSaver:
                 else "could not be written in the background (the previous file there, if "
                 "any, is unchanged)"
             )
-            failure = CheckpointError(
+            failure = BackgroundWriteError(
                 f"checkpoint {str(path)!r} {what}: {type(exc).__name__}: {exc}. Check the "
                 f"disk (space, permissions), or save synchronously (async_save=False) to see "
-                f"the error at the save itself"
+                f"the error at the save itself",
+                path,
             )
             failure.__cause__ = exc
             with self._lock:
@@ -146,7 +157,7 @@ class AsyncSaver:
         self.wait()
         self._spare = {}
 
-    def take_failure(self) -> CheckpointError | None:
+    def take_failure(self) -> BackgroundWriteError | None:
         """The failure of the last finished write, once (then forgotten)."""
         if self._failure is None:  # the per-step check: no lock while nothing failed
             return None

@@ -291,8 +291,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         "on disk (no space left, an I/O error) while training goes on.",
         "The run ends through the normal error path (on_exception(fatal=True), the emergency "
         "checkpoint) at the trainer's next step, or at fit end, with a CheckpointError naming "
-        "the file and the disk error; the earlier checkpoints, last.ckpt included, are "
-        "unchanged and nothing of the failed one (links, deletes, temporary files) is left.",
+        "the file and the disk error (also when the plugin's next save is the first to see "
+        "it); the earlier checkpoints, last.ckpt included, are unchanged, nothing of the "
+        "failed one (links, deletes, temporary files) is left, and the emergency checkpoint's "
+        "plugin state no longer lists the failed file.",
     ),
     Scenario(
         "ckpt.no-last",

@@ -21,6 +21,7 @@ from hookwise.checkpointing import atomic_save
 from hookwise.errors import CheckpointError, ConfigError
 from hookwise.hookspecs import hookimpl
 from hookwise.monitoring import monitored_value, validation_key
+from hookwise.saving import BackgroundWriteError
 
 from hookwise_checkpoint._files import (
     BEST,
@@ -171,6 +172,9 @@ class CheckpointCallback(Callback):
         self._pending_epoch: int | None = None
         self._in_fit = False
         self._write_failed = False
+        #: With ``async_save``, while a write is not yet durable: what was kept before it, to
+        #: go back to if it fails.
+        self._unconfirmed: tuple[list[str], list[dict[str, Any]]] | None = None
         self._nan_warned = False
 
     # -- what the plugin keeps ------------------------------------------------------------------
@@ -342,6 +346,9 @@ class CheckpointCallback(Callback):
         writes it, with no collective call, so it does not hold the other ranks' state:
         ``last`` passes over it (with a warning) and takes the newest clean checkpoint.
         """
+        if isinstance(exception, BackgroundWriteError) and self._unconfirmed is not None:
+            self._kept, self._best = self._unconfirmed  # the failed file is not kept
+            self._unconfirmed = None
         if not (fatal and self.save_on_exception and self._in_fit) or self._write_failed:
             return
         trainer = trainer_state.get("trainer")
@@ -428,10 +435,12 @@ class CheckpointCallback(Callback):
         try:
             if distributed.is_rank_zero():
                 doomed = [name for name in doomed if name not in keep]
-                self._write(trainer_state, model, folder, names, doomed)
-        except BaseException:
+                self._write(trainer_state, model, folder, names, doomed, (kept_before, best_before))
+        except BaseException as exc:
             self._kept, self._best = kept_before, best_before
-            self._write_failed = True
+            # an earlier background write failed, not this one (never started): the
+            # emergency checkpoint is still tried, as when the trainer reports that failure
+            self._write_failed = not isinstance(exc, BackgroundWriteError)
             raise
         finally:
             distributed.synchronize()
@@ -457,12 +466,16 @@ class CheckpointCallback(Callback):
         folder: Path,
         names: list[str],
         doomed: list[str],
+        before: tuple[list[str], list[dict[str, Any]]],
     ) -> None:
         """Write the checkpoint as ``names[0]``; once it is durable (at once, or in the
-        background with ``async_save``), link the other names to it and delete ``doomed``."""
+        background with ``async_save``), link the other names to it and delete ``doomed``.
+        ``before``: what was kept before this save (restored if a background write fails)."""
         epoch, step = trainer_state["current_epoch"], trainer_state["global_step"]
 
         def finish(primary: Path) -> None:
+            if self._unconfirmed is before:  # this write's, not a later save's
+                self._unconfirmed = None
             for name in names[1:]:
                 link_or_copy(primary, folder / name)
             self._written.update(os.path.abspath(folder / name) for name in names)
@@ -475,7 +488,13 @@ class CheckpointCallback(Callback):
         if trainer is None:  # hooks called without a hookwise trainer (vis4d-style tests)
             finish(atomic_save(self._vis4d_checkpoint(trainer_state, model), primary))
         elif self.async_save:
-            trainer.save_checkpoint(primary, asynchronous=True, on_done=finish)
+            # set before the write starts: its finish (in the writer thread) clears it
+            earlier, self._unconfirmed = self._unconfirmed, before
+            try:
+                trainer.save_checkpoint(primary, asynchronous=True, on_done=finish)
+            except BackgroundWriteError:
+                self._unconfirmed = earlier  # the earlier write failed; this one never started
+                raise
         else:
             finish(trainer.save_checkpoint(primary))
 
