@@ -87,7 +87,7 @@ class AsyncSaver:
         #: the buffers of the last finished write, for the next copy (see :func:`host_copy`)
         self._spare: Spare = {}
         self._lock = threading.Lock()
-        _LIVE.add(self)
+        _track(self)
 
     @property
     def in_flight(self) -> bool:
@@ -246,7 +246,15 @@ def spare_buffers(snapshot: Any) -> Spare:
 _LIVE: weakref.WeakSet[AsyncSaver] = weakref.WeakSet()
 
 
-@atexit.register
+def _track(saver: AsyncSaver) -> None:
+    """Wait for ``saver``'s write at exit (the hook is registered with the first saver, not
+    at import)."""
+    if not _LIVE:
+        atexit.unregister(_finish_writes)  # at most one registration, however many savers
+        atexit.register(_finish_writes)
+    _LIVE.add(saver)
+
+
 def _finish_writes() -> None:
     """Let every write in flight finish before the interpreter shuts down."""
     for saver in list(_LIVE):

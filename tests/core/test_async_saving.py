@@ -9,6 +9,8 @@ on an event or raises: nothing here sleeps to wait for a write.
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -368,3 +370,25 @@ def test_a_write_started_in_on_fit_end_is_waited_for_and_its_failure_raised(
     with pytest.raises(CheckpointError, match=r"final\.ckpt' could not be written"):
         trainer.fit(p["model"], [p["optimizer"]], [], p["loss"])
     assert not trainer._async_saver.in_flight
+
+
+def test_the_interpreter_exits_only_after_the_write_in_flight(tmp_path: Path) -> None:
+    target = tmp_path / "at-exit.ckpt"
+    script = f"""
+import threading, torch
+from hookwise import saving
+real = saving.atomic_save
+
+def slow(obj, path):
+    threading.Event().wait(0.5)
+    return real(obj, path)
+
+saving.atomic_save = slow
+saving.AsyncSaver().save({{"w": torch.arange(4.0)}}, saving.Path({str(target)!r}))
+print("leaving")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0 and "leaving" in done.stdout, done.stderr
+    assert torch.equal(torch.load(target, weights_only=True)["w"], torch.arange(4.0))
