@@ -6,7 +6,8 @@ A checkpoint is a dict that ``torch.load(weights_only=True)`` reads, so loading 
 run code. It holds ``format`` (``"hookwise-checkpoint"``), ``format_version``, the position
 (``epoch``, ``global_step``, ``batch_in_epoch``, ``epoch_complete``), ``seed``, the ``model``
 state (without a DDP ``module.`` prefix), ``optimizers``, ``lr_schedulers``, ``rng`` states,
-``plugins`` (each plugin's state under its name) and the latest ``metrics``.
+``plugins`` (each plugin's state under its name), the latest ``metrics`` and the run's
+``manifest`` (:mod:`hookwise.manifest`; absent in checkpoints of older releases).
 
 Writes are atomic: the data goes to a temporary file in the same folder, which is flushed,
 fsynced and renamed over the target, so a process killed mid-write leaves the previous file.
@@ -182,6 +183,7 @@ _ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
     "plugins": (False, Mapping),
     "plugin_state_versions": (False, Mapping),
     "versions": (False, Mapping),
+    "manifest": (False, Mapping),
     "rng": (False, Mapping),
     "metrics": (False, Mapping),
 }

@@ -54,6 +54,13 @@ class CheckpointError(HookwiseError):
     """A checkpoint file is missing, truncated, corrupt, foreign or of another format version."""
 
 
+class ManifestChangedWarning(UserWarning):
+    """A resumed run differs from the run that wrote its checkpoint (plugins added, removed,
+    upgraded or reordered, a parameter, a setting or a version changed): the message names
+    each change. Where the change means the saved state cannot be loaded, the resume is an
+    error instead, which lists the changes."""
+
+
 def add_note(exc: BaseException, note: str) -> None:
     """Attach ``note`` to ``exc`` (``BaseException.add_note`` on Python 3.11+)."""
     notes = getattr(exc, "__notes__", None)

@@ -33,6 +33,18 @@ _SCRUBBED = (
 RunHookwise = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def _source_folders() -> list[str]:
+    """The folders of this environment's ``PYTHONPATH`` that hold hookwise's own packages
+    (``hookwise``, ``hookwise_*``: a checkout put before the installed copy), so that the
+    command runs the code under test."""
+    folders = []
+    for folder in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        path = Path(folder)
+        if folder and path.is_dir() and any(path.glob("hookwise*/__init__.py")):
+            folders.append(folder)
+    return folders
+
+
 def explain(result: subprocess.CompletedProcess[str]) -> str:
     """The exit code, stdout and stderr of a run, for assertion messages."""
     return (
@@ -44,7 +56,7 @@ def explain(result: subprocess.CompletedProcess[str]) -> str:
 def hookwise_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """This environment without hookwise's variables, with the test plugins importable."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    env["PYTHONPATH"] = str(HERE)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), *_source_folders()])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["OMP_NUM_THREADS"] = "1"
     for key, value in (extra or {}).items():

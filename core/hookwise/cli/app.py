@@ -13,7 +13,9 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from hookwise.errors import HookwiseError
 
@@ -108,10 +110,25 @@ class _Formatter(logging.Formatter):
         return message
 
 
+def _warning_printer(show: Any) -> Any:
+    """``warnings.showwarning`` that prints hookwise's own warnings as ``warning: MESSAGE``
+    lines (through the log), and any other warning as ``show`` does."""
+    from hookwise.errors import ManifestChangedWarning
+
+    def printer(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, ManifestChangedWarning):
+            logging.getLogger("hookwise").warning("%s", message)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return printer
+
+
 @contextlib.contextmanager
 def cli_logging(debug: bool) -> Iterator[None]:
-    """Log hookwise's messages to stderr while the command runs (restored afterwards, so
-    calling :func:`main` in a process changes nothing there)."""
+    """Log hookwise's messages (and print its warnings, :func:`_warning_printer`) to stderr
+    while the command runs (restored afterwards, so calling :func:`main` in a process changes
+    nothing there)."""
     root = logging.getLogger("hookwise")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
@@ -119,9 +136,12 @@ def cli_logging(debug: bool) -> Iterator[None]:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
+    show = warnings.showwarning
+    warnings.showwarning = _warning_printer(show)
     try:
         yield
     finally:
+        warnings.showwarning = show
         root.removeHandler(handler)
         root.setLevel(previous[0])
         root.propagate = previous[1]

@@ -111,8 +111,12 @@ def _fit_in_group(
     job = build_job(resolved.job)
     if weights is not None:
         load_weights(job.model, weights)
+    from hookwise.manifest import build_manifest
+
+    config = resolved.to_dict()
     info: dict[str, Any] = {"command": "fit", "resumed_from": resume, "weights": weights}
-    folder = shared_run_dir(args, resolved, run_dir, **info)
+    manifest = build_manifest(pm, seed=kwargs["seed"], config=config)
+    folder = shared_run_dir(args, resolved, run_dir, **info, manifest=manifest)
     trainer = Trainer(
         output_dir=folder,
         train_dataloader=job.train_loader,
@@ -123,6 +127,7 @@ def _fit_in_group(
         **kwargs,
         **_trainer_flag_kwargs(args),
     )
+    trainer.run_config = config  # recorded in every checkpoint's manifest
     if job.optimizer is None:  # build_job(train=True) always builds one
         raise ConfigError("[optimizer] is missing: e.g. target = 'torch.optim:SGD', lr = 0.1")
     status = "failed"
@@ -145,7 +150,7 @@ def _fit_in_group(
     except SystemExit as exc:  # sys.exit() in a plugin or the job's code: never a success
         raise exit_inside_fit(exc) from exc
     finally:
-        finish_run(folder, status, trainer.metrics, **info)
+        finish_run(folder, status, trainer.metrics, **info, manifest=trainer.manifest())
     if distributed.is_rank_zero():
         print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
         print_evaluate_again(folder, written_checkpoint(folder, before), args.output_dir)

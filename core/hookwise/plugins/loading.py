@@ -38,7 +38,12 @@ from hookwise.errors import (
 )
 from hookwise.hookspecs import PROJECT_NAME
 from hookwise.plugins import building, files, policy
-from hookwise.plugins.discovery import InstalledPlugin, installed_plugins, normalize_name
+from hookwise.plugins.discovery import (
+    InstalledPlugin,
+    PluginOrigin,
+    installed_plugins,
+    normalize_name,
+)
 
 #: What a plugin looks like, for error messages.
 PLUGIN_SHAPE = (
@@ -69,6 +74,7 @@ class Loading:
     _blocked: set[str]
     _adapters: list[InstalledPlugin] | None
     _adapter_cache: dict[str, Adapter]
+    _origins: dict[str, PluginOrigin]
 
     if TYPE_CHECKING:  # provided by the manager
 
@@ -98,6 +104,11 @@ class Loading:
     @allowed.setter
     def allowed(self, entries: Iterable[str] | None) -> None:
         self.allow_list = policy.AllowList.of(entries)
+
+    def plugin_origin(self, name: str) -> PluginOrigin | None:
+        """How the registered plugin ``name`` was enabled (``None``: registered with pluggy's
+        ``register``, not through the loader)."""
+        return self._origins.get(name) if self.get_plugin(name) is not None else None
 
     def installed(self, *, refresh: bool = False) -> list[InstalledPlugin]:
         """Installed plugins, from entry-point metadata alone (cached; ``refresh`` re-reads)."""
@@ -223,13 +234,23 @@ class Loading:
         :raises PluginNotFoundError, PluginLoadError, PluginBlockedError, ConfigError,
             PluginValidationError: with the plugin, the distribution and the fix named.
         """
+        given = dict(params)
         on_error = policy.check_policy(params.pop("on_error", "raise"), name)
         order = {"before": params.pop("run_before", None), "after": params.pop("run_after", None)}
         target, canonical, info = self.load_target(name)
         instance = split_instance(name)[1]
         registered_name = f"{canonical}@{instance}" if instance else canonical
+        origin = PluginOrigin(
+            name,
+            info.target if info is not None else canonical,
+            info.distribution if info is not None else None,
+            info.version if info is not None else None,
+            given,
+        )
         if (files.split_file_spec(canonical) or ("", "whole"))[1] is None:  # a plugins file
-            return self._enable_file(registered_name, target, params, on_error, order)
+            return self._record(
+                origin, self._enable_file(registered_name, target, params, on_error, order)
+            )
         if self.get_plugin(registered_name) is not None:
             raise ConfigError(
                 f"plugin {registered_name!r} is already enabled; enable a second instance as "
@@ -250,7 +271,14 @@ class Loading:
         names = [
             registered_name if i == 0 else f"{registered_name}#{i}" for i in range(len(objects))
         ]
-        return self._enable_all(list(zip(names, objects, strict=True)), on_error, order)
+        return self._record(
+            origin, self._enable_all(list(zip(names, objects, strict=True)), on_error, order)
+        )
+
+    def _record(self, origin: PluginOrigin, names: list[str]) -> list[str]:
+        for name in names:
+            self._origins[name] = origin
+        return names
 
     def _enable_file(
         self, name: str, module: Any, params: dict[str, Any], on_error: str, order: dict[str, Any]
@@ -286,7 +314,9 @@ class Loading:
             raise ConfigError(f"plugin {plugin_name!r} is already enabled")
         policy.check_policy(on_error, plugin_name)
         plugin = self.adapt(obj, plugin_name)
-        return self._enable_all([(plugin_name, plugin)], on_error, {})[0]
+        kind = type(obj)
+        origin = PluginOrigin(None, f"{kind.__module__}:{kind.__qualname__}")
+        return self._record(origin, self._enable_all([(plugin_name, plugin)], on_error, {}))[0]
 
     def _enable_all(
         self, named: list[tuple[str, Any]], on_error: str, order: dict[str, Any]

@@ -71,6 +71,7 @@ class PluginManager(Finding, PluginState, Loading, ErrorPolicies, pluggy.PluginM
         self._blocked = set()
         self._adapters = None
         self._adapter_cache = {}
+        self._origins = {}
         self._init_policies()
         self._impl_wrappers: list[ImplWrapper] = []
         self._opts_cache: dict[type, dict[str, Any]] = {}

@@ -20,8 +20,9 @@ from torch import nn
 
 from hookwise import checkpointing
 from hookwise.distributed import restart_count, unwrap_model
-from hookwise.errors import CheckpointError, HookwiseError
+from hookwise.errors import CheckpointError, HookwiseError, ManifestChangedWarning, add_note
 from hookwise.last import newest_checkpoint
+from hookwise.manifest import with_saved_state
 from hookwise.plugins import PluginManager
 from hookwise.saving import AsyncSaver, OnDone, SyncSaver
 from hookwise.trainer.position import Position
@@ -37,6 +38,7 @@ WEIGHTS_ONLY_KEYS = (
     "format",
     "format_version",
     "versions",
+    "manifest",
     "epoch",
     "global_step",
     "seed",
@@ -54,19 +56,24 @@ def checkpoint_state(
     lr_schedulers: Sequence[Any],
     pm: PluginManager,
     metrics: Mapping[str, float],
+    manifest: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The complete checkpoint of a run (see :mod:`hookwise.checkpointing`)."""
+    """The complete checkpoint of a run (see :mod:`hookwise.checkpointing`), with the run's
+    manifest (:mod:`hookwise.manifest`) when given."""
+    states = pm.state_dict()
+    extra = {"manifest": with_saved_state(manifest, states)} if manifest is not None else {}
     return {
         "format": checkpointing.FORMAT,
         "format_version": checkpointing.FORMAT_VERSION,
         "versions": checkpointing.versions(),
+        **extra,
         **position.state(),
         "seed": seed,
         "model": unwrap_model(model).state_dict(),
         "optimizers": [o.state_dict() for o in optimizers],
         "lr_schedulers": [s.state_dict() for s in lr_schedulers if hasattr(s, "state_dict")],
         "rng": checkpointing.capture_rng_state(),
-        "plugins": pm.state_dict(),
+        "plugins": states,
         "plugin_state_versions": pm.state_versions(),
         "metrics": dict(metrics),
     }
@@ -175,6 +182,39 @@ def load_plugin_states(pm: PluginManager, data: Mapping[str, Any], file: Path) -
         logger.info("checkpoint %s has no state for plugin %r; it starts fresh", file, name)
 
 
+def manifest_changes_of(data: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[str] | None:
+    """What changed since the checkpoint ``data`` was written (``None``: it has no manifest)."""
+    from hookwise.manifest_changes import manifest_changes
+
+    saved = data.get("manifest")
+    return None if saved is None else manifest_changes(saved, manifest)
+
+
+def changes_text(file: Path, changes: list[str], *, error: bool = False) -> str:
+    """The changes since ``file`` was written, one a line."""
+    count = f"{len(changes)} change{'s' if len(changes) != 1 else ''}"
+    lead = (
+        f"the run differs from the one that wrote {str(file)!r} ({count})"
+        if error
+        else f"resuming from {str(file)!r}, a run that differs from this one ({count}); "
+        f"it continues, but not exactly as that run would have"
+    )
+    return lead + ":\n" + "\n".join(f"  - {change}" for change in changes)
+
+
+def report_changes(file: Path, changes: list[str] | None) -> None:
+    """One :class:`~hookwise.ManifestChangedWarning` naming every change; a line saying the
+    checkpoint has no manifest (written by an older hookwise) when it has none."""
+    if changes is None:
+        logger.info(
+            "checkpoint %s has no run manifest (an older hookwise wrote it): what "
+            "changed since cannot be checked",
+            file,
+        )
+    elif changes:
+        warnings.warn(changes_text(file, changes), ManifestChangedWarning, stacklevel=6)
+
+
 def step_epoch_schedulers(
     lr_schedulers: Sequence[Any], epoch: int, *, resuming: bool = False
 ) -> None:
@@ -213,6 +253,18 @@ class CheckpointControl:
     _logs: LogMerger
     _sync_saver: SyncSaver
     _async_saver: AsyncSaver
+    _settings: dict[str, Any]
+    #: The resolved config of the run (``hookwise fit`` sets it), recorded in the manifest;
+    #: ``None``: the manifest records the trainer's settings instead.
+    run_config: Mapping[str, Any] | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        """The run's manifest as it is now (:func:`hookwise.manifest.build_manifest`)."""
+        from hookwise.manifest import build_manifest
+
+        return build_manifest(
+            self.pm, seed=self.seed, config=self.run_config, settings=self._settings
+        )
 
     def checkpoint_state(self) -> dict[str, Any]:
         """The complete checkpoint of the run as it is now (see :mod:`hookwise.checkpointing`)."""
@@ -226,6 +278,7 @@ class CheckpointControl:
             lr_schedulers=self._lr_schedulers,
             pm=self.pm,
             metrics=self._logs.metrics,
+            manifest=self.manifest(),
         )
 
     def save_checkpoint(
@@ -295,9 +348,17 @@ class CheckpointControl:
             return None
         self.resumed_from = file
         data = load_for_resume(file, self.device, self._strategy)
-        load_weights(model, data["model"], file)
-        load_optimizers(data, file, self._optimizers, self._lr_schedulers)
-        load_plugin_states(self.pm, data, file)
+        changes = manifest_changes_of(data, self.manifest())
+        try:
+            load_weights(model, data["model"], file)
+            load_optimizers(data, file, self._optimizers, self._lr_schedulers)
+            load_plugin_states(self.pm, data, file)
+        except CheckpointError as exc:
+            if changes:
+                add_note(exc, changes_text(file, changes, error=True))
+            raise
+        if self._strategy.rank == 0:
+            report_changes(file, changes)
         self.seed = data.get("seed", self.seed)
         if self._position.restore(data):  # the save came before the epoch's scheduler step
             if self.scheduler_interval == "epoch":

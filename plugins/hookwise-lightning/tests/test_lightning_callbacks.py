@@ -303,6 +303,7 @@ def test_model_checkpoint_weights_only_and_every_n_steps(tmp_path: Path) -> None
         "format",
         "format_version",
         "versions",
+        "manifest",
         "epoch",
         "global_step",
         "seed",
