@@ -240,7 +240,7 @@ def test_stages_read_the_state_and_default_to_train_for_training_hooks() -> None
     assert seen == ["val", "val"]
 
 
-# A manifest change on purpose (the resumed run leaves out the plugin that saved the checkpoint): reported, and expected here.
+# An expected manifest change: the resume leaves out the saving plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_every_n_steps_fires_at_the_same_steps_after_a_resume_mid_interval(
     fit_parts: Callable[..., dict[str, Any]], tmp_path: Path

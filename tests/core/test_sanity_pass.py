@@ -85,7 +85,7 @@ def test_the_run_is_the_one_without_it(tmp_path: Path) -> None:
     assert stopping.state_dict() == plain.trainer.pm.get_plugin("early_stopping").state_dict()
 
 
-# A manifest change on purpose (the resumed run adds a plugin that records the hooks): reported, and expected here.
+# An expected manifest change: the resume adds a plugin that records the hooks.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_skipped_on_resume(tmp_path: Path) -> None:
     run_fit(["checkpoint"], tmp_path=tmp_path, epochs=1, test=False)

@@ -362,7 +362,7 @@ def test_checkpoint_round_trip_and_errors(fit_parts: Parts, tmp_path: Any) -> No
         load_checkpoint(tmp_path / "missing.ckpt")
 
 
-# A manifest change on purpose (the resumed run leaves out the plugin that saved the checkpoint): reported, and expected here.
+# An expected manifest change: the resume leaves out the saving plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_resume_continues_bit_exact(fit_parts: Parts) -> None:
     class Saver(Callback):

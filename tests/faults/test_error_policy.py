@@ -248,7 +248,7 @@ def test_a_failing_on_exception_never_hides_the_original_error(
     assert emergency.calls == [(True, "injected failure at step 1")] and emergency.path.exists()
 
 
-# A manifest change on purpose (the resumed run leaves out the failing plugin): reported, and expected here.
+# An expected manifest change: the resume leaves out the failing plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 @pytest.mark.fault("policy.raise-emergency-checkpoint")
 def test_the_checkpoint_plugin_saves_the_run_on_fatal_failures_only(tmp_path: Path) -> None:

@@ -201,7 +201,7 @@ def test_run_fit_plugin_forms_steps_and_options(
     result.calls.assert_not_called("on_test_epoch_end", plugin="run_fit.eval_loss")
 
 
-# A manifest change on purpose (the resumed run leaves out the plugin that saved the checkpoint): reported, and expected here.
+# An expected manifest change: the resume leaves out the saving plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_run_fit_resumes_from_a_checkpoint(run_fit: Callable[..., FitResult]) -> None:
     class SaveEachEpoch(Callback):

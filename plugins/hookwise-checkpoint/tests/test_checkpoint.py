@@ -441,7 +441,7 @@ def _with_prefix(path: Path, target: Path) -> Path:
     return target
 
 
-# A manifest change on purpose (the resumed run leaves out the checkpoint plugin): reported, and expected here.
+# An expected manifest change: the resume leaves out the checkpoint plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_module_prefix_is_handled_both_ways(tmp_path: Path) -> None:
     run = train(tmp_path / "run", epochs=2, plugins=["checkpoint"])
@@ -474,7 +474,7 @@ class Wrapper(nn.Module):
         return self.model(inputs)  # type: ignore[no-any-return]
 
 
-# A manifest change on purpose (the resumed run leaves out the checkpoint plugin): reported, and expected here.
+# An expected manifest change: the resume leaves out the checkpoint plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_keys_that_fit_are_never_renamed(tmp_path: Path) -> None:
     full = train(tmp_path / "full", epochs=3, plugins=["checkpoint"], model=Wrapper)

@@ -222,7 +222,7 @@ def test_state_survives_resume(run_fit: RunFit, tmp_path: Path) -> None:
     assert resumed.stop_request.reason == uninterrupted.stop_request.reason  # type: ignore[union-attr]
 
 
-# A manifest change on purpose (the resumed run changes patience on purpose): reported, and expected here.
+# An expected manifest change: the resume changes patience on purpose.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_resumed_after_a_stop_it_stops_again_unless_patience_grew(
     run_fit: RunFit, tmp_path: Path

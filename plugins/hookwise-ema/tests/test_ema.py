@@ -332,7 +332,7 @@ def test_checkpoint_holds_training_weights_and_the_average(tmp_path: Path) -> No
     _assert_close(saved["ema"], _expected_average(log, lambda s: 0.6))
 
 
-# A manifest change on purpose (the resumed run leaves out the plugin that saved the checkpoint): reported, and expected here.
+# An expected manifest change: the resume leaves out the saving plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_the_average_survives_a_resume(run_fit: Any, tmp_path: Path) -> None:
     """A run stopped after epoch 1 and resumed ends with the same average, to the bit."""

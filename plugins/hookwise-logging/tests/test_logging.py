@@ -144,7 +144,7 @@ def test_jsonl_file_and_no_file(run_fit: RunFit, tmp_path: Path) -> None:
     assert not quiet.output_dir.exists() or not any(quiet.output_dir.iterdir())
 
 
-# A manifest change on purpose (the resumed run leaves out the plugin that saved the checkpoint): reported, and expected here.
+# An expected manifest change: the resume leaves out the saving plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 def test_a_resumed_fit_keeps_the_rows_up_to_its_checkpoint(run_fit: RunFit) -> None:
     class SaveAfterFirstValidation(Callback):
@@ -195,7 +195,7 @@ class SaveAtStep(Callback):
             trainer.save_checkpoint(self.path)
 
 
-# A manifest change on purpose (the resumed run leaves out the plugin that saved the checkpoint): reported, and expected here.
+# An expected manifest change: the resume leaves out the saving plugin.
 @pytest.mark.filterwarnings("ignore::hookwise.ManifestChangedWarning")
 @pytest.mark.parametrize("epoch_based", [True, False], ids=["epochs", "steps"])
 def test_a_resume_inside_a_refresh_window_logs_the_uninterrupted_means(
