@@ -32,6 +32,7 @@ def _commands() -> dict[str, Command]:
     from hookwise.cli.new_plugin import cmd_new_plugin
     from hookwise.cli.plugin_order import COMMAND, cmd_plugins_order
     from hookwise.cli.plugins import cmd_plugins
+    from hookwise.cli.show import cmd_show
     from hookwise.cli.test import cmd_test
 
     return {
@@ -40,6 +41,7 @@ def _commands() -> dict[str, Command]:
         "hooks": cmd_hooks,
         "fit": cmd_fit,
         "test": cmd_test,
+        "show": cmd_show,
         "new-plugin": cmd_new_plugin,
     }
 

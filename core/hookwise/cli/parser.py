@@ -221,6 +221,21 @@ def _add_listing_commands(commands: Any) -> None:
         description="Every hook: its arguments and when the trainer calls it.",
     )
     _add_debug(hooks, argparse.SUPPRESS)
+    show = commands.add_parser(
+        "show",
+        help="what made a run or a checkpoint, and its metrics",
+        description="Print a run's manifest (hookwise, Python and torch versions, the seed, "
+        "each plugin in enabled order with its distribution, version and parameters, the "
+        "call order per hook, the resolved config) and its metrics: for a run folder (or its "
+        "run.json) the final metrics and the last value of each metrics.csv column, for a "
+        "checkpoint its epoch, step and metrics. A checkpoint is read with the safe loader: "
+        "nothing in it is run.",
+    )
+    show.add_argument(
+        "path", metavar="PATH", help="a run folder, its run.json, or a checkpoint (.ckpt)"
+    )
+    show.add_argument("--json", action="store_true", help="print JSON")
+    _add_debug(show, argparse.SUPPRESS)
 
 
 def _add_run_commands(commands: Any) -> None:
