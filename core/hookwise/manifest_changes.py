@@ -170,8 +170,8 @@ def _setup_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     old_config, new_config = old.get("config"), new.get("config")
     if old_config is not None and new_config is not None:
         skip = _not_compared_config_keys()
-        old_seed = old_config.get("trainer", {}).get("seed")
-        if new_config.get("trainer", {}).get("seed") in (None, False) or old_seed in (None, False):
+        seeds = [config.get("trainer", {}).get("seed") for config in (old_config, new_config)]
+        if any(seed is None or seed is False for seed in seeds):  # drawn: nothing to compare
             skip.add("trainer.seed")
         changes = _key_changes("config", _without(old_config, skip), _without(new_config, skip))
         return [_seed_note(c) if c.startswith("config trainer.seed") else c for c in changes]
