@@ -10,8 +10,10 @@ order of the plugins both runs have, per hook, and the config (``hookwise fit``)
 trainer settings (the Python API), key by key. Not compared, because a resume is expected to
 change them or they do not change what is computed: the plugin table of the config (the
 plugins are compared instead) and the settings in :data:`NOT_COMPARED` (the run's length, its
-start, signals, profiling, timeouts, threads, the sanity pass that a resume skips). A seed
-is compared only when both runs set one; a resumed run keeps the checkpoint's seed.
+start, signals, profiling, timeouts, threads, the sanity pass that a resume skips), unless
+another config value refers to one (``T_max = "${trainer.epochs}"``). A seed is compared only
+when both runs set one; a resumed run keeps the checkpoint's seed. A change of an optimizer's
+or a scheduler's parameter is marked as not used: a resume restores their saved state.
 """
 
 from __future__ import annotations
@@ -169,12 +171,7 @@ def _setup_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The config's (or, without configs, the settings') changes."""
     old_config, new_config = old.get("config"), new.get("config")
     if old_config is not None and new_config is not None:
-        skip = _not_compared_config_keys()
-        seeds = [config.get("trainer", {}).get("seed") for config in (old_config, new_config)]
-        if any(seed is None or seed is False for seed in seeds):  # drawn: nothing to compare
-            skip.add("trainer.seed")
-        changes = _key_changes("config", _without(old_config, skip), _without(new_config, skip))
-        return [_seed_note(c) if c.startswith("config trainer.seed") else c for c in changes]
+        return _config_changes(old_config, new_config)
     old_settings, new_settings = old.get("settings"), new.get("settings")
     if old_settings is not None and new_settings is not None:
         skip = set(NOT_COMPARED)
@@ -185,6 +182,43 @@ def _setup_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         changes = _key_changes("setting", before, after)
         return [_seed_note(c) if c.startswith("setting seed") else c for c in changes]
     return []  # one run recorded a config, the other its settings: nothing to compare
+
+
+def _followers(key: str, flat: Mapping[str, Any]) -> list[str]:
+    """The config keys whose value refers to ``key`` (``T_max = "${trainer.epochs}"``)."""
+    return [k for k, v in flat.items() if isinstance(v, str) and "${" + key + "}" in v]
+
+
+def _config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    flat = dict(_flatten(new))
+    # A length setting is compared when the job refers to it: the value that follows it
+    # (a schedule's horizon) changes, but the resumed scheduler keeps its saved one.
+    skip = {key for key in _not_compared_config_keys() if not _followers(key, flat)}
+    seeds = [config.get("trainer", {}).get("seed") for config in (old, new)]
+    if any(seed is None or seed is False for seed in seeds):  # drawn: nothing to compare
+        skip.add("trainer.seed")
+    changes = _key_changes("config", _without(old, skip), _without(new, skip))
+    return [_config_note(change, flat) for change in changes]
+
+
+def _config_note(change: str, flat: Mapping[str, Any]) -> str:
+    """``change`` with what it means for the resumed run, where that is not obvious."""
+    key = change.split(" ")[1].rstrip(":")
+    if key == "trainer.seed":
+        return _seed_note(change)
+    section, _, name = key.partition(".")
+    if section in ("optimizer", "scheduler") and name != "target":
+        return (
+            f"{change} (not used: the resumed run restores the checkpoint's {section} state, "
+            f"its hyperparameters included)"
+        )
+    followers = _followers(key, flat)
+    if followers:
+        return (
+            f"{change} ({', '.join(followers)} follows it, but the resumed run restores the "
+            f"checkpoint's scheduler state)"
+        )
+    return change
 
 
 def _seed_note(change: str) -> str:

@@ -160,10 +160,22 @@ def test_versions_config_keys_and_upgrades_are_named() -> None:
         "torch 2.5.0 -> 2.6.0",
         "Python 3.11.7 -> 3.12.1",
         "plugin 'logging': hookwise-logging 0.1.0 -> 0.3.0",
-        "config optimizer.lr: 0.1 -> 0.01",
+        "config optimizer.lr: 0.1 -> 0.01 (not used: the resumed run restores the "
+        "checkpoint's optimizer state, its hyperparameters included)",
         "config trainer.seed: 0 -> 4 (a resumed run keeps the checkpoint's seed and RNG state)",
     ]  # trainer.epochs: a resume may lengthen the run
     assert manifest_changes(old, _manifest()) == []
+
+
+def test_a_run_length_that_the_job_follows_is_named() -> None:
+    job = {"scheduler": {"T_max": "${trainer.epochs}"}, "model": {"hidden": 8}}
+    old = _manifest(config={**job, "trainer": {"epochs": 1}})
+    new = _manifest(config={**job, "model": {"hidden": 16}, "trainer": {"epochs": 3}})
+    assert manifest_changes(old, new) == [
+        "config model.hidden: 8 -> 16",
+        "config trainer.epochs: 1 -> 3 (scheduler.T_max follows it, but the resumed run "
+        "restores the checkpoint's scheduler state)",
+    ]
 
 
 def test_settings_are_compared_without_a_config() -> None:
