@@ -72,17 +72,18 @@ def _not_compared_config_keys() -> set[str]:
     return keys
 
 
-def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``(dotted.key, value)`` for every leaf of nested mappings."""
     if isinstance(value, Mapping) and value:
         for key, item in value.items():
-            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+            yield from flatten(item, f"{prefix}.{key}" if prefix else str(key))
     else:
         yield prefix, value
 
 
 def _key_changes(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """``label key: a -> b`` for every key whose value differs (added and removed too)."""
-    before, after = dict(_flatten(old)), dict(_flatten(new))
+    before, after = dict(flatten(old)), dict(flatten(new))
     changes = []
     for key in [*before, *(k for k in after if k not in before)]:
         if key not in after:
@@ -164,7 +165,7 @@ def _order_changes(old: Mapping[str, list[str]], new: Mapping[str, list[str]]) -
 
 
 def _without(mapping: Mapping[str, Any], keys: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in _flatten(mapping) if k not in keys and k.split(".")[0] != "plugins"}
+    return {k: v for k, v in flatten(mapping) if k not in keys and k.split(".")[0] != "plugins"}
 
 
 def _setup_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -190,7 +191,7 @@ def _followers(key: str, flat: Mapping[str, Any]) -> list[str]:
 
 
 def _config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    flat = dict(_flatten(new))
+    flat = dict(flatten(new))
     # A length setting is compared when the job refers to it: the value that follows it
     # (a schedule's horizon) changes, but the resumed scheduler keeps its saved one.
     skip = {key for key in _not_compared_config_keys() if not _followers(key, flat)}
@@ -236,4 +237,4 @@ def manifest_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
     ]
 
 
-__all__ = ["NOT_COMPARED", "manifest_changes", "show"]
+__all__ = ["NOT_COMPARED", "flatten", "manifest_changes", "show"]

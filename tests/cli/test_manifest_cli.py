@@ -97,7 +97,7 @@ def test_show_a_run_folder(first_run: Path, capsys: pytest.CaptureFixture[str]) 
     assert "Seed: 0" in out
     assert "hookwise-checkpoint" in out and "keep_last=4" in out
     assert "  on_validation_end: " in out
-    assert "[optimizer]" in out and "lr = 0.05" in out
+    assert "  optimizer.lr = 0.05" in out
     assert "Final metrics (run.json):" in out and "val/accuracy/top1" in out
     assert "checkpoints/last.ckpt" in out
 

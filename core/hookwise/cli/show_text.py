@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,17 +63,14 @@ def _source(plugin: Mapping[str, Any]) -> str:
 
 
 def _table(title: str, values: Mapping[str, Any] | None) -> list[str]:
-    """A config (as TOML, or JSON where TOML cannot hold a value) or the settings."""
-    from hookwise.config import dump_config
-    from hookwise.errors import ConfigError
+    """A config or the settings, one ``dotted.key = value`` line each (the override syntax:
+    ``hookwise fit CONFIG optimizer.lr=0.01``)."""
+    from hookwise.manifest_changes import flatten
 
     if values is None:
         return []
-    try:
-        text = dump_config(values)
-    except ConfigError:
-        text = json.dumps(values, indent=2, default=str)
-    return [title, *(f"  {line}" if line else "" for line in text.rstrip().splitlines())]
+    lines = [f"  {key} = {literal(value)}" for key, value in flatten(values)]
+    return [title, *(lines or ["  (none)"])]
 
 
 def manifest_lines(manifest: Mapping[str, Any] | None, versions: Any = None) -> list[str]:
