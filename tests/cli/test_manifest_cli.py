@@ -155,3 +155,19 @@ def test_show_bad_paths(
     assert main(["show", str(make(tmp_path))]) == 2
     err = capsys.readouterr().err
     assert "hookwise: error: " in err and message in err, err
+
+
+def test_a_test_run_records_its_manifest_too(first_run: Path, tmp_path: Path) -> None:
+    config = first_run.parent.parent / "tiny.toml"
+    weights = first_run / "checkpoints" / "last.ckpt"
+    output = tmp_path / "runs"
+    assert main(["test", str(config), "--weights", str(weights), "--output-dir", str(output)]) == 0
+    (folder,) = run_dirs(output)
+    info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert info["command"] == "test"
+    assert [p["name"] for p in info["manifest"]["plugins"]] == [
+        "evaluator",
+        "logging",
+        "checkpoint",
+    ]
+    assert info["manifest"]["config"]["trainer"]["epochs"] == 2

@@ -60,7 +60,14 @@ def _test_in_group(
         raise ConfigError(
             f"{resolved.source}: [data] has no test loader; add test = {{target = ...}}"
         )
-    info: dict[str, Any] = {"command": "test", "weights": weights}
+    from hookwise.manifest import build_manifest
+
+    config = resolved.to_dict()
+    info: dict[str, Any] = {
+        "command": "test",
+        "weights": weights,
+        "manifest": build_manifest(pm, seed=kwargs.get("seed"), config=config),
+    }
     folder = shared_run_dir(args, resolved, None, **info)
     trainer = Trainer(
         output_dir=folder,
