@@ -90,26 +90,21 @@ def _is_torch_device(value: Any) -> bool:
     return kind.__name__ == "device" and kind.__module__.split(".")[0] == "torch"
 
 
-@functools.lru_cache(maxsize=1)
-def _module_distributions() -> Mapping[str, list[str]]:
-    import importlib_metadata
-
-    return importlib_metadata.packages_distributions()
-
-
+@functools.lru_cache(maxsize=256)
 def distribution_of(target: str) -> tuple[str | None, str | None]:
-    """The installed distribution (and its version) that provides ``target``'s top-level
-    module (``package.module:Object``); ``(None, None)`` when none does (a local file)."""
+    """The installed distribution (and its version) named like ``target``'s top-level module
+    (``hookwise_logging.x:Obj`` -> ``hookwise-logging``); ``(None, None)`` when there is none
+    (a local module, or a distribution named otherwise). One metadata lookup, cached: mapping
+    every module to its distribution would read every installed distribution's file list
+    (seconds in a large environment)."""
     import importlib_metadata
 
     top = target.partition(":")[0].split(".")[0]
-    names = _module_distributions().get(top) or []
-    if not names:
-        return None, None
     try:
-        return names[0], importlib_metadata.version(names[0])
-    except importlib_metadata.PackageNotFoundError:
-        return names[0], None
+        found = importlib_metadata.distribution(top)
+    except (importlib_metadata.PackageNotFoundError, ValueError):
+        return None, None
+    return found.name, found.version
 
 
 def plugin_entry(pm: PluginManager, name: str, with_state: set[str]) -> dict[str, Any]:
@@ -123,7 +118,7 @@ def plugin_entry(pm: PluginManager, name: str, with_state: set[str]) -> dict[str
         spec, target, params = origin.spec, origin.target, dict(origin.params)
         distribution, version = origin.distribution, origin.version
     if distribution is None and not target.endswith(".py") and "/" not in target:
-        distribution, version = distribution_of(target)
+        distribution, version = distribution_of(target)  # code enabled without an entry point
     return {
         "name": name,
         "enabled_as": spec,
