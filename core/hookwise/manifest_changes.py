@@ -109,14 +109,17 @@ def _released(entry: Mapping[str, Any]) -> str:
     return f"{entry['distribution']} {entry.get('version') or '(version unknown)'}"
 
 
+def _origin(entry: Mapping[str, Any]) -> str:
+    if entry.get("distribution") is None:
+        return str(entry.get("target"))
+    return f"{_released(entry)} ({entry.get('target')})"
+
+
 def _plugin_changes(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     where = f"plugin {name!r}"
     changes = []
     if old.get("distribution") != new.get("distribution") or old.get("target") != new.get("target"):
-        changes.append(
-            f"{where} is now {_released(new)} ({new.get('target')}), was "
-            f"{_released(old)} ({old.get('target')})"
-        )
+        changes.append(f"{where} is now {_origin(new)}, was {_origin(old)}")
     elif old.get("version") != new.get("version"):
         changes.append(
             f"{where}: {new.get('distribution')} {old.get('version')} -> {new.get('version')}"

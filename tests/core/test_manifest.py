@@ -199,3 +199,12 @@ def test_parameters_are_recorded_as_plain_data() -> None:
     assert recorded["set"] == [1, 3]
     assert recorded["tensor"] == "Tensor(shape=[2, 3], dtype=torch.float32)"
     assert " at 0x" not in recorded["obj"] and "Thing object" in recorded["obj"]
+
+
+def test_a_plugin_from_another_distribution_or_target_is_named() -> None:
+    old = _manifest()
+    moved = {**old["plugins"][0], "distribution": None, "version": None, "target": "mine:Log"}
+    assert manifest_changes(old, _manifest(plugins=[moved])) == [
+        "plugin 'logging' is now mine:Log, was hookwise-logging 0.1.0 "
+        "(hookwise_logging:LoggingCallback)"
+    ]

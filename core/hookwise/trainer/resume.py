@@ -197,7 +197,7 @@ def changes_text(file: Path, changes: list[str], *, error: bool = False) -> str:
         f"the run differs from the one that wrote {str(file)!r} ({count})"
         if error
         else f"resuming from {str(file)!r}, a run that differs from this one ({count}); "
-        f"it continues, but not exactly as that run would have"
+        f"it continues, and its results may differ from those of a run never stopped"
     )
     return lead + ":\n" + "\n".join(f"  - {change}" for change in changes)
 
@@ -353,7 +353,7 @@ class CheckpointControl:
             load_weights(model, data["model"], file)
             load_optimizers(data, file, self._optimizers, self._lr_schedulers)
             load_plugin_states(self.pm, data, file)
-        except CheckpointError as exc:
+        except Exception as exc:  # a CheckpointError, or a plugin's load_state_dict failing
             if changes:
                 add_note(exc, changes_text(file, changes, error=True))
             raise
