@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ from hookwise.cli.outputs import (
 from hookwise.cli.parser import _trainer_flag_kwargs
 from hookwise.cli.run_config import job_enforcing, plugin_manager, resolve, trainer_kwargs
 from hookwise.errors import ConfigError, HookwiseError
+
+logger = logging.getLogger("hookwise")
 
 if TYPE_CHECKING:
     from hookwise.config import RunConfig
@@ -150,11 +153,22 @@ def _fit_in_group(
     except SystemExit as exc:  # sys.exit() in a plugin or the job's code: never a success
         raise exit_inside_fit(exc) from exc
     finally:
-        finish_run(folder, status, trainer.metrics, **info, manifest=trainer.manifest())
+        finish_run(folder, status, trainer.metrics, **info, manifest=final_manifest(trainer))
     if distributed.is_rank_zero():
         print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
         print_evaluate_again(folder, written_checkpoint(folder, before), args.output_dir)
     return EXIT_OK
+
+
+def final_manifest(trainer: Any) -> dict[str, Any] | None:
+    """The run's manifest for the final ``run.json`` (the checkpoint's seed after a resume);
+    ``None`` when it cannot be built, so that a failed run reports its own error."""
+    try:
+        manifest: dict[str, Any] = trainer.manifest()
+    except Exception:
+        logger.exception("could not record the run's manifest in run.json")
+        return None
+    return manifest
 
 
 class EvaluationInterrupted(BaseException):
@@ -205,6 +219,7 @@ __all__ = [
     "EvaluationInterrupted",
     "cmd_fit",
     "exit_inside_fit",
+    "final_manifest",
     "interrupted_status",
     "interrupting_signals",
     "seed_before_building",
