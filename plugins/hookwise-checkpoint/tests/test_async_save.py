@@ -25,8 +25,11 @@ def _run(folder: Path, *, async_save: bool, **extra: Any) -> Run:
 
 
 def _without_folder(data: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint without the run folder it names (the two runs have their own)."""
+    """The checkpoint without the run folder it names (the two runs have their own) and
+    without ``async_save`` in its manifest (the one parameter the two runs differ in)."""
     data["plugins"]["checkpoint"].pop("folder")
+    for plugin in data["manifest"]["plugins"]:
+        plugin["params"].pop("async_save", None)
     return data
 
 
