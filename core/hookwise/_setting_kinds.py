@@ -8,6 +8,7 @@ checked).
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,6 +125,43 @@ class Seconds(Kind):
 
 
 @dataclass(frozen=True)
+class Positive(Kind):
+    """A positive finite number (returned as a float); ``None`` too when ``optional``."""
+
+    def __post_init__(self) -> None:
+        words = "a positive number" + (" or None" if self.optional else "")
+        object.__setattr__(self, "expected", self.expected or words)
+        object.__setattr__(self, "type_name", "float | None" if self.optional else "float")
+
+    def check(self, value: Any) -> Any:
+        if value is None and self.optional:
+            return None
+        real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if real and math.isfinite(float(value)) and float(value) > 0:
+            return float(value)
+        raise _Invalid
+
+    def from_text(self, text: str) -> Any:
+        value = super().from_text(text)
+        if value is None:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+@dataclass(frozen=True)
+class Precision(Choice):
+    """One of ``choices``; an integer that names one (``32``) is accepted as its text."""
+
+    def check(self, value: Any) -> Any:
+        if _is_integer(value) and str(value) in self.choices:
+            return str(value)
+        return super().check(value)
+
+
+@dataclass(frozen=True)
 class Flag(Kind):
     """``True`` or ``False`` (``0`` and ``1`` too, and numpy's booleans; never a string)."""
 
@@ -177,4 +215,14 @@ class Keywords(Kind):
         raise _Invalid
 
 
-__all__ = ["Choice", "Count", "Device", "Flag", "Keywords", "Kind", "Seconds"]
+__all__ = [
+    "Choice",
+    "Count",
+    "Device",
+    "Flag",
+    "Keywords",
+    "Kind",
+    "Positive",
+    "Precision",
+    "Seconds",
+]

@@ -7,7 +7,10 @@ run code. It holds ``format`` (``"hookwise-checkpoint"``), ``format_version``, t
 (``epoch``, ``global_step``, ``batch_in_epoch``, ``epoch_complete``), ``seed``, the ``model``
 state (without a DDP ``module.`` prefix), ``optimizers``, ``lr_schedulers``, ``rng`` states,
 ``plugins`` (each plugin's state under its name), the latest ``metrics`` and the run's
-``manifest`` (:mod:`hookwise.manifest`; absent in checkpoints of older releases).
+``manifest`` (:mod:`hookwise.manifest`; absent in checkpoints of older releases). With the training
+features of :mod:`hookwise.trainer.optimization`: ``window_batches`` (batches accumulated since
+the last optimizer step), ``grad_scaler`` (the ``fp16`` gradient scaler's state, else ``None``)
+and, only for a checkpoint taken inside an accumulation window, ``accumulated_grads``.
 
 Writes are atomic: the data goes to a temporary file in the same folder, which is flushed,
 fsynced and renamed over the target, so a process killed mid-write leaves the previous file.
@@ -186,6 +189,9 @@ _ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
     "manifest": (False, Mapping),
     "rng": (False, Mapping),
     "metrics": (False, Mapping),
+    "window_batches": (False, int),
+    "grad_scaler": (False, (Mapping, type(None))),
+    "accumulated_grads": (False, Mapping),
 }
 
 

@@ -3,7 +3,8 @@
 Every way of setting up a run reads these definitions: :class:`~hookwise.Trainer` checks its
 arguments with them, the config file's ``[trainer]`` table checks its keys with them, and the
 command line builds its flags and ``--help`` from them, as does the settings table in the docs.
-A new setting is one :func:`define` call in this module; it then appears in all of those places.
+A new setting is one :func:`define` call in this module (the training features' are in
+``hookwise._training_settings``, which it imports); it then appears in all of those places.
 
 A :class:`Setting` has:
 
@@ -29,7 +30,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hookwise._setting_kinds import Choice, Count, Device, Flag, Keywords, Kind, Seconds
+from hookwise._setting_kinds import (
+    Choice,
+    Count,
+    Device,
+    Flag,
+    Keywords,
+    Kind,
+    Positive,
+    Precision,
+    Seconds,
+)
 from hookwise.errors import ConfigError
 
 #: The one default epoch count, for ``Trainer(num_epochs=...)`` and the command line alike.
@@ -184,7 +195,8 @@ define(
         "num_steps",
         Count(minimum=0, unlimited=True),
         -1,
-        "The number of training steps, one per batch (-1: unlimited).",
+        "The number of training steps: optimizer steps, one per batch (one per window with "
+        "accumulate_grad_batches; -1: unlimited).",
         config_key="steps",
         flag="--steps",
         commands=("fit",),
@@ -345,6 +357,9 @@ define(
     )
 )
 
+# The training features' settings (precision, accumulation, clipping, compile): defined there.
+from hookwise import _training_settings  # noqa: E402, F401
+
 __all__ = [
     "DEFAULT_DIST_STALL_TIMEOUT_S",
     "DEFAULT_DIST_TIMEOUT_S",
@@ -355,6 +370,8 @@ __all__ = [
     "Flag",
     "Keywords",
     "Kind",
+    "Positive",
+    "Precision",
     "Seconds",
     "Setting",
     "all_settings",

@@ -26,8 +26,9 @@ class TrainerState(TypedDict):
     """The trainer's state as hooks see it.
 
     ``current_epoch``: the 0-based epoch. ``num_epochs``: the number of epochs, -1 for
-    unlimited. ``global_step``: training batches done so far (one per batch, however many
-    optimizers). ``num_steps``: the step limit, -1 for unlimited. ``train_dataloader`` and
+    unlimited. ``global_step``: optimizer steps done so far (one per batch, one per
+    accumulation window with ``accumulate_grad_batches``, however many optimizers).
+    ``num_steps``: the step limit, -1 for unlimited. ``train_dataloader`` and
     ``num_train_batches`` (``None`` when the loader has no length). ``test_dataloader`` (a list)
     and ``num_test_batches`` (one count per loader). ``optimizers`` and ``lr_schedulers``: in
     ``on_train_epoch_end``. ``metrics``: this step's loss metrics, floats as in vis4d, read
@@ -58,6 +59,10 @@ class TrainerState(TypedDict):
     #: ``True`` during the sanity pass before training (DESIGN decision 24), absent otherwise:
     #: a plugin that writes or decides after validation leaves that pass alone.
     sanity_check: NotRequired[bool]
+    #: ``True`` in ``on_train_batch_start``/``on_train_batch_end`` calls inside an accumulation
+    #: window (a batch start that is not the window's first, a batch end that is not its
+    #: last: no optimizer step comes between), absent otherwise; step triggers skip them.
+    accumulating: NotRequired[bool]
     stage: Stage
     trainer: TrainerAPI
     train_module: Any

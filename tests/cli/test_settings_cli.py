@@ -21,6 +21,9 @@ BAD: dict[type, tuple[Any, str]] = {
     settings.Device: ("gpu0", "gpu0"),
     settings.Seconds: (-1, "-1"),
     settings.Flag: ("yes please", "yes please"),
+    settings.Positive: (-0.5, "-0.5"),
+    settings.Precision: ("16-mixed", "16-mixed"),
+    settings.Keywords: ("mode", "mode"),
 }
 
 

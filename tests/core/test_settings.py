@@ -46,6 +46,12 @@ def test_the_trainer_checks_every_trainer_setting(tmp_path: Path) -> None:
         "ddp_kwargs": ["find_unused_parameters"],
         "overwrite": "yes",
         "num_sanity_val_steps": -1,
+        "precision": "16-mixed",
+        "accumulate_grad_batches": 0,
+        "gradient_clip_val": -1.0,
+        "gradient_clip_algorithm": "max",
+        "compile": "yes",
+        "compile_kwargs": ["mode"],
     }
     assert set(bad) == {s.name for s in settings.all_settings("trainer")}
     for name, value in bad.items():

@@ -287,5 +287,7 @@ def test_trainer_state_requires_exactly_what_the_trainer_always_sets() -> None:
     trainer = run_fit([], epochs=1, batches=2, test=False).trainer
     assert set(trainer.get_state()) == required
     full = trainer.get_state(metrics={}, optimizers=[], lr_schedulers=[])
-    # sanity_check is set only during the sanity pass (tests/core/test_sanity_pass.py).
-    assert set(full) == set(annotations) - {"sanity_check"}
+    # sanity_check is set only during the sanity pass (tests/core/test_sanity_pass.py),
+    # accumulating only in batch hooks inside an accumulation window
+    # (tests/core/test_training_features.py).
+    assert set(full) == set(annotations) - {"sanity_check", "accumulating"}

@@ -1,10 +1,12 @@
 """Declarative triggers: when an implementation runs on the trainer's call path.
 
 ``@hookimpl(every_n_steps=50)`` runs an implementation only when ``trainer_state["global_step"]``
-is a multiple of 50; ``every_n_epochs=2`` only in epochs 2, 4, ... (``current_epoch`` 1, 3,
-...); ``on_ranks="zero"`` only on rank 0; ``stages=("val",)`` only while
-``trainer_state["stage"]`` is ``"val"``. The counts are read from the state the trainer passes,
-never kept by the plugin, so a resumed run fires at the same steps as an uninterrupted one.
+is a multiple of 50 (and not inside an accumulation window: a batch hook call with
+``trainer_state["accumulating"]``, so it runs once per optimizer step); ``every_n_epochs=2``
+only in epochs 2, 4, ... (``current_epoch`` 1, 3, ...); ``on_ranks="zero"`` only on rank 0;
+``stages=("val",)`` only while ``trainer_state["stage"]`` is ``"val"``. The counts are read
+from the state the trainer passes, never kept by the plugin, so a resumed run fires at the same
+steps as an uninterrupted one.
 An interval that is a parameter of the plugin names the attribute holding it:
 ``@hookimpl(every_n_steps="checkpoint_period")`` reads ``self.checkpoint_period`` at each call
 (``None`` there: every call).
@@ -39,6 +41,23 @@ _TRAIN_HOOKS = frozenset(
 )
 #: What the generated code compares a counter the state lacks with.
 MISSING: Any = object()
+
+
+class _InsideWindow:
+    """The step of a batch hook call inside an accumulation window
+    (``trainer_state["accumulating"]``): no interval divides it, so step triggers fire once
+    per optimizer step (DESIGN.md decision 23), and so do the checkpoints they time."""
+
+    __slots__ = ()
+
+    def __mod__(self, other: object) -> int:
+        return 1
+
+    def __repr__(self) -> str:
+        return "<inside an accumulation window>"
+
+
+INSIDE_WINDOW: Any = _InsideWindow()
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,8 @@ class Trigger:
         if not isinstance(state, Mapping):
             return True
         step, epoch = state.get("global_step", MISSING), state.get("current_epoch", MISSING)
+        if state.get("accumulating"):
+            step = INSIDE_WINDOW
         every_steps, every_epochs = self.intervals()
         if every_steps is not None and step is not MISSING and step % every_steps:
             return False
@@ -253,4 +274,5 @@ def counters(hook: str, state: Any) -> tuple[Any, Any, str | None]:
         stage = "train" if hook in _TRAIN_HOOKS else None
     elif not isinstance(stage, str):
         stage = None
-    return state.get("global_step", MISSING), state.get("current_epoch", MISSING), stage
+    step = INSIDE_WINDOW if state.get("accumulating") else state.get("global_step", MISSING)
+    return step, state.get("current_epoch", MISSING), stage

@@ -79,6 +79,26 @@ def plugin_entries(
     return entries
 
 
+def plugin_manager(
+    plugins: Any, callbacks: Iterable[Any] | None, describe: Any, tolerated: Any
+) -> Any:
+    """The trainer's plugin manager: ``plugins`` if it is one, else a new one enabling the
+    named plugins; then every ``callbacks=[...]`` object (see :func:`callback_name`).
+    ``describe`` and ``tolerated`` become its ``describe_position`` and
+    ``on_tolerated_failure``."""
+    from hookwise.plugins import PluginManager
+
+    pm = plugins if isinstance(plugins, PluginManager) else PluginManager()
+    if not isinstance(plugins, PluginManager):
+        for name, params in plugin_entries(plugins):
+            pm.enable(name, **params)
+    for callback in callbacks or []:
+        pm.enable_object(callback, callback_name(pm, callback))
+    pm.describe_position = describe
+    pm.on_tolerated_failure = tolerated
+    return pm
+
+
 def callback_name(pm: Any, callback: Any) -> str:
     """The name a ``callbacks=[...]`` object is registered under: its class name, ``Name#2``
     for a second one."""

@@ -99,6 +99,7 @@ class EvaluationLoop:
         call_batch_end = bool(batch_end.calls or batch_end.wrappers)
         model.eval()
         forward = trainer._strategy.eval_model(model)
+        autocast = trainer._optimization.autocast  # precision: the same autocast as training
         ignored = pm.caller("on_test_epoch_start").call_attributed(
             trainer_state=trainer.get_state(), model=model
         )
@@ -112,7 +113,9 @@ class EvaluationLoop:
                     break
                 if move:
                     batch = to_device(batch, device)
-                outputs = forward(**connector(batch)) if connector is not None else forward(batch)
+                with autocast():
+                    inputs = connector(batch) if connector is not None else None
+                    outputs = forward(**inputs) if inputs is not None else forward(batch)
                 if call_batch_end:
                     ignored = batch_end.call_attributed(
                         trainer_state={**pass_state},

@@ -26,11 +26,12 @@ from hookwise.errors import ConfigError
 from hookwise.plugins import HookFailure, PluginManager
 from hookwise.saving import AsyncSaver, SyncSaver
 from hookwise.state import TrainerState
-from hookwise.trainer._util import as_list, callback_name, length, plugin_entries
+from hookwise.trainer._util import as_list, length, plugin_manager
 from hookwise.trainer.evaluation import EvaluationLoop
 from hookwise.trainer.failures import report_exception
 from hookwise.trainer.fit_loop import FitLoop
 from hookwise.trainer.logs import LogMerger
+from hookwise.trainer.optimization import Optimization
 from hookwise.trainer.output_dir import check_fresh_output_dir
 from hookwise.trainer.plugin_api import PluginAPIControl
 from hookwise.trainer.position import Position
@@ -40,7 +41,6 @@ from hookwise.trainer.strategy import DistributedControl, ProcessGroupOwner, Str
 from hookwise.trainer.vis4d_view import Vis4dView
 
 logger = logging.getLogger("hookwise")
-
 PluginsArg = PluginManager | Iterable[Any] | Mapping[str, Mapping[str, Any]] | None
 
 
@@ -122,6 +122,18 @@ class Trainer(  # type: ignore[misc]
     :param resume_on_restart: when ``torchrun --max-restarts`` restarted the workers after
         a failure, ``fit`` continues from the newest complete checkpoint of ``output_dir``
         (from step 0 when there is none) instead of starting over (default ``True``).
+
+    The training features (see ``docs/training-features.md``; plugins read them in
+    :attr:`~hookwise.TrainerAPI.run_settings`):
+
+    :param precision: ``"32"``, ``"bf16"`` (autocast on the CPU and CUDA) or ``"fp16"``
+        (autocast and a gradient scaler, CUDA only) for the forward pass and the loss.
+    :param accumulate_grad_batches: one optimizer step per this many batches.
+    :param gradient_clip_val: clip gradients to this norm (or value) before each optimizer
+        step, after unscaling and before ``on_before_optimizer_step`` (``None``: off).
+    :param gradient_clip_algorithm: ``"norm"`` or ``"value"``.
+    :param compile: ``model.compile(**compile_kwargs)`` (in place) before fit and test.
+    :param compile_kwargs: keyword arguments for ``model.compile``.
     """
 
     def __init__(
@@ -154,6 +166,12 @@ class Trainer(  # type: ignore[misc]
         overwrite: bool = False,
         resume_on_restart: bool = True,
         num_sanity_val_steps: int = 0,
+        precision: str = "32",
+        accumulate_grad_batches: int = 1,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
+        compile: bool = False,
+        compile_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         given = dict(locals())
         checked = settings.check_all(
@@ -169,10 +187,8 @@ class Trainer(  # type: ignore[misc]
         self.test_data_connector = (
             test_data_connector if test_data_connector is not None else train_data_connector
         )
-        if self.num_epochs == -1 and self.num_steps == -1:
-            logger.info("Neither num_epochs nor num_steps is set: training runs until stopped.")
         self._position = Position(epoch=checked["epoch"], global_step=checked["global_step"])
-        self.pm = self._plugin_manager(plugins, callbacks)
+        self.pm = plugin_manager(plugins, callbacks, self._describe_position, self._tolerated)
         self._latch = StopLatch()
         self._logs = LogMerger(self.pm.handle_failure)
         self._group = ProcessGroupOwner()
@@ -222,19 +238,9 @@ class Trainer(  # type: ignore[misc]
         self.resume_on_restart: bool = checked["resume_on_restart"]
         self.num_sanity_val_steps: int = checked["num_sanity_val_steps"]
         self._sanity_steps = 0  # > 0 while the sanity pass runs
-
-    def _plugin_manager(
-        self, plugins: PluginsArg, callbacks: Sequence[Any] | None
-    ) -> PluginManager:
-        pm = plugins if isinstance(plugins, PluginManager) else PluginManager()
-        if not isinstance(plugins, PluginManager):
-            for name, params in plugin_entries(plugins):
-                pm.enable(name, **params)
-        for callback in callbacks or []:
-            pm.enable_object(callback, callback_name(pm, callback))
-        pm.describe_position = self._describe_position
-        pm.on_tolerated_failure = self._tolerated_failure
-        return pm
+        self._optimization = Optimization(checked, self.device)
+        if self.num_epochs == -1 and self.num_steps == -1:
+            logger.info("Neither num_epochs nor num_steps is set: training runs until stopped.")
 
     # -- position and settings (vis4d's attributes) -----------------------------------------------
 
@@ -249,7 +255,7 @@ class Trainer(  # type: ignore[misc]
 
     @property
     def global_step(self) -> int:
-        """Training steps done so far (one per batch)."""
+        """Optimizer steps done so far (one per batch, one per accumulation window)."""
         return self._position.global_step
 
     @global_step.setter
@@ -338,6 +344,7 @@ class Trainer(  # type: ignore[misc]
         if resume_from is None and self._model is None:  # this trainer's first fit
             check_fresh_output_dir(self.output_dir, overwrite=self.overwrite)
         self._setup_distributed()
+        self._optimization.compile_model(model)
         self._model = model = self._strategy.wrap_model(model.to(self.device))
         self._optimizers = as_list(optimizers)
         self._lr_schedulers = as_list(lr_schedulers)
@@ -352,6 +359,7 @@ class Trainer(  # type: ignore[misc]
         Logs are named ``val/<key>`` when ``is_val`` (validation during fit) and
         ``test/<key>`` otherwise; ``on_validation_end`` receives them.
         """
+        self._optimization.compile_model(model)
         return self._eval_loop.run(model, is_val=is_val)
 
     # -- what the parts share --------------------------------------------------------------
@@ -388,6 +396,6 @@ class Trainer(  # type: ignore[misc]
             report_exception(self.pm, self.get_state, model, exc, fatal=True)
         self._abort_distributed(exc)
 
-    def _tolerated_failure(self, failure: HookFailure) -> None:
+    def _tolerated(self, failure: HookFailure) -> None:
         if self._model is not None and failure.hook != "on_exception":
             report_exception(self.pm, self.get_state, self._model, failure.exception, fatal=False)

@@ -4,13 +4,15 @@ One fit::
 
     setup (once per process) -> resume -> on_fit_start
     per epoch: on_train_epoch_start
-        per batch: on_train_batch_start -> forward, loss, backward
-                   -> on_before_optimizer_step (per optimizer) -> optimizer.step()
+        per batch: on_train_batch_start -> forward, loss (autocast), backward
+                   -> [at the end of an accumulation window: per optimizer, unscale and
+                       clip -> on_before_optimizer_step -> optimizer.step()]
                    -> on_train_batch_end -> [step validation]
         on_train_epoch_end -> schedulers.step() -> [validation]
     on_fit_end
 
-vis4d's known faults are fixed here: ``global_step`` counts batches (not optimizer steps), the
+vis4d's known faults are fixed here: ``global_step`` counts optimizer steps (one per batch,
+one per window with ``accumulate_grad_batches``; DESIGN.md decision 23), the
 epoch-end hooks run when ``num_steps`` ends an epoch early, step validation runs when
 ``global_step % val_check_interval == 0`` and is logged under ``val/``, and schedulers step
 after ``on_train_epoch_end``. Nothing here synchronises host and device per step.
@@ -44,6 +46,7 @@ class FitLoop:
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
+        self._step_schedulers: list[Any] = []  # the per-step schedulers of this epoch
 
     def run(self, model: nn.Module, loss_module: Any, resume_from: Any) -> dict[str, float]:
         """Train until a limit is reached, a stop is agreed or a signal arrives."""
@@ -210,54 +213,51 @@ class FitLoop:
     # -- the steps --------------------------------------------------------------------------------
 
     def run_batches(self, model: nn.Module, loss_module: Any, iterator: Any, start: int) -> None:
-        """The training steps of one epoch: the hot path, one hook caller call per hook."""
+        """The training batches of one epoch: the hot path, one hook caller call per hook. An
+        optimizer step ends each accumulation window and the epoch (see :func:`batch_state`)."""
         trainer = self.trainer
         pm, position, logs = trainer.pm, trainer._position, trainer._logs
-        optimizers, connector = trainer._optimizers, trainer.train_data_connector
-        device = trainer.device
-        move = device.type != "cpu"
-        schedulers = self._per_step_schedulers()
-        hooks = ("on_train_batch_start", "on_before_optimizer_step", "on_train_batch_end")
-        batch_start, before_step, batch_end = (pm.caller(hook) for hook in hooks)
-        call_start, call_before, call_end = (
-            bool(c.calls or c.wrappers) for c in (batch_start, before_step, batch_end)
-        )
+        optimizers, training = trainer._optimizers, trainer._optimization
+        device, move = trainer.device, trainer.device.type != "cpu"
+        hooks = ("on_train_batch_start", "on_train_batch_end")
+        batch_start, batch_end = (pm.caller(hook) for hook in hooks)
+        call_start, call_end = (bool(c.calls or c.wrappers) for c in (batch_start, batch_end))
         # get_state() costs microseconds (it measures the loaders); within an epoch only the
         # step and the loss metrics change, so each batch hook gets a fresh copy of this one.
         epoch_state = trainer.get_state()
-        batch_idx = start
-        for batch in iterator:
-            for optimizer in optimizers:
-                optimizer.zero_grad(set_to_none=True)
+        last = (epoch_state["num_train_batches"] or 0) - 1  # the epoch's last batch (-1: unknown)
+        step = position.global_step
+        self._step_schedulers = self._per_step_schedulers()
+        for batch_idx, batch in enumerate(iterator, start):
+            window = position.window_batches
+            if not window:
+                for optimizer in optimizers:
+                    optimizer.zero_grad(set_to_none=True)
             if move:
                 batch = to_device(batch, device)
-            step = position.global_step
             if call_start:
+                state = batch_state(epoch_state, step, inside=window > 0)
                 logs.ignore(  # what it returned: one warning (an empty list costs nothing)
                     "on_train_batch_start",
                     batch_start.call_attributed(
-                        trainer_state={**epoch_state, "global_step": step},
+                        trainer_state=state,
                         model=model,
                         loss_module=loss_module,
                         batch=batch,
                         batch_idx=batch_idx,
                     ),
                 )
-            outputs = model(**connector(batch)) if connector is not None else model(batch)
-            total, metrics = compute_loss(loss_module, outputs, batch)
-            total.backward()  # type: ignore[no-untyped-call]
-            if call_before:
-                self._optimizer_steps(model, {**epoch_state, "metrics": metrics}, step)
-            else:
-                for optimizer in optimizers:
-                    optimizer.step()
-            position.global_step = step = step + 1
+            outputs, metrics = self._forward_backward(model, loss_module, batch)
+            position.window_batches = window = window + 1
             position.batch_in_epoch = batch_idx + 1
-            if schedulers:
-                step_batch_schedulers(schedulers, step)
+            stepped = window >= training.accumulate or batch_idx == last
+            if stepped:
+                step = self._optimizer_step(model, epoch_state, metrics)
             if call_end:
+                state = batch_state(epoch_state, step, inside=not stepped)
+                state["metrics"] = metrics
                 results = batch_end.call_attributed(
-                    trainer_state={**epoch_state, "global_step": step, "metrics": metrics},
+                    trainer_state=state,
                     model=model,
                     loss_module=loss_module,
                     outputs=outputs,
@@ -266,22 +266,51 @@ class FitLoop:
                 )
                 if results:
                     logs.merge("train/", "on_train_batch_end", results)
-            batch_idx += 1
-            if self._after_step(model, step):
-                break
+            if stepped and self._after_step(model, step):
+                return
+        if position.window_batches:  # a loader without a length: its last window steps here
+            self._after_step(model, self._optimizer_step(model, epoch_state, None))
 
-    def _optimizer_steps(self, model: nn.Module, state: Any, step: int) -> None:
-        """For every optimizer, ``on_before_optimizer_step`` then its ``step()``."""
+    def _forward_backward(self, model: nn.Module, loss_module: Any, batch: Any) -> Any:
+        """Forward and loss (under the precision's autocast), then backward; return the
+        outputs and the loss metrics."""
         trainer = self.trainer
+        connector, training = trainer.train_data_connector, trainer._optimization
+        with training.autocast():
+            outputs = model(**connector(batch)) if connector is not None else model(batch)
+            total, metrics = compute_loss(loss_module, outputs, batch)
+        training.backward(total)
+        return outputs, metrics
+
+    def _optimizer_step(self, model: nn.Module, epoch_state: Any, metrics: Any) -> int:
+        """The step that ends an accumulation window: for every optimizer, unscale and clip
+        its gradients, ``on_before_optimizer_step``, its ``step()``; then the per-step
+        schedulers. Return the new ``global_step``."""
+        trainer = self.trainer
+        training, position = trainer._optimization, trainer._position
         caller = trainer.pm.caller("on_before_optimizer_step")
+        call = bool(caller.calls or caller.wrappers)
         for optimizer in trainer._optimizers:
-            trainer._logs.ignore(
-                "on_before_optimizer_step",
-                caller.call_attributed(
-                    trainer_state={**state, "global_step": step}, model=model, optimizer=optimizer
-                ),
-            )
-            optimizer.step()
+            training.unscale_and_clip(optimizer)
+            if call:
+                state = {**epoch_state, "global_step": position.global_step}
+                if metrics is not None:
+                    state["metrics"] = metrics
+                trainer._logs.ignore(
+                    "on_before_optimizer_step",
+                    caller.call_attributed(
+                        trainer_state=state,
+                        model=model,
+                        optimizer=optimizer,
+                    ),
+                )
+            training.step(optimizer)
+        training.update()
+        position.window_batches = 0
+        position.global_step = step = position.global_step + 1
+        if self._step_schedulers:
+            step_batch_schedulers(self._step_schedulers, step)
+        return step
 
     def _after_step(self, model: nn.Module, step: int) -> bool:
         """Validate when ``val_check_interval`` says so; return whether the epoch ends here
@@ -301,6 +330,15 @@ class FitLoop:
         if self.trainer.scheduler_interval == "epoch":  # vis4d's wrappers step per batch too
             return [s for s in schedulers if hasattr(s, "step_on_batch")]
         return list(schedulers)
+
+
+def batch_state(epoch_state: Any, step: int, *, inside: bool) -> dict[str, Any]:
+    """A batch hook's ``trainer_state``: ``epoch_state`` at ``step``, with
+    ``"accumulating": True`` when the call is ``inside`` an accumulation window."""
+    state = {**epoch_state, "global_step": step}
+    if inside:
+        state["accumulating"] = True
+    return state
 
 
 def step_batch_schedulers(schedulers: list[Any], step: int) -> None:

@@ -25,7 +25,9 @@ class Position:
     the epoch; ``epoch_complete`` says the epoch's end hooks ran (a resume starts the next
     epoch); ``epoch_schedulers_stepped`` says the per-epoch schedulers stepped for it (a
     checkpoint taken in ``on_train_epoch_end`` comes before that step; resuming from it makes
-    the step); ``resume_batch`` is the batch the next epoch starts from after a resume.
+    the step); ``resume_batch`` is the batch the next epoch starts from after a resume;
+    ``window_batches`` counts the batches accumulated since the last optimizer step (0 at an
+    optimizer-step boundary; see ``accumulate_grad_batches``).
     """
 
     epoch: int = 0
@@ -34,6 +36,7 @@ class Position:
     epoch_complete: bool = False
     epoch_schedulers_stepped: bool = True
     resume_batch: int = 0
+    window_batches: int = 0
 
     def state(self) -> dict[str, Any]:
         """The position's checkpoint entries."""
@@ -43,18 +46,21 @@ class Position:
             "batch_in_epoch": self.batch_in_epoch,
             "epoch_complete": self.epoch_complete,
             "epoch_schedulers_stepped": self.epoch_schedulers_stepped,
+            "window_batches": self.window_batches,
         }
 
     def restore(self, data: Mapping[str, Any]) -> bool:
         """Continue from a checkpoint's position; return whether the saved epoch's schedulers
         still have to step (the checkpoint was taken before they did)."""
         self.global_step = int(data["global_step"])
+        self.window_batches = 0
         if data.get("epoch_complete", True):
             self.epoch = int(data["epoch"]) + 1
             self.resume_batch = 0
             return not data.get("epoch_schedulers_stepped", True)
         self.epoch = int(data["epoch"])
         self.resume_batch = int(data.get("batch_in_epoch", 0))
+        self.window_batches = int(data.get("window_batches", 0))
         return False
 
 

@@ -29,6 +29,7 @@ from hookwise.trainer.position import Position
 
 if TYPE_CHECKING:
     from hookwise.trainer.logs import LogMerger
+    from hookwise.trainer.optimization import Optimization
     from hookwise.trainer.strategy import Strategy
 
 logger = logging.getLogger("hookwise")
@@ -57,9 +58,11 @@ def checkpoint_state(
     pm: PluginManager,
     metrics: Mapping[str, float],
     manifest: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The complete checkpoint of a run (see :mod:`hookwise.checkpointing`), with the run's
-    manifest (:mod:`hookwise.manifest`) when given."""
+    manifest (:mod:`hookwise.manifest`) when given; ``training``: the entries of
+    :meth:`hookwise.trainer.optimization.Optimization.state`."""
     states = pm.state_dict()
     extra = {"manifest": with_saved_state(manifest, states)} if manifest is not None else {}
     return {
@@ -76,6 +79,7 @@ def checkpoint_state(
         "plugins": states,
         "plugin_state_versions": pm.state_versions(),
         "metrics": dict(metrics),
+        **(training or {}),
     }
 
 
@@ -254,6 +258,7 @@ class CheckpointControl:
     _sync_saver: SyncSaver
     _async_saver: AsyncSaver
     _settings: dict[str, Any]
+    _optimization: Optimization
     #: The resolved config of the run (``hookwise fit`` sets it), recorded in the manifest;
     #: ``None``: the manifest records the trainer's settings instead.
     run_config: Mapping[str, Any] | None = None
@@ -279,6 +284,7 @@ class CheckpointControl:
             pm=self.pm,
             metrics=self._logs.metrics,
             manifest=self.manifest(),
+            training=self._optimization.state(self._model, self._position.window_batches),
         )
 
     def save_checkpoint(
@@ -353,6 +359,7 @@ class CheckpointControl:
             load_weights(model, data["model"], file)
             load_optimizers(data, file, self._optimizers, self._lr_schedulers)
             load_plugin_states(self.pm, data, file)
+            self._optimization.load(data, model, file)
         except Exception as exc:  # a CheckpointError, or a plugin's load_state_dict failing
             if changes:
                 add_note(exc, changes_text(file, changes, error=True))
