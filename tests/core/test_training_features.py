@@ -293,3 +293,36 @@ def test_bad_values_name_the_setting_and_what_it_allows(
 def test_precision_32_may_be_given_as_a_number(tmp_path: Path) -> None:
     trainer = Trainer(device="cpu", output_dir=tmp_path, precision=32)  # type: ignore[arg-type]
     assert trainer.run_settings["precision"] == "32"
+
+
+def test_the_gradient_scaler_path_saves_and_restores_the_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fp16's code path (scale, unscale before clipping, step, update, the scaler's state in
+    the checkpoint) run here with torch's CPU gradient scaler, the CUDA check lifted; the same
+    on a GPU is in test_training_features_cuda.py."""
+    from hookwise.trainer import optimization
+
+    monkeypatch.setattr(optimization, "check_precision", lambda precision, device: None)
+    params = {"epoch_based": False, "checkpoint_period": 1, "keep_last": None}
+    options: dict[str, Any] = {
+        "precision": "fp16",
+        "gradient_clip_val": 0.01,
+        "accumulate_grad_batches": 2,
+        "batches": 4,
+        "test": False,
+    }
+    seen = Seen()
+    full = run_fit([seen, ("checkpoint", params)], tmp_path=tmp_path / "full", **options)
+    assert set(seen.dtypes) == {torch.float16}
+    assert max(seen.grad_norms) <= 0.01 * (1 + 1e-3)  # unscaled before the hook, and clipped
+    last = torch.load(full.output_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["grad_scaler"]["scale"] == 65536.0 and last["grad_scaler"]["_growth_tracker"] == 4
+    checkpoint = full.output_dir / "checkpoints" / "epoch=1-step=3.ckpt"
+    resumed = run_fit(
+        [("checkpoint", params)], tmp_path=tmp_path / "resumed", resume_from=checkpoint, **options
+    )
+    scaler = resumed.trainer._optimization.scaler
+    assert scaler is not None and scaler.state_dict() == last["grad_scaler"]
+    for a, b in zip(resumed.model.parameters(), full.model.parameters(), strict=True):
+        assert torch.equal(a, b)
