@@ -1688,7 +1688,10 @@ if TYPE_CHECKING:
 
         Called after ``loss.backward()`` and before each ``optimizer.step()``.
 
-        The place for gradient clipping and gradient monitoring. Called once per optimizer.
+        The place for gradient clipping and gradient monitoring. Called once per optimizer, once
+        per optimizer step: with ``accumulate_grad_batches`` once per accumulation window, after
+        its last backward. The gradients are unscaled (``precision="fp16"``) and already clipped
+        by ``gradient_clip_val`` when it is set; ``global_step`` is the steps done before this one.
 
         :param trainer_state: the trainer's state, with this step's ``metrics``.
         :param model: the model, gradients populated.
