@@ -156,6 +156,28 @@ def test_by_name_the_average_follows_the_formula(tmp_path: Path) -> None:
     assert ema.ema_state["norm.num_batches_tracked"].item() == 12
 
 
+def test_with_accumulation_the_average_updates_once_per_optimizer_step(tmp_path: Path) -> None:
+    """The weights change only at optimizer steps: batch ends inside an accumulation window
+    (``trainer_state["accumulating"]``) leave the average alone."""
+
+    class StepLog(WeightLog):
+        def on_train_batch_end(self, trainer_state: Any, model: Any, *a: Any, **k: Any) -> None:
+            if not trainer_state.get("accumulating"):
+                super().on_train_batch_end(trainer_state, model)
+
+    log = StepLog()
+    pm = PluginManager()
+    pm.enable("ema", decay=0.8)
+    pm.register(log, "log")
+    trainer = _trainer(tmp_path, pm, epochs=3, accumulate_grad_batches=2)
+    _fit(trainer)
+    ema = _plugin(trainer)
+    assert [step for step, _ in log.steps] == list(range(1, 7))
+    assert ema.updates == 6
+    assert ema.ema_state is not None
+    _assert_close(ema.ema_state, _expected_average(log, lambda step: 0.8))
+
+
 def test_warmup_decay_is_vis4d_exponential(tmp_path: Path) -> None:
     log = WeightLog()
     pm = PluginManager()

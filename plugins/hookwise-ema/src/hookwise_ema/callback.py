@@ -144,7 +144,10 @@ class EMACallback(Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        """Update the average with this step's weights."""
+        """Update the average with this step's weights (once per optimizer step: not inside
+        an accumulation window, where the weights have not changed)."""
+        if trainer_state.get("accumulating"):
+            return
         module = unwrap_model(model)
         step = int(trainer_state["global_step"])
         if isinstance(module, ModelEMAAdapter):
