@@ -61,6 +61,28 @@ def test_trainer_reads_as_in_lightning(lightning_fit: LightningFit, tmp_path: Pa
     assert adapted.seen == reference.seen
 
 
+class Steps(Callback):
+    """Reads the step counts at the end of each training epoch."""
+
+    NAMES = ("global_step", "accumulate_grad_batches", "estimated_stepping_batches")
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        self.seen.append(tuple(getattr(trainer, name) for name in self.NAMES))
+
+
+def test_step_counts_with_accumulation_read_as_in_lightning(
+    lightning_fit: LightningFit, tmp_path: Path
+) -> None:
+    """3 batches an epoch accumulated 2 at a time: 2 optimizer steps an epoch in both."""
+    reference, adapted = Steps(), Steps()
+    lightning_fit([reference], epochs=3, accumulate_grad_batches=2)
+    run_fit([adapted], epochs=3, test=False, tmp_path=tmp_path, accumulate_grad_batches=2)
+    assert adapted.seen == reference.seen == [(2, 2, 6), (4, 2, 6), (6, 2, 6)]
+
+
 class Touch(Callback):
     """Runs ``action(trainer, pl_module)`` in ``on_train_epoch_start``."""
 

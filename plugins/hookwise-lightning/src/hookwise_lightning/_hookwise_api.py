@@ -97,6 +97,10 @@ def log_every_n_steps(trainer: Trainer) -> int:
     return trainer.log_every_n_steps
 
 
+def accumulate_grad_batches(trainer: Trainer) -> int:
+    return int(trainer.run_settings.get("accumulate_grad_batches", 1))
+
+
 def train_batches(trainer: Trainer) -> int | None:
     loader = trainer.train_dataloader
     try:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 #: The ``trainer`` attributes the adapter offers.
 OFFERED = frozenset(
     {
-        "callback_metrics", "check_val_every_n_epoch", "ckpt_path", "current_epoch",
+        "accumulate_grad_batches", "callback_metrics", "check_val_every_n_epoch", "ckpt_path",
+        "current_epoch",
         "default_root_dir", "enable_validation", "estimated_stepping_batches", "fast_dev_run",
         "fit_loop", "global_rank", "global_step", "is_global_zero", "lightning_module",
         "local_rank", "log_dir", "log_every_n_steps", "logged_metrics", "logger", "loggers",
@@ -141,8 +142,18 @@ class LightningTrainerView:
         return api.eval_batches(self._trainer)
 
     @property
+    def accumulate_grad_batches(self) -> int:
+        """hookwise's ``accumulate_grad_batches`` (batches per optimizer step)."""
+        return api.accumulate_grad_batches(self._trainer)
+
+    @property
     def estimated_stepping_batches(self) -> float:
-        epochs, per_epoch = self.max_epochs, self.num_training_batches
+        """Optimizer steps of the whole fit, as Lightning counts them: an epoch's last,
+        shorter accumulation window is a step too."""
+        epochs, batches = self.max_epochs, self.num_training_batches
+        per_epoch = (
+            batches if batches == math.inf else math.ceil(batches / self.accumulate_grad_batches)
+        )
         total = math.inf if epochs == -1 else epochs * per_epoch
         return total if self.max_steps == -1 else min(total, self.max_steps)
 
