@@ -227,7 +227,8 @@ def run_fit(
         ``"package.module:Object"``), a ``(name, params)`` pair, or a plugin object (a
         ``Callback`` instance, a module or object of ``@hookimpl`` functions), enabled in order.
     :param epochs: the number of epochs (``-1``: unlimited, with ``steps``).
-    :param steps: stop after this many training batches (``epochs`` still applies).
+    :param steps: stop after this many optimizer steps (training batches, without
+        ``accumulate_grad_batches``; ``epochs`` still applies).
     :param test: run ``trainer.test(model)`` after the fit (``FitResult.test_metrics``).
     :param seed: seeds the data, the model's initial weights and the trainer.
     :param tmp_path: the folder to write in; the output folder is ``tmp_path / "run"`` (the
