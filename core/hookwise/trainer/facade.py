@@ -123,8 +123,7 @@ class Trainer(  # type: ignore[misc]
         a failure, ``fit`` continues from the newest complete checkpoint of ``output_dir``
         (from step 0 when there is none) instead of starting over (default ``True``).
 
-    The training features (see ``docs/training-features.md``; plugins read them in
-    :attr:`~hookwise.TrainerAPI.run_settings`):
+    The training features (``docs/training-features.md``; plugins read ``run_settings``):
 
     :param precision: ``"32"``, ``"bf16"`` (autocast on the CPU and CUDA) or ``"fp16"``
         (autocast and a gradient scaler, CUDA only) for the forward pass and the loss.
