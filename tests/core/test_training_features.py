@@ -152,6 +152,16 @@ def test_step_triggers_fire_once_per_optimizer_step(tmp_path: Path) -> None:
     assert every.steps == [1, 2]  # not at the batches inside a window
 
 
+def test_a_step_trigger_does_not_fire_inside_an_accumulation_window() -> None:
+    from hookwise.plugins.triggers import Trigger
+
+    trigger = Trigger(every_n_steps=1)
+    assert trigger.fires("on_train_batch_end", {"trainer_state": {"global_step": 2}})
+    inside = {"trainer_state": {"global_step": 2, "accumulating": True}}
+    assert not trigger.fires("on_train_batch_end", inside)
+    assert Trigger(every_n_epochs=1).fires("on_train_batch_end", inside)  # epochs: unaffected
+
+
 def test_step_checkpoints_are_taken_at_optimizer_steps(tmp_path: Path) -> None:
     params = {"epoch_based": False, "checkpoint_period": 1, "keep_last": None}
     result = run_fit(
