@@ -329,8 +329,11 @@ def test_the_gradient_scaler_path_saves_and_restores_the_scale(
     last = torch.load(full.output_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["grad_scaler"]["scale"] == 65536.0 and last["grad_scaler"]["_growth_tracker"] == 4
     checkpoint = full.output_dir / "checkpoints" / "epoch=1-step=3.ckpt"
-    resumed = run_fit(
-        [("checkpoint", params)], tmp_path=tmp_path / "resumed", resume_from=checkpoint, **options
+    resumed = run_fit(  # the same plugins, so the manifests agree
+        [Seen(), ("checkpoint", params)],
+        tmp_path=tmp_path / "resumed",
+        resume_from=checkpoint,
+        **options,
     )
     scaler = resumed.trainer._optimization.scaler
     assert scaler is not None and scaler.state_dict() == last["grad_scaler"]
