@@ -9,21 +9,13 @@ as broken with its error, and the others still list.
 
 from __future__ import annotations
 
-import inspect
 import textwrap
 import types
 import typing
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hookwise import environment, hookspecs
-from hookwise.config import (
-    PluginBlock,
-    install_command,
-    plugin_options_from_config,
-    plugin_specs_from_env,
-    toml,
-)
+from hookwise import environment
+from hookwise.bundled import DEFAULT_PLUGINS, install_command
 from hookwise.discovery import installed_plugins, normalize_name
 from hookwise.environment import ALLOWED_ENV, DISABLE_AUTOLOAD_ENV, PLUGINS_ENV
 
@@ -31,24 +23,45 @@ if TYPE_CHECKING:
     from hookwise.config import RunConfig
 
 
-@dataclass
 class PluginRow:
-    """One line of the listing."""
+    """One line of the listing.
 
-    name: str
-    distribution: str | None
-    version: str | None
-    target: str | None
-    default: bool = False
-    enabled_by_env: bool = False
-    blocked: str | None = None
-    installed: bool = True
-    hooks: list[str] | None = None
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
-    entry_point: Any = None
-    path: str | None = None
-    source: str | None = None
+    A plain class, not a dataclass: listing must not import ``dataclasses`` (which imports
+    ``inspect``), so that ``hookwise plugins`` costs little more than the metadata scan.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        distribution: str | None,
+        version: str | None,
+        target: str | None,
+        *,
+        default: bool = False,
+        enabled_by_env: bool = False,
+        blocked: str | None = None,
+        installed: bool = True,
+        entry_point: Any = None,
+    ) -> None:
+        self.name, self.distribution, self.version, self.target = (
+            name,
+            distribution,
+            version,
+            target,
+        )
+        self.default = default
+        self.enabled_by_env = enabled_by_env
+        self.blocked = blocked
+        self.installed = installed
+        self.entry_point = entry_point
+        self.hooks: list[str] | None = None  # filled in by --inspect
+        self.error: str | None = None
+        self.notes: list[str] = []
+        self.path: str | None = None  # a local plugin file's
+        self.source: str | None = None  # where the local plugin file was named
+
+    def __repr__(self) -> str:
+        return f"PluginRow({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
     @property
     def status(self) -> str:
@@ -91,9 +104,16 @@ class PluginRow:
         return data
 
 
-def _default_names() -> list[str]:
-    options = plugin_options_from_config(toml.default_config().get("plugins", {}), "<defaults>")
-    return [o.name for o in options if not isinstance(o, PluginBlock)]
+def _environment_keys() -> tuple[set[str], set[str]]:
+    """The normalized names ``HOOKWISE_PLUGINS`` blocks and enables (parsed only when set,
+    so that a plain listing never imports the config machinery)."""
+    if environment.plugins_text() is None:
+        return set(), set()
+    from hookwise.config.specs import PluginBlock, plugin_specs_from_env
+
+    options = plugin_specs_from_env()
+    blocks = {o.base_key for o in options if isinstance(o, PluginBlock)}
+    return blocks, {o.base_key for o in options if not isinstance(o, PluginBlock)}
 
 
 def list_rows() -> list[PluginRow]:
@@ -103,10 +123,8 @@ def list_rows() -> list[PluginRow]:
     A plugin is blocked by ``no:NAME`` in ``HOOKWISE_PLUGINS`` or by being outside
     ``HOOKWISE_ALLOWED_PLUGINS``.
     """
-    defaults = {normalize_name(n): n for n in _default_names()}
-    env_options = plugin_specs_from_env()
-    env_blocks = {o.base_key for o in env_options if isinstance(o, PluginBlock)}
-    env_enabled = {o.base_key for o in env_options if not isinstance(o, PluginBlock)}
+    defaults = {normalize_name(n): n for n in DEFAULT_PLUGINS}
+    env_blocks, env_enabled = _environment_keys()
     allowed = environment.allowed_plugins()
     allowed_keys = None if allowed is None else {normalize_name(a) for a in allowed}
     rows: list[PluginRow] = []
@@ -167,6 +185,9 @@ def implemented_hooks(target: Any) -> tuple[list[str] | None, list[str], list[st
     ``hooks`` is ``None`` when it cannot be known before the plugin is built (a factory).
     ``errors`` name hook implementations of hooks that do not exist.
     """
+    import inspect
+
+    from hookwise import hookspecs
     from hookwise.callback import Callback
 
     marker = f"{hookspecs.PROJECT_NAME}_impl"
@@ -204,6 +225,8 @@ def implemented_hooks(target: Any) -> tuple[list[str] | None, list[str], list[st
 
 
 def _return_class(function: Any) -> type | None:
+    import inspect
+
     try:
         returned = typing.get_type_hints(function).get("return")
     except Exception:
@@ -239,6 +262,7 @@ def inspect_rows(rows: list[PluginRow]) -> int:
 def _load_local(row: PluginRow) -> Any:
     """What a local row names: the file's object, or for a project plugins file its module,
     with a note per plugin the file would enable and its hooks."""
+    from hookwise import hookspecs
     from hookwise.plugins import files
 
     found = files.split_file_spec(row.name)

@@ -13,6 +13,12 @@ from pathlib import Path
 from hookwise.testing import tiny_job
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+#: The source folders of the tree under test (core and every bundled plugin). They go on each
+#: child's PYTHONPATH after the test's own entries, so that the child runs this tree's code
+#: even when the installed (editable) hookwise is another checkout, such as a second worktree.
+SOURCES = [str(ROOT / "core"), *sorted(str(src) for src in (ROOT / "plugins").glob("*/src"))]
 
 #: A tiny job (cli_test_plugins.py): trains in well under a second.
 TINY_CONFIG = tiny_job(
@@ -54,7 +60,8 @@ def explain(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def hookwise_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
-    """This environment without hookwise's variables, with the test plugins importable."""
+    """This environment without hookwise's variables, with the test plugins importable and
+    this tree's sources (:data:`SOURCES`) after the test's own ``PYTHONPATH`` entries."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), *_source_folders()])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -64,6 +71,8 @@ def hookwise_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str
             env.pop(key, None)
         else:
             env[key] = value
+    entries = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    env["PYTHONPATH"] = os.pathsep.join([*entries, *SOURCES])
     return env
 
 

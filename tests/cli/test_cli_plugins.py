@@ -5,6 +5,7 @@ and ``hookwise hooks``."""
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -86,12 +87,79 @@ def run(
     )
 
 
+def imported_modules(stderr: str) -> set[str]:
+    """The modules a ``python -X importtime`` run imported, from its stderr."""
+    return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if "|" in line}
+
+
+PROBE = """
+import atexit, os, sys
+
+atexit.register(lambda: open(os.environ["MODULES_AT_EXIT"], "w").write("\\n".join(sys.modules)))
+"""
+
+
+def modules_at_exit(tmp_path: Path, argv: list[str]) -> set[str]:
+    """Every module in ``sys.modules`` when ``python ARGV`` exits (among the fake plugins' site).
+
+    A ``sitecustomize`` writes them at exit: ``-X importtime`` does not log a module imported
+    by ``importlib.import_module``, as the lazy names of ``hookwise`` and ``hookwise.cli`` are.
+    """
+    probe, out = tmp_path / "probe", tmp_path / f"modules-{len(list(tmp_path.iterdir()))}"
+    probe.mkdir(exist_ok=True)
+    (probe / "sitecustomize.py").write_text(PROBE)
+    site = fake_site(tmp_path) if not (tmp_path / "site").exists() else tmp_path / "site"
+    extra = {"PYTHONPATH": f"{probe}{os.pathsep}{site}", "MODULES_AT_EXIT": str(out)}
+    extra["IMPORT_MARKER"] = str(tmp_path / "marker")
+    done = subprocess.run(
+        [sys.executable, *argv],
+        cwd=tmp_path,
+        env=hookwise_env(extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, explain(done)
+    return set(out.read_text().split())
+
+
+#: The hookwise modules ``hookwise plugins [--json]`` may import: the command's entry point and
+#: the metadata-only listing; not the plugin manager, pluggy, the config or the trainer.
+LISTING_MODULES = {
+    "hookwise",
+    "hookwise.bundled",
+    "hookwise.cli",
+    "hookwise.cli.app",
+    "hookwise.cli.parser",
+    "hookwise.cli.plugins",
+    "hookwise.discovery",
+    "hookwise.environment",
+    "hookwise.listing",
+    "hookwise.plugins",
+    "hookwise.plugins.discovery",
+}
+
+
+@pytest.mark.parametrize("args", [[], ["--json"]], ids=["table", "json"])
+def test_listing_imports_little_beyond_importlib_metadata_argparse_and_json(
+    tmp_path: Path, args: list[str]
+) -> None:
+    scan = "import importlib_metadata as m; print(m.entry_points(group='hookwise.plugins'))"
+    use = "import argparse, json, runpy; argparse.ArgumentParser().parse_args([]); json.dumps([])"
+    baseline = modules_at_exit(tmp_path, ["-c", f"{use}; {scan}"])
+    imported = modules_at_exit(tmp_path, ["-m", "hookwise", "plugins", *args])
+    assert "hookwise.cli.plugins" in imported and "json" in baseline  # the probe works
+    extra = imported - baseline
+    # No pluggy, plugin manager, config or tomllib, settings, logging, email, torch, plugin.
+    assert extra <= LISTING_MODULES, sorted(extra - LISTING_MODULES)
+    assert not (tmp_path / "marker").exists()
+
+
 def test_listing_reads_metadata_only_and_imports_neither_torch_nor_plugins(tmp_path: Path) -> None:
     result = run(tmp_path, "--json", python=("-X", "importtime"))
     assert result.returncode == 0, explain(result)
-    imported = {
-        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line
-    }
+    imported = imported_modules(result.stderr)
     assert "hookwise.cli" in imported  # the import log is real
     assert not {
         m for m in imported if m == "torch" or m.startswith(("torch.", "fake_", "hookwise_"))
@@ -172,6 +240,15 @@ def test_defaults_are_marked_and_autoload_off_says_so(tmp_path: Path) -> None:
     result = run(tmp_path, env={"HOOKWISE_DISABLE_PLUGIN_AUTOLOAD": "1"})
     line = next(li for li in result.stdout.splitlines() if li.startswith("checkpoint "))
     assert line.endswith("default (off: HOOKWISE_DISABLE_PLUGIN_AUTOLOAD)")
+
+
+def test_the_listed_defaults_are_the_default_configs_plugins() -> None:
+    # The listing reads DEFAULT_PLUGINS, not the embedded config (no TOML parser on that path).
+    from hookwise.bundled import DEFAULT_PLUGINS
+    from hookwise.config import PluginBlock, default_config, plugin_options_from_config
+
+    options = plugin_options_from_config(default_config()["plugins"], "<defaults>")
+    assert tuple(o.name for o in options if not isinstance(o, PluginBlock)) == DEFAULT_PLUGINS
 
 
 def _children_cpu() -> float:

@@ -1,4 +1,5 @@
-"""Running a ``hookwise`` command: dispatch, exit statuses, error printing and logging.
+"""Running a ``hookwise`` command: dispatch, exit statuses and error printing (the command's
+log messages go to stderr through :mod:`hookwise.cli.logs`).
 
 Errors a person can fix (:class:`~hookwise.HookwiseError`) are printed without a traceback
 and exit with status 2 (``--debug`` shows the traceback); any other error exits with 1, a run
@@ -9,15 +10,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
+import importlib
 import os
 import sys
-import traceback
-import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
-
-from hookwise.errors import HookwiseError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,25 +21,24 @@ EXIT_USAGE = 2
 
 Command = Callable[[argparse.Namespace], int]
 
+# Each command's module and function, imported only when that command runs: `hookwise plugins`
+# must not pay for the trainer's, the config's or the plugin manager's imports.
+COMMANDS = {
+    "plugins": "hookwise.cli.plugins:cmd_plugins",
+    "plugins order": "hookwise.cli.plugin_order:cmd_plugins_order",
+    "hooks": "hookwise.cli.hooks:cmd_hooks",
+    "fit": "hookwise.cli.fit:cmd_fit",
+    "test": "hookwise.cli.test:cmd_test",
+    "show": "hookwise.cli.show:cmd_show",
+    "new-plugin": "hookwise.cli.new_plugin:cmd_new_plugin",
+}
 
-def _commands() -> dict[str, Command]:
-    from hookwise.cli.fit import cmd_fit
-    from hookwise.cli.hooks import cmd_hooks
-    from hookwise.cli.new_plugin import cmd_new_plugin
-    from hookwise.cli.plugin_order import COMMAND, cmd_plugins_order
-    from hookwise.cli.plugins import cmd_plugins
-    from hookwise.cli.show import cmd_show
-    from hookwise.cli.test import cmd_test
 
-    return {
-        "plugins": cmd_plugins,
-        COMMAND: cmd_plugins_order,
-        "hooks": cmd_hooks,
-        "fit": cmd_fit,
-        "test": cmd_test,
-        "show": cmd_show,
-        "new-plugin": cmd_new_plugin,
-    }
+def command(name: str) -> Command:
+    """The function that runs the command ``name`` (a key of :data:`COMMANDS`)."""
+    module, _, function = COMMANDS[name].partition(":")
+    found: Command = getattr(importlib.import_module(module), function)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,8 +47,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parse_args(argv)
     debug = bool(getattr(args, "debug", False))
-    with cli_logging(debug), current_folder_importable():
-        return dispatch(args, debug)
+    with current_folder_importable():
+        if not may_log(args):
+            return dispatch(args, debug)
+        from hookwise.cli.logs import cli_logging
+
+        with cli_logging(debug):
+            return dispatch(args, debug)
+
+
+def may_log(args: argparse.Namespace) -> bool:
+    """Whether the command runs code that may log (its messages then go to stderr): every
+    command but the plain listing, ``hookwise plugins [--all] [--json]``, which reads metadata
+    and imports no plugin, so it skips importing :mod:`logging` (a listing should cost little
+    more than the metadata scan)."""
+    return args.command != "plugins" or bool(args.inspect or args.config)
 
 
 @contextlib.contextmanager
@@ -77,85 +85,55 @@ def current_folder_importable() -> Iterator[None]:
 def dispatch(args: argparse.Namespace, debug: bool) -> int:
     """Run the command ``args`` names; turn its errors into a message and an exit status."""
     try:
-        return _commands()[args.command](args)
+        return command(args.command)(args)
     except BrokenPipeError:  # the reader went away (`hookwise hooks | head`)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILED
     except KeyboardInterrupt:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print("hookwise: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print_error(exc)
-        return EXIT_USAGE if isinstance(exc, HookwiseError) else EXIT_FAILED
+        return EXIT_USAGE if _is_hookwise_error(exc) else EXIT_FAILED
+
+
+def _print_traceback() -> None:
+    import traceback  # on the error path only: a listing does not import it
+
+    traceback.print_exc()
+
+
+def _is_hookwise_error(exc: BaseException) -> bool:
+    from hookwise.errors import HookwiseError  # imports pluggy: on the error path only
+
+    return isinstance(exc, HookwiseError)
 
 
 def print_error(exc: BaseException) -> None:
     """``hookwise: error: ...`` and the exception's notes, on stderr."""
-    label = "" if isinstance(exc, HookwiseError) else f"{type(exc).__name__}: "
+    ours = _is_hookwise_error(exc)
+    label = "" if ours else f"{type(exc).__name__}: "
     print(f"hookwise: error: {label}{exc}", file=sys.stderr)
     for note in getattr(exc, "__notes__", None) or []:
         print(f"  {note}", file=sys.stderr)
-    if not isinstance(exc, HookwiseError):
+    if not ours:
         print("  (run with --debug for the traceback)", file=sys.stderr)
 
 
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        message = super().format(record)
-        if record.levelno >= logging.WARNING:
-            return f"{record.levelname.lower()}: {message}"
-        return message
-
-
-def _warning_printer(show: Any) -> Any:
-    """``warnings.showwarning`` that prints hookwise's own warnings as ``warning: MESSAGE``
-    lines (through the log), and any other warning as ``show`` does."""
-    from hookwise.errors import ManifestChangedWarning
-
-    def printer(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, ManifestChangedWarning):
-            logging.getLogger("hookwise").warning("%s", message)
-        else:
-            show(message, category, *args, **kwargs)
-
-    return printer
-
-
-@contextlib.contextmanager
-def cli_logging(debug: bool) -> Iterator[None]:
-    """Log hookwise's messages (and print its warnings, :func:`_warning_printer`) to stderr
-    while the command runs (restored afterwards, so calling :func:`main` in a process changes
-    nothing there)."""
-    root = logging.getLogger("hookwise")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter("%(message)s"))
-    previous = (root.level, root.propagate)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    root.propagate = False
-    show = warnings.showwarning
-    warnings.showwarning = _warning_printer(show)
-    try:
-        yield
-    finally:
-        warnings.showwarning = show
-        root.removeHandler(handler)
-        root.setLevel(previous[0])
-        root.propagate = previous[1]
-
-
 __all__ = [
+    "COMMANDS",
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
-    "cli_logging",
+    "command",
     "current_folder_importable",
     "dispatch",
     "main",
+    "may_log",
     "print_error",
 ]

@@ -26,6 +26,9 @@ plugins; HOOKWISE_ALLOWED_PLUGINS (and a config's allowed_plugins) is an allow-l
 A CONFIG with a [model] table defines the whole job (model, data, optimizer, loss); without
 one, its sections change the default job (digits)."""
 
+#: The commands that run a job: only they have the settings' flags and ``KEY=VALUE`` overrides.
+RUN_COMMANDS = ("fit", "test")
+
 PLUGIN_SPEC_HELP = (
     "enable a plugin: NAME (entry-point name, NAME@instance, package.module:Object, or a "
     "file: ./callbacks.py:Object, or ./plugins.py for every plugin in it) with "
@@ -76,7 +79,7 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser, *, fit: bool) -> No
         )
 
 
-def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool, settings: bool) -> None:
     parser.add_argument(
         "config",
         nargs="?",
@@ -102,7 +105,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
         help=OVERRIDE_HELP,
     )
     _add_checkpoint_options(parser, fit=fit)
-    add_setting_flags(parser, "fit" if fit else "test")
+    if settings:
+        add_setting_flags(parser, "fit" if fit else "test")
     parser.add_argument(
         "--output-dir",
         default=None,
@@ -238,7 +242,7 @@ def _add_listing_commands(commands: Any) -> None:
     _add_debug(show, argparse.SUPPRESS)
 
 
-def _add_run_commands(commands: Any) -> None:
+def _add_run_commands(commands: Any, *, settings: bool) -> None:
     fit = commands.add_parser(
         "fit",
         help="train (the embedded digits example when no CONFIG is given)",
@@ -247,7 +251,7 @@ def _add_run_commands(commands: Any) -> None:
         epilog=PRECEDENCE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_run_options(fit, fit=True)
+    _add_run_options(fit, fit=True, settings=settings)
     test = commands.add_parser(
         "test",
         help="evaluate a checkpoint on the test data",
@@ -256,7 +260,7 @@ def _add_run_commands(commands: Any) -> None:
         epilog=PRECEDENCE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_run_options(test, fit=False)
+    _add_run_options(test, fit=False, settings=settings)
 
 
 def _add_new_plugin_command(commands: Any) -> None:
@@ -316,32 +320,39 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.command = COMMAND
         args.debug = args.debug or start > 0
         return args
-    return _with_overrides(build_parser(), words)
+    command = next((word for word in words[start:] if not word.startswith("-")), None)
+    return _with_overrides(build_parser(settings=command in RUN_COMMANDS), words)
 
 
 def _with_overrides(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
     """Parse ``words``; ``KEY=VALUE`` words of ``fit`` and ``test`` (anywhere after the
     command) become :attr:`overrides`, after those of ``--set``."""
+    args, extra = parser.parse_known_args(words)
+    if not extra and args.command not in RUN_COMMANDS:
+        return args  # nothing to sort: `hookwise plugins` never imports the config machinery
     from hookwise.config.overrides import is_override
 
-    args, extra = parser.parse_known_args(words)
     positional = [w for w in extra if is_override(w)]
     unknown = [w for w in extra if not is_override(w)]
-    config = getattr(args, "config", None) if args.command in ("fit", "test") else None
+    config = getattr(args, "config", None) if args.command in RUN_COMMANDS else None
     if config and is_override(config) and not Path(config).exists():
         positional.insert(0, config)  # fit optimizer.lr=0.01: no CONFIG, an override
         args.config = None
-    if positional and args.command not in ("fit", "test"):
+    if positional and args.command not in RUN_COMMANDS:
         unknown = positional + unknown
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command in ("fit", "test"):
+    if args.command in RUN_COMMANDS:
         args.overrides = [*args.overrides, *positional]
     return args
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``hookwise`` argument parser."""
+def build_parser(*, settings: bool = True) -> argparse.ArgumentParser:
+    """The ``hookwise`` argument parser.
+
+    :param settings: give ``fit`` and ``test`` their flags from :mod:`hookwise.settings`;
+        :func:`parse_args` leaves them out (and that import) for the other commands.
+    """
     from hookwise import __version__
 
     parser = argparse.ArgumentParser(
@@ -356,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     _add_listing_commands(commands)
-    _add_run_commands(commands)
+    _add_run_commands(commands, settings=settings)
     _add_new_plugin_command(commands)
     return parser
 
@@ -365,6 +376,7 @@ __all__ = [
     "OVERRIDE_HELP",
     "PLUGIN_SPEC_HELP",
     "PRECEDENCE",
+    "RUN_COMMANDS",
     "add_setting_flags",
     "build_parser",
     "flag_dest",

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hookwise.bundled import install_command
 from hookwise.config.layers import PluginPlan
-from hookwise.discovery import normalize_name
 from hookwise.environment import DISABLE_AUTOLOAD_ENV
 from hookwise.errors import HookwiseError, PluginNotFoundError, add_note
 
 if TYPE_CHECKING:
     from hookwise.plugins import PluginManager
-
-
-def install_command(name: str) -> str:
-    """The pip command that installs the bundled plugin ``name``."""
-    return f"pip install hookwise-{normalize_name(name.partition('@')[0])}"
 
 
 def enable_plan(pm: PluginManager, plan: PluginPlan) -> list[str]:

@@ -38,12 +38,8 @@ from hookwise.errors import (
 )
 from hookwise.hookspecs import PROJECT_NAME
 from hookwise.plugins import building, files, policy
-from hookwise.plugins.discovery import (
-    InstalledPlugin,
-    PluginOrigin,
-    installed_plugins,
-    normalize_name,
-)
+from hookwise.plugins.discovery import InstalledPlugin, installed_plugins, normalize_name
+from hookwise.plugins.origin import PluginOrigin
 
 #: What a plugin looks like, for error messages.
 PLUGIN_SHAPE = (
