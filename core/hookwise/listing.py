@@ -14,8 +14,8 @@ import types
 import typing
 from typing import TYPE_CHECKING, Any
 
-from hookwise import environment
-from hookwise.bundled import DEFAULT_PLUGINS, install_command
+from hookwise import bundled, environment
+from hookwise.bundled import install_command
 from hookwise.discovery import installed_plugins, normalize_name
 from hookwise.environment import ALLOWED_ENV, DISABLE_AUTOLOAD_ENV, PLUGINS_ENV
 
@@ -123,7 +123,7 @@ def list_rows() -> list[PluginRow]:
     A plugin is blocked by ``no:NAME`` in ``HOOKWISE_PLUGINS`` or by being outside
     ``HOOKWISE_ALLOWED_PLUGINS``.
     """
-    defaults = {normalize_name(n): n for n in DEFAULT_PLUGINS}
+    defaults = {normalize_name(n): n for n in bundled.DEFAULT_PLUGINS}
     env_blocks, env_enabled = _environment_keys()
     allowed = environment.allowed_plugins()
     allowed_keys = None if allowed is None else {normalize_name(a) for a in allowed}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import hookwise.bundled
 import hookwise.config.toml
 import pytest
 import torch
@@ -177,6 +178,9 @@ def test_a_default_plugin_that_is_not_installed_names_the_pip_command(
     monkeypatch.setenv("HOOKWISE_DISABLE_PLUGIN_AUTOLOAD", "1")
     assert run_main(capsys, "fit", "--dry-run")[0] == 0
     monkeypatch.delenv("HOOKWISE_DISABLE_PLUGIN_AUTOLOAD")
+    # The listing's defaults (the same names, without parsing the config).
+    defaults = hookwise.bundled.DEFAULT_PLUGINS
+    monkeypatch.setattr(hookwise.bundled, "DEFAULT_PLUGINS", (*defaults, "hookwise_missing_thing"))
     code, out, _ = run_main(capsys, "plugins", "--all")
     assert code == 0
     assert (

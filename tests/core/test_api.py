@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +86,33 @@ def test_import_hookwise_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_import_hookwise_imports_only_its_init_and_every_public_name_resolves() -> None:
+    code = (
+        "import json, sys, hookwise\n"
+        "before = sorted(m for m in sys.modules if m.startswith(('hookwise', 'pluggy')))\n"
+        "from hookwise import *\n"
+        "print(json.dumps([before, [n for n in hookwise.__all__ if n not in globals()]]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [["hookwise"], []]
+    assert set(hookwise.__all__) <= set(dir(hookwise))
+    assert hookwise.plugins.PluginManager is hookwise.PluginManager  # a submodule, as before
+
+
+def test_the_type_checking_imports_are_the_lazy_names() -> None:
+    tree = ast.parse(Path(hookwise.__file__).read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.dump(n))
+    typed = {
+        (node.module, alias.name)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    lazy = {(module, name) for name, module in hookwise._LAZY.items()}
+    assert typed == lazy
+    assert {name for _, name in lazy} == set(hookwise.__all__) - {"__version__"}
 
 
 def test_lazy_names_resolve() -> None:
