@@ -4,7 +4,7 @@ install one. Imports nothing heavy (``hookwise plugins`` reads this, not the con
 
 from __future__ import annotations
 
-from hookwise.discovery import normalize_name
+from hookwise.plugins.discovery import normalize_name
 
 #: The default plugins of ``hookwise fit`` and ``hookwise test``, in the order they run: the
 #: ``[plugins]`` of the embedded default config (``hookwise/examples/default.toml``), which

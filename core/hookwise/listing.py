@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from hookwise import bundled, environment
 from hookwise.bundled import install_command
-from hookwise.discovery import installed_plugins, normalize_name
 from hookwise.environment import ALLOWED_ENV, DISABLE_AUTOLOAD_ENV, PLUGINS_ENV
+from hookwise.plugins.discovery import installed_plugins, normalize_name
 
 if TYPE_CHECKING:
     from hookwise.config import RunConfig

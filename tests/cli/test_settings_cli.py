@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hookwise import settings
 from hookwise.cli import build_parser, main
-from hookwise.cli.parser import flag_settings
 from hookwise.cli.run_config import RUN_SETTINGS, setting_overrides, trainer_kwargs
+from hookwise.cli.setting_flags import flag_settings
 from hookwise.config import TRAINER_KEYS, check_config, resolve_config
 from hookwise.errors import ConfigError
 

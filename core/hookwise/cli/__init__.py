@@ -43,8 +43,10 @@ if TYPE_CHECKING:
     from hookwise.cli.hooks import cmd_hooks
     from hookwise.cli.new_plugin import cmd_new_plugin
     from hookwise.cli.parser import PLUGIN_SPEC_HELP, PRECEDENCE, build_parser
-    from hookwise.cli.parser import _trainer_flag_kwargs as _trainer_flag_kwargs  # tests use it
     from hookwise.cli.plugins import cmd_plugins
+    from hookwise.cli.setting_flags import (
+        _trainer_flag_kwargs as _trainer_flag_kwargs,
+    )  # tests use it
     from hookwise.cli.test import cmd_test
 
 # Imported on first use, so that running one command imports only that command's module.
@@ -55,7 +57,7 @@ _LAZY = {
     "PLUGIN_SPEC_HELP": "hookwise.cli.parser",
     "PRECEDENCE": "hookwise.cli.parser",
     "build_parser": "hookwise.cli.parser",
-    "_trainer_flag_kwargs": "hookwise.cli.parser",
+    "_trainer_flag_kwargs": "hookwise.cli.setting_flags",
     "cmd_plugins": "hookwise.cli.plugins",
     "cmd_test": "hookwise.cli.test",
 }

@@ -22,8 +22,8 @@ from hookwise.cli.outputs import (
     shared_run_dir,
     written_checkpoint,
 )
-from hookwise.cli.parser import _trainer_flag_kwargs
 from hookwise.cli.run_config import job_enforcing, plugin_manager, resolve, trainer_kwargs
+from hookwise.cli.setting_flags import _trainer_flag_kwargs
 from hookwise.errors import ConfigError, HookwiseError
 
 logger = logging.getLogger("hookwise")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hookwise.settings import Setting
+from hookwise.cli.setting_flags import add_setting_flags
 
 PRECEDENCE = """\
 Plugins and settings come from four layers; a later layer wins, key by key:
@@ -79,7 +78,7 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser, *, fit: bool) -> No
         )
 
 
-def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool, settings: bool) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
     parser.add_argument(
         "config",
         nargs="?",
@@ -105,8 +104,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool, settings: bo
         help=OVERRIDE_HELP,
     )
     _add_checkpoint_options(parser, fit=fit)
-    if settings:
-        add_setting_flags(parser, "fit" if fit else "test")
+    add_setting_flags(parser, "fit" if fit else "test")
     parser.add_argument(
         "--output-dir",
         default=None,
@@ -122,82 +120,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool, settings: bo
     _add_debug(parser, argparse.SUPPRESS)
 
 
-def flag_settings(command: str) -> list[Setting]:
-    """The settings ``command`` has a flag for, in definition order."""
-    from hookwise import settings
-
-    return [s for s in settings.all_settings() if s.flag and command in s.commands]
-
-
-def flag_dest(setting: Setting) -> str:
-    """Where argparse stores a setting's flag: ``setting_<name>`` (never a command's own
-    option)."""
-    return f"setting_{setting.name}"
-
-
-def _metavar(setting: Setting) -> str:
-    from hookwise import settings
-
-    kind = setting.kind
-    if isinstance(kind, settings.Count):
-        return "N"
-    if isinstance(kind, settings.Choice):
-        return "{" + ",".join(kind.choices) + "}"
-    return {settings.Device: "DEVICE", settings.Seconds: "SECONDS"}.get(type(kind), "VALUE")
-
-
-def _flag_help(setting: Setting) -> str:
-    from hookwise import settings
-
-    if isinstance(setting.kind, settings.Flag):
-        return setting.help  # a switch: given or not
-    if setting.config_key is None:
-        return f"{setting.help} (default {setting.default_text})"
-    return (
-        f"{setting.help} Sets [trainer] {setting.config_key} (default {setting.default_text}, "
-        f"unless the config sets it)."
-    )
-
-
-def add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
-    """One flag per setting of :mod:`hookwise.settings` that defines one for ``command``:
-    its help, default and allowed values come from the setting. Values stay text here;
-    :func:`hookwise.cli.run_config.setting_overrides` checks them, so a bad value is an
-    error naming the flag (exit status 2), like a bad config value."""
-    from hookwise import settings
-
-    for setting in flag_settings(command):
-        options: dict[str, Any] = {"dest": flag_dest(setting), "default": None}
-        if isinstance(setting.kind, settings.Flag):
-            options["action"] = "store_true"
-        else:
-            options["metavar"] = _metavar(setting)
-        parser.add_argument(str(setting.flag), help=_flag_help(setting), **options)
-
-
-def _trainer_flag_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``Trainer`` keyword arguments set by flags of settings no config key holds
-    (``--profile-hooks``); a setting with a config key goes through the config layers."""
-    kwargs: dict[str, Any] = {}
-    for setting in flag_settings(getattr(args, "command", "fit")):
-        value = getattr(args, flag_dest(setting), None)
-        if setting.config_key is None and value is not None:
-            kwargs[setting.name] = setting.from_text(str(value))
-    return kwargs
-
-
-def _add_listing_commands(commands: Any) -> None:
-    listing = commands.add_parser(
-        "plugins",
-        help="list installed plugins (reads metadata; imports nothing)",
-        description="List the installed hookwise plugins: name, distribution, version, "
-        "entry-point target and status (default, enabled by HOOKWISE_PLUGINS, blocked). "
-        "Reads entry-point metadata only: no plugin and not torch is imported, unless "
-        "--inspect. With CONFIG, also the local plugin files it names (plugins_file, "
-        '[plugins."./file.py:Object"]), with their paths. Exits with 1 when --inspect '
-        "finds a broken plugin. `hookwise plugins NAME [--json]` shows one plugin before you "
-        "enable it: its distribution, version, parameters and hooks.",
-    )
+def _listing_options(listing: argparse.ArgumentParser) -> None:
     listing.add_argument(
         "config",
         nargs="?",
@@ -219,22 +142,13 @@ def _add_listing_commands(commands: Any) -> None:
         "error; the others still list)",
     )
     _add_debug(listing, argparse.SUPPRESS)
-    hooks = commands.add_parser(
-        "hooks",
-        help="the hook reference",
-        description="Every hook: its arguments and when the trainer calls it.",
-    )
-    _add_debug(hooks, argparse.SUPPRESS)
-    show = commands.add_parser(
-        "show",
-        help="what made a run or a checkpoint, and its metrics",
-        description="Print a run's manifest (hookwise, Python and torch versions, the seed, "
-        "each plugin in enabled order with its distribution, version and parameters, the "
-        "call order per hook, the resolved config) and its metrics: for a run folder (or its "
-        "run.json) the final metrics and the last value of each metrics.csv column, for a "
-        "checkpoint its epoch, step and metrics. A checkpoint is read with the safe loader: "
-        "nothing in it is run.",
-    )
+
+
+def _debug_option(parser: argparse.ArgumentParser) -> None:
+    _add_debug(parser, argparse.SUPPRESS)
+
+
+def _show_options(show: argparse.ArgumentParser) -> None:
     show.add_argument(
         "path", metavar="PATH", help="a run folder, its run.json, or a checkpoint (.ckpt)"
     )
@@ -242,41 +156,15 @@ def _add_listing_commands(commands: Any) -> None:
     _add_debug(show, argparse.SUPPRESS)
 
 
-def _add_run_commands(commands: Any, *, settings: bool) -> None:
-    fit = commands.add_parser(
-        "fit",
-        help="train (the embedded digits example when no CONFIG is given)",
-        description="Train the job a TOML config describes, with its plugins. Without CONFIG, "
-        "train a small network on scikit-learn's bundled digits with the default plugins.",
-        epilog=PRECEDENCE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_run_options(fit, fit=True, settings=settings)
-    test = commands.add_parser(
-        "test",
-        help="evaluate a checkpoint on the test data",
-        description="Evaluate the model weights of a hookwise checkpoint on the config's "
-        "[data] test loaders, with the plugins (evaluator...).",
-        epilog=PRECEDENCE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_run_options(test, fit=False, settings=settings)
+def _fit_options(parser: argparse.ArgumentParser) -> None:
+    _add_run_options(parser, fit=True)
 
 
-def _add_new_plugin_command(commands: Any) -> None:
-    new = commands.add_parser(
-        "new-plugin",
-        help="write a new plugin distribution",
-        description="Write a pip-installable plugin distribution hookwise-NAME: a "
-        "pyproject.toml declaring the entry point NAME, a Callback subclass named after NAME "
-        "(grad_norm: GradNorm) implementing the hooks of --hooks, or the hooks NAME suggests "
-        "(grad, clip, norm: on_before_optimizer_step; stop, early, best: on_validation_end; "
-        "metric, eval, acc, score: the evaluation hooks; lr: on_train_epoch_end; loss, log, "
-        "timer: on_train_batch_end; otherwise on_train_batch_end and on_validation_end), a "
-        "README and one test per hook using hookwise's pytest fixtures, which pass once it is "
-        "installed. A NAME that an installed plugin, distribution or module already has is "
-        "refused.",
-    )
+def _test_options(parser: argparse.ArgumentParser) -> None:
+    _add_run_options(parser, fit=False)
+
+
+def _new_plugin_options(new: argparse.ArgumentParser) -> None:
     new.add_argument(
         "name",
         nargs="?",
@@ -305,6 +193,79 @@ def _add_new_plugin_command(commands: Any) -> None:
     _add_debug(new, argparse.SUPPRESS)
 
 
+#: Each command: its ``add_parser`` arguments and what adds its options.
+_COMMANDS: dict[str, tuple[dict[str, Any], Callable[[argparse.ArgumentParser], None]]] = {
+    "plugins": (
+        {
+            "help": "list installed plugins (reads metadata; imports nothing)",
+            "description": "List the installed hookwise plugins: name, distribution, version, "
+            "entry-point target and status (default, enabled by HOOKWISE_PLUGINS, blocked). "
+            "Reads entry-point metadata only: no plugin and not torch is imported, unless "
+            "--inspect. With CONFIG, also the local plugin files it names (plugins_file, "
+            '[plugins."./file.py:Object"]), with their paths. Exits with 1 when --inspect '
+            "finds a broken plugin. `hookwise plugins NAME [--json]` shows one plugin before you "
+            "enable it: its distribution, version, parameters and hooks.",
+        },
+        _listing_options,
+    ),
+    "hooks": (
+        {
+            "help": "the hook reference",
+            "description": "Every hook: its arguments and when the trainer calls it.",
+        },
+        _debug_option,
+    ),
+    "show": (
+        {
+            "help": "what made a run or a checkpoint, and its metrics",
+            "description": "Print a run's manifest (hookwise, Python and torch versions, the "
+            "seed, each plugin in enabled order with its distribution, version and parameters, "
+            "the call order per hook, the resolved config) and its metrics: for a run folder (or "
+            "its run.json) the final metrics and the last value of each metrics.csv column, for "
+            "a checkpoint its epoch, step and metrics. A checkpoint is read with the safe "
+            "loader: nothing in it is run.",
+        },
+        _show_options,
+    ),
+    "fit": (
+        {
+            "help": "train (the embedded digits example when no CONFIG is given)",
+            "description": "Train the job a TOML config describes, with its plugins. Without "
+            "CONFIG, train a small network on scikit-learn's bundled digits with the default "
+            "plugins.",
+            "epilog": PRECEDENCE,
+            "formatter_class": argparse.RawDescriptionHelpFormatter,
+        },
+        _fit_options,
+    ),
+    "test": (
+        {
+            "help": "evaluate a checkpoint on the test data",
+            "description": "Evaluate the model weights of a hookwise checkpoint on the config's "
+            "[data] test loaders, with the plugins (evaluator...).",
+            "epilog": PRECEDENCE,
+            "formatter_class": argparse.RawDescriptionHelpFormatter,
+        },
+        _test_options,
+    ),
+    "new-plugin": (
+        {
+            "help": "write a new plugin distribution",
+            "description": "Write a pip-installable plugin distribution hookwise-NAME: a "
+            "pyproject.toml declaring the entry point NAME, a Callback subclass named after NAME "
+            "(grad_norm: GradNorm) implementing the hooks of --hooks, or the hooks NAME suggests "
+            "(grad, clip, norm: on_before_optimizer_step; stop, early, best: on_validation_end; "
+            "metric, eval, acc, score: the evaluation hooks; lr: on_train_epoch_end; loss, log, "
+            "timer: on_train_batch_end; otherwise on_train_batch_end and on_validation_end), a "
+            "README and one test per hook using hookwise's pytest fixtures, which pass once it is "
+            "installed. A NAME that an installed plugin, distribution or module already has is "
+            "refused.",
+        },
+        _new_plugin_options,
+    ),
+}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line's arguments; ``hookwise [--debug] plugins order ...`` is parsed by
     :func:`hookwise.cli.plugin_order.order_parser` (``plugins`` takes an optional CONFIG, so
@@ -321,7 +282,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.debug = args.debug or start > 0
         return args
     command = next((word for word in words[start:] if not word.startswith("-")), None)
-    return _with_overrides(build_parser(settings=command in RUN_COMMANDS), words)
+    return _with_overrides(build_parser(command=command), words)
 
 
 def _with_overrides(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
@@ -347,11 +308,13 @@ def _with_overrides(parser: argparse.ArgumentParser, words: list[str]) -> argpar
     return args
 
 
-def build_parser(*, settings: bool = True) -> argparse.ArgumentParser:
+def build_parser(*, command: str | None = None) -> argparse.ArgumentParser:
     """The ``hookwise`` argument parser.
 
-    :param settings: give ``fit`` and ``test`` their flags from :mod:`hookwise.settings`;
-        :func:`parse_args` leaves them out (and that import) for the other commands.
+    :param command: build only this command's options (all a parse of its command line
+        needs; the other commands keep their names and help); :func:`parse_args` does, so
+        that ``hookwise plugins`` neither adds ``fit``'s options nor imports
+        :mod:`hookwise.settings` for their flags. ``None``: every command's options.
     """
     from hookwise import __version__
 
@@ -366,9 +329,10 @@ def build_parser(*, settings: bool = True) -> argparse.ArgumentParser:
     _add_debug(parser, False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    _add_listing_commands(commands)
-    _add_run_commands(commands, settings=settings)
-    _add_new_plugin_command(commands)
+    for name, (parser_options, add_options) in _COMMANDS.items():
+        subparser = commands.add_parser(name, **parser_options)
+        if command is None or command == name:
+            add_options(subparser)
     return parser
 
 
@@ -377,9 +341,6 @@ __all__ = [
     "PLUGIN_SPEC_HELP",
     "PRECEDENCE",
     "RUN_COMMANDS",
-    "add_setting_flags",
     "build_parser",
-    "flag_dest",
-    "flag_settings",
     "parse_args",
 ]

@@ -25,7 +25,7 @@ def setting_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
     :raises ConfigError: naming the flag, the value and what the setting allows.
     """
-    from hookwise.cli.parser import flag_dest, flag_settings
+    from hookwise.cli.setting_flags import flag_dest, flag_settings
 
     overrides: dict[str, Any] = {}
     for setting in flag_settings(args.command):

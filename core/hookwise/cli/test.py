@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from hookwise.cli.app import EXIT_OK
 from hookwise.cli.checkpoints import checkpoint_path, load_weights
 from hookwise.cli.outputs import dry_run, finish_run, print_summary, run_locks, shared_run_dir
-from hookwise.cli.parser import _trainer_flag_kwargs
 from hookwise.cli.run_config import job_enforcing, plugin_manager, resolve, trainer_kwargs
+from hookwise.cli.setting_flags import _trainer_flag_kwargs
 from hookwise.errors import CheckpointError, ConfigError, add_note
 
 if TYPE_CHECKING:
