@@ -8,8 +8,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hookwise.cli.setting_flags import add_setting_flags
-
 PRECEDENCE = """\
 Plugins and settings come from four layers; a later layer wins, key by key:
   1. the defaults: the embedded default config (print it with `hookwise fit --dry-run`),
@@ -104,6 +102,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, fit: bool) -> None:
         help=OVERRIDE_HELP,
     )
     _add_checkpoint_options(parser, fit=fit)
+    from hookwise.cli.setting_flags import add_setting_flags  # fit and test only
+
     add_setting_flags(parser, "fit" if fit else "test")
     parser.add_argument(
         "--output-dir",
