@@ -61,6 +61,41 @@ class ManifestChangedWarning(UserWarning):
     error instead, which lists the changes."""
 
 
+class StateWriteError(HookwiseError, TypeError):
+    """A plugin wrote to the read-only trainer state (or its ``metrics``) a hook gave it.
+
+    The state is one view shared by every implementation of the hook call (DESIGN decision
+    25), so a write would change what the plugins after it see. :attr:`plugin` and
+    :attr:`hook` are set (and the message names them) when the error reaches the plugin's error
+    policy; until then the message says "a plugin".
+    """
+
+    def __init__(self, write: str) -> None:
+        #: What was attempted, as code: ``"set trainer_state['current_epoch']"``.
+        self.write = write
+        self.plugin: str | None = None
+        self.hook: str | None = None
+        super().__init__(self._message())
+
+    def blame(self, plugin: str, hook: str) -> None:
+        """Name the plugin that wrote and the hook it wrote in (the first blame stays)."""
+        if self.plugin is None:
+            self.plugin, self.hook = plugin, hook
+            self.args = (self._message(),)
+
+    def _message(self) -> str:
+        who = f"plugin {self.plugin!r}" if self.plugin is not None else "a plugin"
+        where = f" in hook {self.hook!r}" if self.hook is not None else ""
+        return (
+            f"{who} tried to {self.write}{where}: the trainer state is read-only, one view "
+            "shared by every plugin of the hook call (a write would change what the plugins "
+            "after it see). Keep the plugin's own values on the plugin (self.<name>); take a "
+            "copy to change (dict(trainer_state)); act on the run through the trainer API: "
+            "trainer_state['trainer'].request_stop(reason), .log(name, value) or "
+            ".log_dict(values) (or return the values from the hook), .save_checkpoint(path)"
+        )
+
+
 def add_note(exc: BaseException, note: str) -> None:
     """Attach ``note`` to ``exc`` (``BaseException.add_note`` on Python 3.11+)."""
     notes = getattr(exc, "__notes__", None)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from hookwise import environment
 from hookwise.environment import ALLOWED_ENV
-from hookwise.errors import ConfigError, PluginBlockedError, add_note
+from hookwise.errors import ConfigError, PluginBlockedError, StateWriteError, add_note
 from hookwise.plugins.discovery import normalize_name
 
 logger = logging.getLogger("hookwise")
@@ -203,6 +203,8 @@ class ErrorPolicies:
             f" at {position}" if position else ""
         )
         add_note(exc, where)
+        if isinstance(exc, StateWriteError):  # its message names the plugin that wrote
+            exc.blame(plugin, hook)
         failure = self.failures.get(plugin)
         if policy == "raise" or failure is None:
             failure = HookFailure(plugin, hook, exc, policy)

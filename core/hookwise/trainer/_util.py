@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from hookwise.errors import ConfigError
+from hookwise.readonly import ReadOnlyFloats, read_only_floats
 from hookwise.values import LazyFloats
 
 
@@ -43,17 +44,20 @@ def length(loader: Any) -> int | None:
 
 def compute_loss(loss_module: Any, outputs: Any, batch: Any) -> tuple[torch.Tensor, Any]:
     """``(total, metrics)`` of a loss module that returns both (a ``LossModule``) or just the
-    total (then ``metrics`` is ``{"loss": total}``). ``metrics`` is a
-    :class:`~hookwise.values.LazyFloats`: floats when read, tensors until then."""
+    total (then ``metrics`` is ``{"loss": total}``). ``metrics`` is a read-only
+    :class:`~hookwise.values.LazyFloats` (the hooks of the step share it): floats when read,
+    tensors until then."""
     result = loss_module(outputs, batch)
     if isinstance(result, tuple):
         total, metrics = result
         if not isinstance(metrics, LazyFloats) and isinstance(metrics, Mapping):
-            metrics = LazyFloats(
-                {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
-            )
+            metrics = {
+                k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()
+            }
+        if isinstance(metrics, Mapping):
+            metrics = read_only_floats(metrics)
         return total, metrics
-    return result, LazyFloats({"loss": result.detach()})
+    return result, ReadOnlyFloats({"loss": result.detach()})
 
 
 def plugin_entries(

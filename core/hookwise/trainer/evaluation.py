@@ -18,6 +18,7 @@ from torch import nn
 
 from hookwise import checkpointing
 from hookwise.errors import ConfigError
+from hookwise.readonly import ReadOnlyMetrics, ReadOnlyState
 from hookwise.trainer._util import to_device
 from hookwise.trainer.logs import to_float
 from hookwise.trainer.position import seed_loader
@@ -101,11 +102,11 @@ class EvaluationLoop:
         forward = trainer._strategy.eval_model(model)
         autocast = trainer._optimization.autocast  # precision: the same autocast as training
         ignored = pm.caller("on_test_epoch_start").call_attributed(
-            trainer_state=trainer.get_state(), model=model
+            trainer_state=trainer._hook_state(), model=model
         )
         if ignored:
             trainer._logs.ignore("on_test_epoch_start", ignored)
-        pass_state = trainer.get_state()  # copied for each batch hook (see FitLoop)
+        pass_state = trainer.get_state()  # a read-only copy for each batch hook (see FitLoop)
         for loader_idx, loader in enumerate(loaders):
             seed_loader(loader, seed, -1 - loader_idx, trainer._strategy.rank)
             for batch_idx, batch in enumerate(loader):
@@ -118,7 +119,7 @@ class EvaluationLoop:
                     outputs = forward(**inputs) if inputs is not None else forward(batch)
                 if call_batch_end:
                     ignored = batch_end.call_attributed(
-                        trainer_state={**pass_state},
+                        trainer_state=ReadOnlyState(pass_state),
                         model=model,
                         outputs=outputs,
                         batch=batch,
@@ -128,12 +129,12 @@ class EvaluationLoop:
                     if ignored:
                         trainer._logs.ignore("on_test_batch_end", ignored)
         results = pm.caller("on_test_epoch_end").call_attributed(
-            trainer_state=trainer.get_state(), model=model
+            trainer_state=trainer._hook_state(), model=model
         )
         logged = trainer._logs.merge(prefix, "on_test_epoch_end", results)
         metrics = {key: to_float(value) for key, value in logged.items()}
         ignored = pm.caller("on_validation_end").call_attributed(
-            trainer_state=trainer.get_state(), model=model, metrics=metrics
+            trainer_state=trainer._hook_state(), model=model, metrics=ReadOnlyMetrics(metrics)
         )
         if ignored:
             trainer._logs.ignore("on_validation_end", ignored)

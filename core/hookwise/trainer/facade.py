@@ -282,9 +282,9 @@ class Trainer(  # type: ignore[misc]
         optimizers: list[torch.optim.Optimizer] | None = None,
         lr_schedulers: list[Any] | None = None,
     ) -> TrainerState:
-        """A fresh :class:`TrainerState` (vis4d's ``Trainer.get_state``)."""
+        """A fresh :class:`TrainerState` (vis4d's); hooks get it read-only (``_hook_state``)."""
         train = self.train_dataloader
-        tests = self.test_dataloader
+        tests = list(self.test_dataloader) if self.test_dataloader is not None else None
         state = TrainerState(
             current_epoch=self._position.epoch,
             num_epochs=self.num_epochs,
@@ -304,9 +304,9 @@ class Trainer(  # type: ignore[misc]
         if metrics is not None:
             state["metrics"] = metrics  # type: ignore[typeddict-item]
         if optimizers is not None:
-            state["optimizers"] = optimizers
+            state["optimizers"] = list(optimizers)
         if lr_schedulers is not None:
-            state["lr_schedulers"] = lr_schedulers
+            state["lr_schedulers"] = list(lr_schedulers)
         return state
 
     # -- fit and test -----------------------------------------------------------------------------
@@ -392,9 +392,9 @@ class Trainer(  # type: ignore[misc]
         """A fit failed with ``exc``: run ``on_exception`` (not after a second Ctrl-C, which
         exits at once) and, in a distributed run, tear the process group down."""
         if not (self._latch.signal is not None and isinstance(exc, KeyboardInterrupt)):
-            report_exception(self.pm, self.get_state, model, exc, fatal=True)
+            report_exception(self.pm, self._hook_state, model, exc, fatal=True)
         self._abort_distributed(exc)
 
     def _tolerated(self, failure: HookFailure) -> None:
         if self._model is not None and failure.hook != "on_exception":
-            report_exception(self.pm, self.get_state, self._model, failure.exception, fatal=False)
+            report_exception(self.pm, self._hook_state, self._model, failure.exception, fatal=False)

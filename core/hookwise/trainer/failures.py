@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from hookwise.errors import add_note
+from hookwise.errors import StateWriteError, add_note
 from hookwise.plugins import PluginManager
 
 logger = logging.getLogger("hookwise")
@@ -29,13 +29,22 @@ def report_exception(
     fatal: bool,
 ) -> None:
     """Run every ``on_exception`` implementation for ``exc`` (``state()`` builds the
-    ``trainer_state``); note where the run failed on the exception."""
+    ``trainer_state``, one for them all); note where the run failed on the exception."""
     if isinstance(exc, Exception):
         add_note(exc, f"hookwise: the run failed at {pm.describe_position()}")
-    for call in pm.caller("on_exception").calls:
+    calls = pm.caller("on_exception").calls
+    arguments = {
+        "trainer_state": state() if calls else None,
+        "model": model,
+        "exception": exc,
+        "fatal": fatal,
+    }
+    for call in calls:
         try:
-            call.call({"trainer_state": state(), "model": model, "exception": exc, "fatal": fatal})
-        except Exception:
+            call.call(arguments)
+        except Exception as failure:
+            if isinstance(failure, StateWriteError):
+                failure.blame(call.plugin_name, "on_exception")
             logger.exception(
                 "plugin %r failed in hook 'on_exception' while handling %s",
                 call.plugin_name,

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from hookwise.errors import ConfigError
+from hookwise.readonly import ReadOnlyState
 from hookwise.trainer._util import compute_loss, to_device
 from hookwise.trainer.failures import report_tolerated_failures
 from hookwise.trainer.position import seed_everything, seed_loader
@@ -90,7 +91,7 @@ class FitLoop:
         try:
             checkpoint = trainer._write_interrupt_checkpoint() if trainer._latch.signal else None
             ignored = trainer.pm.caller("on_fit_end").call_attributed(
-                trainer_state=trainer.get_state(), model=model
+                trainer_state=trainer._hook_state(), model=model
             )
             if ignored:
                 trainer._logs.ignore("on_fit_end", ignored)
@@ -130,7 +131,7 @@ class FitLoop:
             seed = int(torch.initial_seed() & 0x7FFFFFFF)
             trainer.seed = trainer._strategy.broadcast(seed)
         ignored = trainer.pm.caller("on_fit_start").call_attributed(
-            trainer_state=trainer.get_state(), model=model
+            trainer_state=trainer._hook_state(), model=model
         )
         if ignored:
             trainer._logs.ignore("on_fit_start", ignored)
@@ -170,7 +171,7 @@ class FitLoop:
             trainer._restore_pending_rng()
         trainer._raise_save_failure()
         ignored = trainer.pm.caller("on_train_epoch_start").call_attributed(
-            trainer_state=trainer.get_state(), model=model, loss_module=loss_module
+            trainer_state=trainer._hook_state(), model=model, loss_module=loss_module
         )
         if ignored:
             trainer._logs.ignore("on_train_epoch_start", ignored)
@@ -191,7 +192,7 @@ class FitLoop:
         position = trainer._position
         position.epoch_complete = True
         results = trainer.pm.caller("on_train_epoch_end").call_attributed(
-            trainer_state=trainer.get_state(
+            trainer_state=trainer._hook_state(
                 optimizers=trainer._optimizers, lr_schedulers=trainer._lr_schedulers
             ),
             model=model,
@@ -254,8 +255,7 @@ class FitLoop:
             if stepped:
                 step = self._optimizer_step(model, epoch_state, metrics)
             if call_end:
-                state = batch_state(epoch_state, step, inside=not stepped)
-                state["metrics"] = metrics
+                state = batch_state(epoch_state, step, inside=not stepped, metrics=metrics)
                 results = batch_end.call_attributed(
                     trainer_state=state,
                     model=model,
@@ -290,12 +290,15 @@ class FitLoop:
         training, position = trainer._optimization, trainer._position
         caller = trainer.pm.caller("on_before_optimizer_step")
         call = bool(caller.calls or caller.wrappers)
+        # one read-only state for every optimizer's call (DESIGN decision 25)
+        state = (
+            batch_state(epoch_state, position.global_step, inside=False, metrics=metrics)
+            if call
+            else None
+        )
         for optimizer in trainer._optimizers:
             training.unscale_and_clip(optimizer)
             if call:
-                state = {**epoch_state, "global_step": position.global_step}
-                if metrics is not None:
-                    state["metrics"] = metrics
                 trainer._logs.ignore(
                     "on_before_optimizer_step",
                     caller.call_attributed(
@@ -332,13 +335,17 @@ class FitLoop:
         return list(schedulers)
 
 
-def batch_state(epoch_state: Any, step: int, *, inside: bool) -> dict[str, Any]:
-    """A batch hook's ``trainer_state``: ``epoch_state`` at ``step``, with
-    ``"accumulating": True`` when the call is ``inside`` an accumulation window."""
-    state = {**epoch_state, "global_step": step}
+def batch_state(epoch_state: Any, step: int, *, inside: bool, metrics: Any = None) -> ReadOnlyState:
+    """A batch hook's ``trainer_state``, read-only and shared by the call's implementations
+    (DESIGN decision 25): ``epoch_state`` at ``step``, with ``"accumulating": True`` when the
+    call is ``inside`` an accumulation window, and the step's loss ``metrics`` when given."""
+    if metrics is None:
+        if inside:
+            return ReadOnlyState(epoch_state, global_step=step, accumulating=True)
+        return ReadOnlyState(epoch_state, global_step=step)
     if inside:
-        state["accumulating"] = True
-    return state
+        return ReadOnlyState(epoch_state, global_step=step, accumulating=True, metrics=metrics)
+    return ReadOnlyState(epoch_state, global_step=step, metrics=metrics)
 
 
 def step_batch_schedulers(schedulers: list[Any], step: int) -> None:

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from hookwise.api import TRAINER_API_VERSION, LogListener, Stage, deprecated
+from hookwise.readonly import ReadOnlyState
 from hookwise.trainer.logs import check_log_value
 from hookwise.trainer.stopping import calling_plugin
 
 if TYPE_CHECKING:
     from hookwise.plugins import PluginManager
+    from hookwise.state import TrainerState
     from hookwise.trainer.logs import LogMerger
     from hookwise.trainer.stopping import StopLatch
 
@@ -41,6 +43,20 @@ class PluginAPIControl:
     _lr_schedulers: list[Any]
     _logs: LogMerger
     _latch: StopLatch
+
+    if TYPE_CHECKING:
+
+        def get_state(
+            self,
+            metrics: Mapping[str, Any] | None = None,
+            optimizers: list[torch.optim.Optimizer] | None = None,
+            lr_schedulers: list[Any] | None = None,
+        ) -> TrainerState: ...
+
+    def _hook_state(self, **extra: Any) -> TrainerState:
+        """The state one hook call receives: :meth:`get_state` (``extra`` are its arguments)
+        as a read-only view shared by the call's implementations (DESIGN decision 25)."""
+        return ReadOnlyState(self.get_state(**extra))  # type: ignore[return-value]
 
     @property
     def stage(self) -> Stage:
