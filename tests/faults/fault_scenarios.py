@@ -479,6 +479,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         "other's files; one folder given to both is a ConfigError before anything is written.",
     ),
     Scenario(
+        "trust.state-readonly",
+        "trust",
+        "A plugin writes to the trainer state it receives: trainer_state['current_epoch'] += 1 in"
+        " on_train_epoch_end in a two-epoch run with the checkpoint plugin (the reported bug: no "
+        "checkpoint at all, exit 0, no warning), or any other mutator (del, update, pop, popitem,"
+        " setdefault, clear, |=), or a write to trainer_state['metrics'] or on_validation_end's "
+        "metrics.",
+        "The state is one read-only view per hook call, shared by its implementations: a write "
+        "raises StateWriteError (a TypeError) naming the plugin, the hook and the key and saying "
+        "what to use instead (the plugin's own attributes, a dict() copy, "
+        "trainer_state['trainer'].request_stop / log / save_checkpoint), through the plugin's "
+        "error policy; under on_error='warn' it is reported and the run writes the checkpoints of"
+        " a run without the plugin. Reads, isinstance(state, dict), json.dumps, dict(state), "
+        "copy.copy, state.copy() (plain, mutable copies) still work.",
+    ),
+    Scenario(
         "trust.config-near-weights",
         "trust",
         "`hookwise test --weights FILE` where FILE's run folder (run.json marker included) "
