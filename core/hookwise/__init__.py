@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         PluginLoadError,
         PluginNotFoundError,
         PluginValidationError,
+        StateWriteError,
     )
     from hookwise.hookspecs import HOOK_NAMES, HOOKS_VERSION, hookimpl, hookspec
     from hookwise.loss import LossDefinition, LossModule
@@ -78,6 +79,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "PluginLoadError",
         "PluginNotFoundError",
         "PluginValidationError",
+        "StateWriteError",
     ),
     "hookwise.hookspecs": ("HOOK_NAMES", "HOOKS_VERSION", "hookimpl", "hookspec"),
     "hookwise.loss": ("LossDefinition", "LossModule"),
@@ -143,6 +145,7 @@ __all__ = [
     "PluginNotFoundError",
     "PluginValidationError",
     "SourceKeyDescription",
+    "StateWriteError",
     "StopRequest",
     "Trainer",
     "TrainerAPI",

@@ -114,7 +114,8 @@ def setup() -> None:
 def on_train_epoch_start(trainer_state: TrainerState, model: nn.Module, loss_module: Any) -> None:
     """Called at the beginning of every training epoch, before the first batch is loaded.
 
-    :param trainer_state: the trainer's state (a fresh dict, see :class:`hookwise.TrainerState`).
+    :param trainer_state: the trainer's state (a fresh read-only dict, see
+        :class:`hookwise.TrainerState`).
     :param model: the model being trained (DDP-wrapped in a distributed run).
     :param loss_module: the loss module given to ``fit``.
 

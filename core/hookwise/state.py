@@ -5,9 +5,11 @@ and whose ``NotRequired`` keys (``optimizers``, ``lr_schedulers``, ``metrics``) 
 for some hooks: a type checker accepts ``trainer_state["global_step"]`` (an ``int``), asks
 for ``"metrics" in trainer_state`` (or ``.get``) before ``trainer_state["metrics"]`` (pyright
 does; mypy does not check that), and rejects a misspelled key. (vis4d marks ``train_module``
-and ``train_engine`` not required too; hookwise always sets them.) At run time it is a plain
-``dict`` (the trainer builds a fresh one for every hook call) and nothing validates it: tests
-may build partial ones.
+and ``train_engine`` not required too; hookwise always sets them.) At run time a hook receives
+a read-only ``dict`` (:class:`~hookwise.readonly.ReadOnlyState`, DESIGN decision 25): the trainer
+builds one for every hook call, shared by its implementations, and a write raises
+:class:`~hookwise.errors.StateWriteError` naming the plugin (``dict(trainer_state)`` is a copy
+to change). Nothing validates it: tests may build partial ones, plain ``dict`` objects too.
 """
 
 from __future__ import annotations
