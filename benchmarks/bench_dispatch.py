@@ -25,6 +25,10 @@ a ``pluggy.HookCaller``) goes through CPython's ``slot_tp_call``, which packs th
 arguments into a dict and unpacks them again, while a method call passes them on the stack
 (vectorcall). It is measured here on an empty class, with the same six keyword arguments.
 
+The state table measures what the trainer adds per batch hook call: building the call's
+``trainer_state`` (a read-only view since DESIGN decision 25, a plain ``dict`` before), alone and
+with the call, against a plain function call.
+
 Wall-clock noise on a shared machine can hide the differences; ``--callgrind`` also counts the
 instructions per call of every variant with valgrind's callgrind (a few seconds per variant).
 
@@ -43,6 +47,8 @@ from typing import Any
 import _bench
 import pluggy
 from hookwise import Callback, PluginManager, hookimpl, hookspecs
+from hookwise.readonly import ReadOnlyState
+from hookwise.values import LazyFloats
 
 GOAL = 0.8
 #: ``pm.hook/loop`` may not exceed this (the goal the call path had before the split).
@@ -250,6 +256,53 @@ def anatomy_calls() -> dict[str, Callable[[], Any]]:
     return {"instance call": instance, "method call": method}
 
 
+def state_calls() -> dict[str, Callable[[], Any]]:
+    """Building the state of one batch hook call (DESIGN decision 25): the plain ``dict``
+    the trainer built before the state was read-only, the read-only view it builds now, each
+    alone and with the trainer's call of 10 no-op callbacks; and a plain function call."""
+    epoch_state: dict[str, Any] = {
+        "current_epoch": 0, "num_epochs": 2, "global_step": 0, "num_steps": -1,
+        "train_dataloader": None, "num_train_batches": 100, "test_dataloader": [],
+        "num_test_batches": [], "stage": "train", "trainer": None, "train_module": None,
+        "train_engine": "vis4d",
+    }  # fmt: skip
+    metrics = LazyFloats({"loss": 0.5})
+    pm = PluginManager()
+    for index in range(10):
+        pm.register(NoOp(), f"noop{index}")
+    caller = pm.caller("on_train_batch_end")
+
+    def plain() -> None:
+        _ = {**epoch_state, "global_step": 1, "metrics": metrics}
+
+    def read_only() -> None:
+        ReadOnlyState(epoch_state, global_step=1, metrics=metrics)
+
+    def function() -> None:
+        _noop(epoch_state, None, None, None, None, 0)
+
+    def call(state: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            caller.call_attributed(
+                trainer_state=state(), model=None, loss_module=None, outputs=None, batch=None,
+                batch_idx=0,
+            )  # fmt: skip
+
+        return run
+
+    return {
+        "function call": function,
+        "dict (before)": plain,
+        "ReadOnlyState": read_only,
+        "10 no-ops + dict (before)": call(lambda: {**epoch_state, "global_step": 1}),
+        "10 no-ops + ReadOnlyState": call(lambda: ReadOnlyState(epoch_state, global_step=1)),
+    }
+
+
+def _noop(*args: Any) -> None:
+    return None
+
+
 def anatomy(repeats: int, number: int) -> dict[str, float]:
     """The cost of calling a Python-class instance vs a method, same six keyword arguments."""
     return _interleaved(anatomy_calls(), repeats, number)
@@ -326,6 +379,17 @@ def main() -> None:
             ["call", "µs"],
             [[name, value * 1e6] for name, value in parts.items()]
             + [["instance - method (slot_tp_call)", slot_cost * 1e6]],
+        )
+    )
+    states = _interleaved(state_calls(), args.repeats, args.number)
+    results["state"] = states
+    unit = states["function call"]
+    print()
+    print("the state of one batch hook call (a 13-key dict), against a plain function call")
+    print(
+        _bench.table(
+            ["build", "µs", "/function call"],
+            [[name, value * 1e6, value / unit] for name, value in states.items()],
         )
     )
     if args.callgrind:
