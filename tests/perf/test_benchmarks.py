@@ -59,6 +59,16 @@ def test_dispatch_benchmark_reports_every_path(tmp_path: Path) -> None:
         assert all(_positive(v) for v in result["seconds"].values())
     assert set(data["anatomy"]) == {"instance call", "method call"}
     assert "pm.hook/loop" in stdout and "slot_tp_call" in stdout
+    # the per-call trainer state (read-only since DESIGN decision 25) against the plain dict
+    assert set(data["state"]) == {
+        "function call",
+        "dict (before)",
+        "ReadOnlyState",
+        "10 no-ops + dict (before)",
+        "10 no-ops + ReadOnlyState",
+    }
+    assert all(_positive(v) for v in data["state"].values())
+    assert "the state of one batch hook call" in stdout
     assert data["machine"]["pluggy"] and data["machine"]["cores"] >= 1
 
 
