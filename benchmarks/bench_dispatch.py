@@ -177,7 +177,10 @@ def measure(count: int, repeats: int, number: int) -> dict[str, float]:
 
 def worker(variant: str, count: int, number: int) -> None:
     """Run under callgrind: ``number`` calls of one variant inside the counting window."""
-    function = variants(count)[variant] if variant in VARIANTS else anatomy_calls()[variant]
+    if variant in VARIANTS:
+        function = variants(count)[variant]
+    else:
+        function = {**anatomy_calls(), **state_calls()}[variant]
     function()
 
     def calls() -> None:
@@ -188,10 +191,18 @@ def worker(variant: str, count: int, number: int) -> None:
 
 
 VARIANTS = ("loop", "kw-loop", "pm.hook", "call_ordered", "attributed", "pluggy")
+STATE_VARIANTS = (
+    "function call",
+    "dict (before)",
+    "ReadOnlyState",
+    "10 no-ops + dict (before)",
+    "10 no-ops + ReadOnlyState",
+)
 
 
 def callgrind(counts: list[int], number: int) -> dict[str, dict[str, float]]:
-    """Instructions per call of every variant (and of the anatomy's two calls)."""
+    """Instructions per call of every variant (and of the anatomy's two calls and the state
+    builds)."""
     script = str(Path(__file__).resolve())
     result: dict[str, dict[str, float]] = {}
     for count in counts:
@@ -208,6 +219,13 @@ def callgrind(counts: list[int], number: int) -> dict[str, dict[str, float]]:
         )
         / number
         for variant in ("instance call", "method call")
+    }
+    result["state"] = {
+        variant: _bench.instructions(
+            [script, "--worker", variant, "--counts", "1", "--number", str(number)]
+        )
+        / number
+        for variant in STATE_VARIANTS
     }
     return result
 
@@ -427,6 +445,15 @@ def main() -> None:
             f"anatomy: instance call {parts['instance call']:,.0f}, method call "
             f"{parts['method call']:,.0f} instructions "
             f"(slot_tp_call: {parts['instance call'] - parts['method call']:,.0f})"
+        )
+        state = counts["state"]
+        unit = state["function call"]
+        print("the state of one batch hook call, instructions")
+        print(
+            _bench.table(
+                ["build", "instructions", "/function call"],
+                [[name, f"{value:,.0f}", value / unit] for name, value in state.items()],
+            )
         )
     _bench.finish(args, "dispatch", results)
 
