@@ -332,3 +332,16 @@ def test_the_view_copies_and_pickles_as_a_plain_dict() -> None:
     assert state["nested"] == {"a": [1, 2]}
     with pytest.raises(StateWriteError, match=r"^a plugin tried to set trainer_state\['x'\]:"):
         state["x"] = 1
+
+
+@pytest.mark.fault("trust.state-readonly")
+def test_get_state_stays_a_plain_dict_whose_lists_are_not_the_trainers(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path / "run", plugins=PluginManager())
+    optimizers: list[Any] = []
+    state = trainer.get_state(optimizers=optimizers)  # vis4d's Trainer.get_state: a dict to keep
+    assert type(state) is dict
+    state["current_epoch"] = 5
+    assert trainer.epoch == 0
+    assert state["optimizers"] == optimizers and state["optimizers"] is not optimizers
+    assert state["test_dataloader"] == trainer.test_dataloader
+    assert state["test_dataloader"] is not trainer.test_dataloader
