@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, NoReturn
 
 from hookwise.errors import StateWriteError
-from hookwise.values import LazyFloats, _stored
+from hookwise.values import LazyFloats
 
 
 class _ReadOnly:
@@ -97,8 +97,9 @@ def read_only_floats(metrics: Mapping[str, Any]) -> ReadOnlyFloats:
     if isinstance(metrics, ReadOnlyFloats):
         return metrics
     if isinstance(metrics, LazyFloats):
-        view = ReadOnlyFloats(_stored(metrics))
-        view._floats = metrics._floats
+        view = ReadOnlyFloats(dict.items(metrics))  # type: ignore[arg-type]  # stored values
+        if metrics._floats is not None:
+            view._floats = metrics._floats
         return view
     return ReadOnlyFloats(metrics)
 

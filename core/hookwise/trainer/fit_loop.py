@@ -223,8 +223,11 @@ class FitLoop:
         hooks = ("on_train_batch_start", "on_train_batch_end")
         batch_start, batch_end = (pm.caller(hook) for hook in hooks)
         call_start, call_end = (bool(c.calls or c.wrappers) for c in (batch_start, batch_end))
-        # get_state() costs microseconds (it measures the loaders); within an epoch only the
-        # step and the loss metrics change, so each batch hook gets a fresh copy of this one.
+        before_step = pm.caller("on_before_optimizer_step")
+        # whether a hook receives the loss metrics (else no read-only copy is made of them)
+        shared = call_end or bool(before_step.calls or before_step.wrappers)
+        # one get_state() per epoch (it measures loaders); each batch hook call gets a read-only
+        # copy (DESIGN decision 25), shared by its implementations
         epoch_state = trainer.get_state()
         last = (epoch_state["num_train_batches"] or 0) - 1  # the epoch's last batch (-1: unknown)
         step = position.global_step
@@ -248,7 +251,7 @@ class FitLoop:
                         batch_idx=batch_idx,
                     ),
                 )
-            outputs, metrics = self._forward_backward(model, loss_module, batch)
+            outputs, metrics = self._forward_backward(model, loss_module, batch, shared)
             position.window_batches = window = window + 1
             position.batch_in_epoch = batch_idx + 1
             stepped = window >= training.accumulate or batch_idx == last
@@ -271,14 +274,16 @@ class FitLoop:
         if position.window_batches:  # a loader without a length: its last window steps here
             self._after_step(model, self._optimizer_step(model, epoch_state, None))
 
-    def _forward_backward(self, model: nn.Module, loss_module: Any, batch: Any) -> Any:
+    def _forward_backward(
+        self, model: nn.Module, loss_module: Any, batch: Any, shared: bool
+    ) -> Any:
         """Forward and loss (under the precision's autocast), then backward; return the
-        outputs and the loss metrics."""
+        outputs and the loss metrics (read-only when ``shared``: see ``compute_loss``)."""
         trainer = self.trainer
         connector, training = trainer.train_data_connector, trainer._optimization
         with training.autocast():
             outputs = model(**connector(batch)) if connector is not None else model(batch)
-            total, metrics = compute_loss(loss_module, outputs, batch)
+            total, metrics = compute_loss(loss_module, outputs, batch, shared=shared)
         training.backward(total)
         return outputs, metrics
 
