@@ -29,6 +29,7 @@ AREAS: dict[str, str] = {
     "input": "Bad input",
     "prop": "Property-based tests",
     "trust": "Trust boundaries (checkpoint files and what is found near them)",
+    "resume": "Exact after resume (every file the run writes)",
 }
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -542,6 +543,75 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the run and the holder (process id, host, command, since when); once it is killed, "
         "the lock is gone with it and --resume last continues the run, saying which file it "
         "took and the step recorded in it.",
+    ),
+    # -- exact after resume ----------------------------------------------------------------
+    Scenario(
+        "resume.random-kills",
+        "resume",
+        "`hookwise fit` (epoch and step checkpoints, validation, a final test, metrics.csv and "
+        "metrics.jsonl) is killed with SIGKILL or stopped with SIGTERM at a random moment: any "
+        "hook call of the run, plus a delay that lands the signal inside checkpoint writes and "
+        "file flushes; then `--resume last` until it finishes.",
+        "Every file of the run folder is the uninterrupted run's: metrics.csv and metrics.jsonl "
+        "byte for byte (running means and test rows included), curves.png, config.toml, the "
+        "set of checkpoint files retention keeps, each checkpoint's content (weights, "
+        "optimizer, position, RNG, every plugin's state, the trainer's metrics), run.json but "
+        "for its time, command line and resumed_from. A few trials in the default suite; "
+        "`tox -e soak` runs 20 of each signal (HOOKWISE_SOAK_KILLS).",
+    ),
+    Scenario(
+        "resume.final-test-row",
+        "resume",
+        "A run killed (or stopped by SIGTERM) in its final test after the test row was written "
+        "is resumed from its last checkpoint.",
+        "The test row is there once (before, a resume kept every row up to its step, and the "
+        "resumed final test appended a duplicate): the logging plugin's state in a checkpoint "
+        "counts the rows written before it, and a resume keeps exactly those.",
+    ),
+    Scenario(
+        "resume.rows-after-checkpoint",
+        "resume",
+        "A run is resumed from a checkpoint after which the killed process had written more "
+        "rows: the validation that follows a step checkpoint at an epoch's last step, later "
+        "steps, a final test.",
+        "The rows after the checkpoint are dropped and written again by the resumed run, once "
+        "each; the rows before it stay (before, the validation row at the checkpoint's step "
+        "was written twice).",
+    ),
+    Scenario(
+        "resume.step-row",
+        "resume",
+        "SIGKILL after a step checkpoint was written (inside on_train_batch_end) and before "
+        "that step's progress row reached the metrics file (after the hook returns).",
+        "The resumed run writes that row (the file's own copy when it was written in full, "
+        "else the logging plugin's part of it, saved in the checkpoint); before, it was "
+        "missing for good.",
+    ),
+    Scenario(
+        "resume.unfinished-save",
+        "resume",
+        "SIGKILL after a checkpoint's first file was written, before its other names "
+        "(last.ckpt, best.ckpt, the best file) were linked or before the files keep_last drops "
+        "were deleted.",
+        "The checkpoint records the save it belongs to; a resume from it finishes that save "
+        "(links the names, deletes the dropped files), so last.ckpt is current and keep_last "
+        "holds (before, last.ckpt could stay stale and keep_last be exceeded for good).",
+    ),
+    Scenario(
+        "resume.temporaries",
+        "resume",
+        "SIGKILL while a checkpoint was being written or linked, leaving its temporary file "
+        "(.NAME.HEX.tmp, .NAME.PID.link.tmp) in the checkpoint folder.",
+        "A resume in that folder removes the temporary files of the checkpoint plugin's own "
+        "names (nothing else); before, they stayed for good.",
+    ),
+    Scenario(
+        "resume.interrupt-checkpoint",
+        "resume",
+        "A run stopped by SIGTERM or Ctrl-C (checkpoints/interrupted.ckpt written) is resumed "
+        "and finishes.",
+        "The finished resumed fit removes interrupted.ckpt, which it went past, so the run "
+        "folder holds the uninterrupted run's files (before, it stayed).",
     ),
 )
 

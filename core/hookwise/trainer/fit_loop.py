@@ -90,6 +90,8 @@ class FitLoop:
         trainer = self.trainer
         try:
             checkpoint = trainer._write_interrupt_checkpoint() if trainer._latch.signal else None
+            if checkpoint is None and trainer._latch.signal is None:
+                trainer._drop_interrupt_checkpoint()  # a resumed run went past it
             ignored = trainer.pm.caller("on_fit_end").call_attributed(
                 trainer_state=trainer._hook_state(), model=model
             )

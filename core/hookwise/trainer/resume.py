@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hookwise")
 
+#: The checkpoint a signal leaves, in the run folder's ``checkpoints/``.
+INTERRUPT_CHECKPOINT = "interrupted.ckpt"
+
 #: What ``save_checkpoint(path, weights_only=True)`` keeps of a checkpoint.
 WEIGHTS_ONLY_KEYS = (
     "format",
@@ -390,7 +393,22 @@ class CheckpointControl:
 
     def _write_interrupt_checkpoint(self) -> Path | None:
         try:
-            return self.save_checkpoint(self.output_dir / "checkpoints" / "interrupted.ckpt")
+            path = self.output_dir / "checkpoints" / INTERRUPT_CHECKPOINT
+            return self.save_checkpoint(path)
         except Exception:
             logger.exception("could not write the interrupt checkpoint")
             return None
+
+    def _drop_interrupt_checkpoint(self) -> None:
+        """After a resumed fit that finished: remove the run folder's ``interrupted.ckpt``
+        (the trainer's own file, written when a signal stopped an earlier fit of this run).
+        The run went past it, and the folder then holds what an uninterrupted run's holds."""
+        path = self.output_dir / "checkpoints" / INTERRUPT_CHECKPOINT
+        if self.resumed_from is None or self._strategy.rank != 0 or not path.is_file():
+            return
+        try:
+            path.unlink()
+        except OSError as exc:
+            logger.warning("could not remove %s, which the resumed run went past: %s", path, exc)
+        else:
+            logger.info("Removed %s: the resumed run went past it", path)

@@ -99,6 +99,43 @@ def link_or_copy(source: Path, target: Path) -> None:
         raise
 
 
+#: A temporary file of a write that did not finish: ``atomic_save``'s ``.NAME.HEX.tmp`` or
+#: :func:`link_or_copy`'s ``.NAME.PID.link.tmp``.
+_TEMPORARY = re.compile(r"\.(?P<name>.+\.ckpt)\.[0-9a-f]+(\.link)?\.tmp\Z")
+
+
+def finish_interrupted_save(folder: Path, names: list[str], doomed: list[str]) -> list[str]:
+    """Complete a save the process was killed in, after its first file was written: give the
+    first file (``names[0]``) its other names (``last.ckpt``, ``best.ckpt``, the best file),
+    and remove the files that save dropped (``doomed``, already checked to be the plugin's
+    own). Returns what was done, for the log.
+    """
+    done: list[str] = []
+    primary = folder / names[0]
+    for name in names[1:]:
+        target = folder / name
+        if not (target.exists() and os.path.samefile(primary, target)):
+            link_or_copy(primary, target)
+            done.append(f"linked {name}")
+    for name in doomed:
+        if (folder / name).exists():
+            delete_quietly(folder / name)
+            done.append(f"removed {name}")
+    return done
+
+
+def remove_temporaries(folder: Path) -> list[str]:
+    """Remove the temporary files that writes of the plugin's own names left in ``folder``
+    when the process was killed during them (nothing else matches); return their names."""
+    removed = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        match = _TEMPORARY.match(path.name)
+        if match and (is_own_file_name(match["name"]) or match["name"] in (LAST, BEST, EMERGENCY)):
+            delete_quietly(path)
+            removed.append(path.name)
+    return removed
+
+
 def delete_quietly(path: Path) -> None:
     """Remove a checkpoint the plugin no longer keeps; a failure is logged, not raised.
 

@@ -30,9 +30,11 @@ from hookwise_checkpoint._files import (
     best_file_name,
     checkpoint_subfolder,
     delete_quietly,
+    finish_interrupted_save,
     is_own_file_name,
     link_or_copy,
     periodic_file_name,
+    remove_temporaries,
 )
 
 if TYPE_CHECKING:
@@ -170,6 +172,11 @@ class CheckpointCallback(Callback):
         #: writing (recorded in it, so that ``last`` can tell a rank-0-only file).
         self._emergency: dict[str, int] | None = None
         self._pending_epoch: int | None = None
+        #: While a checkpoint is written: its names and the files dropped after it (saved in
+        #: it, so that a resume from it finishes a save the process was killed in).
+        self._saving: dict[str, list[str]] | None = None
+        #: From the resumed checkpoint: the save it was written by, to finish.
+        self._resumed_save: dict[str, list[str]] | None = None
         self._in_fit = False
         self._write_failed = False
         #: With ``async_save``, while a write is not yet durable: what was kept before it, to
@@ -248,9 +255,29 @@ class CheckpointCallback(Callback):
         folder = self._resolve_folder(trainer_state)
         self._check_folder_is_own(trainer_state, folder)
         self.output_dir = Path(distributed.broadcast(str(folder)))
+        resumed_save, self._resumed_save = self._resumed_save, None
+        if self._inherited_folder == os.path.abspath(folder) and distributed.is_rank_zero():
+            self._tidy_after_kill(trainer_state, folder, resumed_save)
         self._in_fit = True
         self._pending_epoch = None
         self._write_failed = False
+
+    def _tidy_after_kill(
+        self, trainer_state: TrainerState, folder: Path, save: dict[str, list[str]] | None
+    ) -> None:
+        """A fit resumed in this plugin's own folder: remove what writes killed half way left
+        (temporary files), and when it resumed from the first file of a save, finish that
+        save (its other names, the files it dropped), so that the folder holds what it would
+        hold had the process not been killed (``last.ckpt`` current, ``keep_last`` kept)."""
+        done = [f"removed {name}" for name in remove_temporaries(folder)]
+        trainer = trainer_state.get("trainer")
+        resumed = getattr(trainer, "resumed_from", None)
+        if save is not None and resumed is not None and save["names"]:
+            primary = folder / save["names"][0]
+            if primary.is_file() and os.path.samefile(primary, resumed):
+                done += finish_interrupted_save(folder, save["names"], save["doomed"])
+        if done:
+            logger.info("checkpoint: finished what the interrupted run left: %s", ", ".join(done))
 
     def on_fit_end(self, trainer_state: TrainerState, model: nn.Module) -> None:
         """Forget the fit's pending work."""
@@ -432,6 +459,7 @@ class CheckpointCallback(Callback):
         if not names:
             return
         keep = set(names) | set(self._kept) | {str(entry["file"]) for entry in self._best}
+        self._saving = {"names": list(names), "doomed": [d for d in doomed if d not in keep]}
         try:
             if distributed.is_rank_zero():
                 doomed = [name for name in doomed if name not in keep]
@@ -443,6 +471,7 @@ class CheckpointCallback(Callback):
             self._write_failed = not isinstance(exc, BackgroundWriteError)
             raise
         finally:
+            self._saving = None
             distributed.synchronize()
 
     def _delete(self, folder: Path, name: str) -> None:
@@ -529,6 +558,7 @@ class CheckpointCallback(Callback):
                 else os.path.abspath(self.output_dir)
             ),
             **({} if self._emergency is None else {"emergency": dict(self._emergency)}),
+            **({} if self._saving is None else {"saving": dict(self._saving)}),
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -545,6 +575,7 @@ class CheckpointCallback(Callback):
         _check_saved_names(kept, best)
         folder = state_dict.get("folder")
         self._inherited_folder = folder if isinstance(folder, str) else None
+        self._resumed_save = _checked_save(state_dict.get("saving"))
         self._kept = list(kept)
         if state_dict.get("monitor") == self.monitor and state_dict.get("mode") == self.mode:
             self._best = [dict(b) for b in best]
@@ -585,6 +616,33 @@ def _check_saved_names(kept: Any, best: Any) -> None:
                 f"'best-epoch=E-step=S-METRIC=VALUE.ckpt', inside its own folder); the "
                 f"checkpoint is damaged or was crafted, and is refused (nothing was deleted)"
             )
+
+
+def _checked_save(saving: Any) -> dict[str, list[str]] | None:
+    """The ``saving`` entry of a resumed state: the names of the save that wrote the file
+    (the plugin's own patterns, ``last.ckpt``, ``best.ckpt``) and the files it dropped (own
+    patterns only: only those are ever deleted).
+
+    :raises CheckpointError: anything else (a damaged or crafted checkpoint); nothing is
+        linked or deleted.
+    """
+    if saving is None:
+        return None
+    names = saving.get("names") if isinstance(saving, Mapping) else None
+    doomed = saving.get("doomed") if isinstance(saving, Mapping) else None
+    if (
+        isinstance(names, list)
+        and isinstance(doomed, list)
+        and all(is_own_file_name(n) or n in (LAST, BEST) for n in names)
+        and all(is_own_file_name(n) for n in doomed)
+    ):
+        return {"names": list(names), "doomed": list(doomed)}
+    raise CheckpointError(
+        f"checkpoint: the saved state's 'saving' entry ({saving!r:.200}) does not name files "
+        f"the checkpoint plugin writes (bare 'epoch=E-step=S.ckpt', 'best-...', 'last.ckpt', "
+        f"'best.ckpt'); the checkpoint is damaged or was crafted, and is refused (nothing was "
+        f"linked or deleted)"
+    )
 
 
 def _plugin_manager(trainer_state: Mapping[str, Any]) -> PluginManager | None:

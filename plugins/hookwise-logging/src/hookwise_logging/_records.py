@@ -55,11 +55,24 @@ class MetricsFile:
         self.path = directory / FORMATS[fmt]
         self.columns: list[str] = list(INDEX_COLUMNS)
 
-    def read(self) -> list[Row]:
-        """The rows already in the file (none when there is no file)."""
+    def read(self, *, until_torn: bool = False) -> list[Row]:
+        """The rows already in the file (none when there is no file).
+
+        :param until_torn: stop at the first line that does not parse, and leave out a last
+            line without its line end (a process killed while appending leaves a torn last
+            line), instead of raising.
+        """
         if not self.path.is_file():
             return []
         rows: list[Row] = []
+        if until_torn:
+            with self.path.open("rb") as raw:
+                raw.seek(0, os.SEEK_END)
+                if raw.tell():
+                    raw.seek(-1, os.SEEK_END)
+                    torn = raw.read(1) != b"\n"
+                else:
+                    torn = False
         with self.path.open(newline="", encoding="utf-8") as file:
             if self.format == "jsonl":
                 for number, line in enumerate(file, 1):
@@ -67,18 +80,22 @@ class MetricsFile:
                         try:
                             rows.append(json.loads(line))
                         except json.JSONDecodeError as exc:
+                            if until_torn:
+                                break
                             raise ValueError(
                                 f"logging: {self.path}:{number} is not a JSON object ({exc}); "
                                 f"move the file away to start a new one"
                             ) from exc
             else:
                 for record in csv.DictReader(file):
-                    row: Row = {}
-                    for key, text in record.items():
-                        if key is None or text in (None, ""):
-                            continue
-                        row[key] = int(text) if key in INDEX_COLUMNS else float(text)
-                    rows.append(row)
+                    try:
+                        rows.append(_csv_row(record))
+                    except ValueError:
+                        if not until_torn:
+                            raise
+                        break
+        if until_torn and torn and rows:
+            rows.pop()
         return rows
 
     def rewrite(self, rows: list[Row]) -> None:
@@ -123,6 +140,42 @@ class MetricsFile:
             writer.writeheader()
         for row in rows:
             writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+def _csv_row(record: Mapping[str | Any, str | Any]) -> Row:
+    row: Row = {}
+    for key, text in record.items():
+        if key is None or text in (None, ""):
+            continue
+        row[key] = int(text) if key in INDEX_COLUMNS else float(text)
+    return row
+
+
+def resumed_rows(
+    previous: list[Row], rows: int, step_row: int | None, returned: Row | None
+) -> list[Row]:
+    """The rows a resumed fit keeps: the ``rows`` first rows, written before its checkpoint
+    was taken, and, for a checkpoint taken inside ``on_train_batch_end`` of step
+    ``step_row`` (a step checkpoint), that step's row, which reaches the file only after the
+    hook returns and which the resumed fit does not log again: the file's next row when it
+    is that one, written in full, else ``returned``, the plugin's own part of it, saved in
+    the checkpoint. Rows after those come again from the resumed fit (a validation or final
+    test that ran after the checkpoint, written by the killed process, would otherwise be
+    there twice)."""
+    kept = [dict(row) for row in previous[:rows]]
+    if step_row is None:
+        return kept
+    written = previous[rows] if len(previous) > rows else None
+    if (
+        written is not None
+        and written.get("step") == step_row
+        and all(k in INDEX_COLUMNS or k.startswith("train/") for k in written)
+        and all(written.get(k) == v for k, v in (returned or {}).items())
+    ):
+        kept.append(dict(written))
+    elif returned is not None:
+        kept.append(dict(returned))
+    return kept
 
 
 def _csv_value(value: float | int) -> str:
