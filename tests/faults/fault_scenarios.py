@@ -613,6 +613,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         "The finished resumed fit removes interrupted.ckpt, which it went past, so the run "
         "folder holds the uninterrupted run's files (before, it stayed).",
     ),
+    Scenario(
+        "resume.signal-at-epoch-end",
+        "resume",
+        "SIGTERM or Ctrl-C arrives in an epoch's end hooks (on_train_epoch_end), after its last "
+        "batch and before its validation.",
+        "The epoch's validation still runs (as for a signal during validation), then the run "
+        "stops: its rows and the epoch checkpoint are written, and the resumed run's files are "
+        "the uninterrupted run's (before, the validation was skipped while the checkpoint "
+        "counted the epoch as done, so its rows and epoch checkpoint were lost for good).",
+    ),
 )
 
 BY_ID: dict[str, Scenario] = {scenario.id: scenario for scenario in SCENARIOS}

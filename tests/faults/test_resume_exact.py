@@ -223,3 +223,29 @@ def test_the_interrupt_checkpoint_goes_once_the_resumed_run_finished(tmp_path: P
     _fit_and_test(run, "last")
     assert _files(run) == _files(reference)
     assert _rows(run) == _rows(reference)
+
+
+class TermAtEpochEnd(Callback):
+    """Sends SIGTERM to this process in ``on_train_epoch_end`` of the first epoch."""
+
+    def on_train_epoch_end(self, trainer_state: Any, model: Any, loss_module: Any) -> None:
+        if trainer_state["current_epoch"] == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.fault("resume.signal-at-epoch-end")
+def test_a_signal_in_the_epoch_end_hooks_still_gets_the_epochs_validation(
+    tmp_path: Path,
+) -> None:
+    reference = tmp_path / "reference"
+    _fit_and_test(reference)
+    run = tmp_path / "run"
+    trainer = make_trainer(
+        run, plugins=_plugins(extra=[TermAtEpochEnd()]), epochs=EPOCHS, batches=BATCHES
+    )
+    with pytest.raises(TrainingInterrupted):
+        fit(trainer)
+    assert (run / "checkpoints" / "epoch=0-step=3.ckpt").is_file()  # written after validation
+    _fit_and_test(run, "last")
+    assert _files(run) == _files(reference)
+    assert _rows(run) == _rows(reference)

@@ -203,7 +203,10 @@ class FitLoop:
         if results:
             trainer._logs.merge("train/", "on_train_epoch_end", results)
         self.step_epoch_schedulers(position.epoch)
-        if trainer.validates_after_epoch(position.epoch) and not trainer._interrupted():
+        # A signal that arrived in the epoch's end hooks still gets the epoch's validation
+        # (as one arriving during validation does): the epoch is complete in the checkpoint,
+        # so a resume would never run it, and its rows and epoch checkpoint would be lost.
+        if trainer.validates_after_epoch(position.epoch):
             trainer.test(model, is_val=True)
 
     def step_epoch_schedulers(self, epoch: int) -> None:

@@ -83,7 +83,9 @@ class LoggingCallback(Callback):
         for a bar exactly when stderr is a terminal.
     :param metrics_file: ``"csv"`` (``metrics.csv``, default), ``"jsonl"`` (``metrics.jsonl``)
         or ``None`` for no file. A fresh fit starts the file anew; a resumed fit keeps the rows
-        up to the step it resumes from; a test pass without a fit appends.
+        written before its checkpoint was taken (the checkpoint counts them), so the rows a
+        killed process wrote after it (a validation, a final test) are written again once,
+        and the file ends as an uninterrupted run's; a test pass without a fit appends.
     :param tensorboard: also write TensorBoard scalars to ``{save_prefix}/tensorboard``
         (needs the ``tensorboard`` extra: ``pip install 'hookwise-logging[tensorboard]'``).
     :param plot: at the end of fit, draw every logged key against the step into
