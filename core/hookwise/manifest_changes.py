@@ -18,8 +18,15 @@ or a scheduler's parameter is marked as not used: a resume restores their saved 
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
+
+from hookwise.errors import ManifestChangedWarning
+
+logger = logging.getLogger("hookwise")
 
 #: Settings (by name) that a resume may change without a report.
 NOT_COMPARED = frozenset(
@@ -240,4 +247,43 @@ def manifest_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
     ]
 
 
-__all__ = ["NOT_COMPARED", "flatten", "manifest_changes", "show"]
+def manifest_changes_of(data: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[str] | None:
+    """What changed since the checkpoint ``data`` was written (``None``: it has no manifest)."""
+    saved = data.get("manifest")
+    return None if saved is None else manifest_changes(saved, manifest)
+
+
+def changes_text(file: Path, changes: list[str], *, error: bool = False) -> str:
+    """The changes since ``file`` was written, one a line."""
+    count = f"{len(changes)} change{'s' if len(changes) != 1 else ''}"
+    lead = (
+        f"the run differs from the one that wrote {str(file)!r} ({count})"
+        if error
+        else f"resuming from {str(file)!r}, a run that differs from this one ({count}); "
+        f"it continues, and its results may differ from those of a run never stopped"
+    )
+    return lead + ":\n" + "\n".join(f"  - {change}" for change in changes)
+
+
+def report_changes(file: Path, changes: list[str] | None) -> None:
+    """One :class:`~hookwise.ManifestChangedWarning` naming every change; a line saying the
+    checkpoint has no manifest (written by an older hookwise) when it has none."""
+    if changes is None:
+        logger.info(
+            "checkpoint %s has no run manifest (an older hookwise wrote it): what "
+            "changed since cannot be checked",
+            file,
+        )
+    elif changes:
+        warnings.warn(changes_text(file, changes), ManifestChangedWarning, stacklevel=6)
+
+
+__all__ = [
+    "NOT_COMPARED",
+    "changes_text",
+    "flatten",
+    "manifest_changes",
+    "manifest_changes_of",
+    "report_changes",
+    "show",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from faultkit import CLI_CONFIG, HERE, ChildRun, fit, make_trainer
 from hookwise import Callback, CheckpointError, PluginManager
 from hookwise.checkpointing import atomic_save
 from hookwise.cli import main
-from hookwise.errors import ConfigError
+from hookwise.errors import ConfigError, ManifestChangedWarning
 from hookwise.runs import RUN_FILE, run_dirs, write_run_info
 
 #: CLI_CONFIG with a test loader (for ``hookwise test``).
@@ -323,10 +324,13 @@ def test_a_running_run_is_locked_and_a_killed_one_is_not(
         assert "Traceback" not in err
         child.kill()  # a crash: no cleanup runs, the lock must not stay
         child.finish()
-    code, err = _cli(
-        capsys, "fit", config, "-p", "checkpoint", "--resume", "last", "--output-dir", out
-    )
+    with warnings.catch_warnings():  # the CLI prints it: Pause is not enabled again
+        warnings.simplefilter("always", ManifestChangedWarning)
+        code, err = _cli(
+            capsys, "fit", config, "-p", "checkpoint", "--resume", "last", "--output-dir", out
+        )
     assert code == 0, err
+    assert "warning: resuming from" in err and "plugin 'faultkit:Pause' removed" in err, err
     assert f"--resume last: {run / 'checkpoints' / 'last.ckpt'} (step 3, epoch 0)" in err, err
     assert run_dirs(out) == [run]
 

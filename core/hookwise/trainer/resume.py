@@ -20,9 +20,10 @@ from torch import nn
 
 from hookwise import checkpointing
 from hookwise.distributed import restart_count, unwrap_model
-from hookwise.errors import CheckpointError, HookwiseError, ManifestChangedWarning, add_note
+from hookwise.errors import CheckpointError, HookwiseError, add_note
 from hookwise.last import newest_checkpoint
 from hookwise.manifest import with_saved_state
+from hookwise.manifest_changes import changes_text, manifest_changes_of, report_changes
 from hookwise.plugins import PluginManager
 from hookwise.saving import AsyncSaver, OnDone, SyncSaver
 from hookwise.trainer.position import Position
@@ -187,39 +188,6 @@ def load_plugin_states(pm: PluginManager, data: Mapping[str, Any], file: Path) -
     versions = data.get("plugin_state_versions", {})
     for name in pm.load_state_dict(data.get("plugins", {}), versions):
         logger.info("checkpoint %s has no state for plugin %r; it starts fresh", file, name)
-
-
-def manifest_changes_of(data: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[str] | None:
-    """What changed since the checkpoint ``data`` was written (``None``: it has no manifest)."""
-    from hookwise.manifest_changes import manifest_changes
-
-    saved = data.get("manifest")
-    return None if saved is None else manifest_changes(saved, manifest)
-
-
-def changes_text(file: Path, changes: list[str], *, error: bool = False) -> str:
-    """The changes since ``file`` was written, one a line."""
-    count = f"{len(changes)} change{'s' if len(changes) != 1 else ''}"
-    lead = (
-        f"the run differs from the one that wrote {str(file)!r} ({count})"
-        if error
-        else f"resuming from {str(file)!r}, a run that differs from this one ({count}); "
-        f"it continues, and its results may differ from those of a run never stopped"
-    )
-    return lead + ":\n" + "\n".join(f"  - {change}" for change in changes)
-
-
-def report_changes(file: Path, changes: list[str] | None) -> None:
-    """One :class:`~hookwise.ManifestChangedWarning` naming every change; a line saying the
-    checkpoint has no manifest (written by an older hookwise) when it has none."""
-    if changes is None:
-        logger.info(
-            "checkpoint %s has no run manifest (an older hookwise wrote it): what "
-            "changed since cannot be checked",
-            file,
-        )
-    elif changes:
-        warnings.warn(changes_text(file, changes), ManifestChangedWarning, stacklevel=6)
 
 
 def step_epoch_schedulers(
