@@ -10,7 +10,10 @@ state (without a DDP ``module.`` prefix), ``optimizers``, ``lr_schedulers``, ``r
 ``manifest`` (:mod:`hookwise.manifest`; absent in checkpoints of older releases). With the training
 features of :mod:`hookwise.trainer.optimization`: ``window_batches`` (batches accumulated since
 the last optimizer step), ``grad_scaler`` (the ``fp16`` gradient scaler's state, else ``None``)
-and, only for a checkpoint taken inside an accumulation window, ``accumulated_grads``.
+and, only for a checkpoint taken inside an accumulation window, ``accumulated_grads``. A
+checkpoint written inside ``on_train_batch_end`` (a step checkpoint) has ``unmerged_logs``:
+what that hook call's implementations returned before the save, which the trainer merges only
+after the call (a resumed fit merges them at its start, so its metrics file gets the step's row).
 
 Writes are atomic: the data goes to a temporary file in the same folder, which is flushed,
 fsynced and renamed over the target, so a process killed mid-write leaves the previous file.
@@ -189,6 +192,7 @@ _ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
     "manifest": (False, Mapping),
     "rng": (False, Mapping),
     "metrics": (False, Mapping),
+    "unmerged_logs": (False, Mapping),
     "window_batches": (False, int),
     "grad_scaler": (False, (Mapping, type(None))),
     "accumulated_grads": (False, Mapping),

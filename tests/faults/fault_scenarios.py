@@ -583,9 +583,23 @@ SCENARIOS: tuple[Scenario, ...] = (
         "resume",
         "SIGKILL after a step checkpoint was written (inside on_train_batch_end) and before "
         "that step's progress row reached the metrics file (after the hook returns).",
-        "The resumed run writes that row (the file's own copy when it was written in full, "
-        "else the logging plugin's part of it, saved in the checkpoint); before, it was "
-        "missing for good.",
+        "The resumed run writes that row: the checkpoint holds the step's logs, which the "
+        "trainer merges after the hook, and a fit resumed from it merges them at its start "
+        "(resume.step-logs); before, it was missing for good.",
+    ),
+    Scenario(
+        "resume.step-logs",
+        "resume",
+        "SIGKILL after a step checkpoint was written (inside on_train_batch_end), before the "
+        "trainer merged that step's logs (after the hook): a second plugin returned a value in "
+        "that step, a second logging instance only listens (metrics.jsonl, flushed at the next "
+        "epoch start), and the next checkpoint comes after validation.",
+        "The checkpoint holds the logs the step's implementations returned before it "
+        "(unmerged_logs); the resumed fit merges them at its start, so every metrics file gets "
+        "the step's whole row once and the trainer's metrics (saved in later checkpoints) are "
+        "the uninterrupted run's (before, the listener's row was lost, the first logging "
+        "instance wrote only its own part of the row, and the next checkpoints held the "
+        "previous step's train/ values).",
     ),
     Scenario(
         "resume.unfinished-save",

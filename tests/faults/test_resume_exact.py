@@ -53,8 +53,8 @@ def _plugins(*, keep_last: int = 2, steps: int | None = None, extra: Any = ()) -
     if steps is not None:
         every = CheckpointCallback(epoch_based=False, checkpoint_period=steps, keep_last=keep_last)
         pm.register(every, "checkpoint@steps")
-    for plugin in extra:
-        pm.register(plugin)
+    for plugin in extra:  # a plugin, or (plugin, name)
+        pm.register(*plugin) if isinstance(plugin, tuple) else pm.register(plugin)
     return pm
 
 
@@ -128,6 +128,52 @@ def test_the_row_of_a_step_checkpoints_own_step_survives_a_kill_before_it_was_wr
     (copy / "metrics.csv").write_text(lines[0] + "".join(before), encoding="utf-8")
     _fit_and_test(copy, copy / "checkpoints@steps" / "epoch=0-step=2.ckpt", steps=2, keep_last=3)
     assert _rows(copy) == expected
+
+
+class ReturnsStep(Callback):
+    """Returns the step from every ``on_train_batch_end`` (logged as ``train/seen``), as a
+    learning-rate monitor returns the rate: a second plugin's part of each step's row."""
+
+    def on_train_batch_end(self, trainer_state: Any, *args: Any, **kwargs: Any) -> Any:
+        return {"seen": float(trainer_state["global_step"])}
+
+
+def _step_logs_plugins() -> list[Any]:
+    listener = LoggingCallback(epoch_based=False, refresh_rate=1000, metrics_file="jsonl")
+    return [(ReturnsStep(), "returns_step"), (listener, "logging@jsonl")]
+
+
+def _cut_to_checkpoint(run: Path, checkpoint: Path) -> None:
+    """Leave each metrics file as a process killed right after ``checkpoint`` was written
+    leaves it: the rows the checkpoint counts (what was pending then is not written)."""
+    plugins = load_checkpoint(checkpoint)["plugins"]
+    rows = {"metrics.csv": plugins["logging"]["rows"]}
+    rows["metrics.jsonl"] = plugins["logging@jsonl"]["rows"]
+    for name, count in rows.items():
+        lines = (run / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        header = 1 if name.endswith(".csv") else 0
+        (run / name).write_text("".join(lines[: header + count]), encoding="utf-8")
+
+
+@pytest.mark.fault("resume.step-logs")
+def test_a_step_checkpoint_holds_the_logs_of_its_step_for_every_listener(tmp_path: Path) -> None:
+    # Step checkpoints at each epoch's last step (3, 6): written inside on_train_batch_end,
+    # before the trainer merges that step's logs (logging's means, ReturnsStep's value).
+    reference = tmp_path / "reference"
+    _fit_and_test(reference, steps=BATCHES, extra=_step_logs_plugins())
+    run = tmp_path / "killed"
+    shutil.copytree(reference, run)
+    checkpoint = run / "checkpoints@steps" / "epoch=0-step=3.ckpt"
+    _cut_to_checkpoint(run, checkpoint)
+    _fit_and_test(run, checkpoint, steps=BATCHES, extra=_step_logs_plugins())
+    for name in ("metrics.csv", "metrics.jsonl"):
+        expected = (reference / name).read_text(encoding="utf-8")
+        assert (run / name).read_text(encoding="utf-8") == expected, name
+    assert "train/seen" in _rows(run)
+    # the trainer's metrics after the resumed step, as saved by the epoch checkpoint after it
+    for name in ("epoch=0-step=3.ckpt", "last.ckpt"):
+        saved = load_checkpoint(run / "checkpoints" / name)["metrics"]
+        assert saved == load_checkpoint(reference / "checkpoints" / name)["metrics"], name
 
 
 class Killed(BaseException):

@@ -112,7 +112,9 @@ def call_source(
     needs_counters = triggered and any(c.trigger and c.trigger.filters_calls() for c in calls)
     if needs_counters:
         lines.append(f"    _step, _epoch, _stage = _counters({hook!r}, trainer_state)")
-    if not firstresult:
+    if attributed and not firstresult:  # visible while the call runs (see ``partial``)
+        lines.append("    _results = self.partial = []")
+    elif not firstresult:
         lines.append("    _results = []")
     lines += ["    _at = 0", "    try:"]
     for index, call in enumerate(calls):

@@ -53,6 +53,10 @@ class OrderedHookCaller(pluggy.HookCaller):
     :func:`make_caller`.
 
     :ivar implemented: whether any implementation is registered (a cheap test for the trainer).
+    :ivar partial: the ``(plugin, result)`` pairs of the latest :meth:`call_attributed`, filled
+        in as its implementations return: while the call runs, what the implementations called
+        so far returned (the trainer saves a training step's logs from it when a checkpoint is
+        written inside the step's ``on_train_batch_end``).
     """
 
     __slots__ = (
@@ -63,6 +67,7 @@ class OrderedHookCaller(pluggy.HookCaller):
         "_records",
         "_registered",
         "implemented",
+        "partial",
     )
 
     def __init__(
@@ -80,6 +85,7 @@ class OrderedHookCaller(pluggy.HookCaller):
         self._constrained = 0
         self._records: list[list[tuple[str, Any]]] = []
         self.implemented = False
+        self.partial: list[tuple[str, Any]] = []
         super().__init__(name, hook_execute, specmodule_or_class, spec_opts)
         self.invalidate()
 
@@ -249,6 +255,7 @@ class OrderedHookCaller(pluggy.HookCaller):
         if not attributed:
             return self._hookexec(self.name, list(impls), kwargs, self._firstresult())
         self._records.append([])
+        self.partial = self._records[-1]
         try:
             result = self._hookexec(self.name, list(impls), kwargs, self._firstresult())
         finally:

@@ -137,6 +137,8 @@ class FitLoop:
         )
         if ignored:
             trainer._logs.ignore("on_fit_start", ignored)
+        # a step checkpoint holds its step's logs, which the killed process merged after it
+        trainer._logs.merge_resumed("train/")
         if resume_from is None:
             trainer._eval_loop.sanity_pass(model)
         return trainer.global_step
@@ -227,6 +229,7 @@ class FitLoop:
         device, move = trainer.device, trainer.device.type != "cpu"
         hooks = ("on_train_batch_start", "on_train_batch_end")
         batch_start, batch_end = (pm.caller(hook) for hook in hooks)
+        in_batch_end = ("on_train_batch_end", batch_end)
         call_start, call_end = (bool(c.calls or c.wrappers) for c in (batch_start, batch_end))
         before_step = pm.caller("on_before_optimizer_step")
         # whether a hook receives the loss metrics (else no read-only copy is made of them)
@@ -264,14 +267,18 @@ class FitLoop:
                 step = self._optimizer_step(model, epoch_state, metrics)
             if call_end:
                 state = batch_state(epoch_state, step, inside=not stepped, metrics=metrics)
-                results = batch_end.call_attributed(
-                    trainer_state=state,
-                    model=model,
-                    loss_module=loss_module,
-                    outputs=outputs,
-                    batch=batch,
-                    batch_idx=batch_idx,
-                )
+                logs.in_progress = in_batch_end  # a checkpoint saved in it saves its logs
+                try:
+                    results = batch_end.call_attributed(
+                        trainer_state=state,
+                        model=model,
+                        loss_module=loss_module,
+                        outputs=outputs,
+                        batch=batch,
+                        batch_idx=batch_idx,
+                    )
+                finally:
+                    logs.in_progress = None
                 if results:
                     logs.merge("train/", "on_train_batch_end", results)
             if stepped and self._after_step(model, step):

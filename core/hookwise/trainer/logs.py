@@ -84,6 +84,11 @@ class LogMerger:
         self.latest: dict[str, Any] = {}
         #: Called with each merge's result (names -> values as logged), right after it.
         self.listeners: list[LogListener] = []
+        #: The training hook call in progress whose logs are merged once it returns (its name
+        #: and caller), while the trainer runs it: see :meth:`unmerged`.
+        self.in_progress: tuple[str, Any] | None = None
+        #: The unmerged logs of the checkpoint a fit resumed from, merged at its start.
+        self.resumed: Mapping[str, Any] | None = None
         self._clash_warned: set[tuple[str, str, str]] = set()
         self._ignored_warned: set[tuple[str, str]] = set()
 
@@ -117,6 +122,57 @@ class LogMerger:
             for listener in self.listeners:
                 listener(merged)
         return merged
+
+    def unmerged(self) -> dict[str, Any] | None:
+        """The logs returned so far in the hook call in progress (``in_progress``), which
+        reach :attr:`latest` and the listeners only when the call returns: a checkpoint
+        written inside the call (a step checkpoint, in ``on_train_batch_end``) saves them, and
+        a fit resumed from it merges them at its start (:meth:`merge_resumed`), as the killed
+        process would have done after the checkpoint. ``{"hook": name, "logs": [{"plugin":
+        name, "logs": {key: value}}, ...]}`` (values as logged, tensors on the CPU; logs that
+        the merge would drop are left out), or ``None`` outside such a call."""
+        if self.in_progress is None:
+            return None
+        hook, caller = self.in_progress
+        kept = []
+        for plugin, logs in list(caller.partial):
+            try:
+                if not isinstance(logs, Mapping):
+                    continue
+                checked = {k: check_log_value(plugin, hook, k, v) for k, v in logs.items()}
+            except (TypeError, ValueError):
+                continue  # the merge applies the plugin's error policy, then drops them
+            values = {
+                k: v.detach().cpu() if isinstance(v, torch.Tensor) else v
+                for k, v in checked.items()
+            }
+            kept.append({"plugin": plugin, "logs": values})
+        return {"hook": hook, "logs": kept}
+
+    def merge_resumed(self, prefix: str) -> None:
+        """Merge the unmerged logs of the checkpoint resumed from (see :meth:`unmerged`),
+        once; a malformed entry (the file is not trusted) is skipped with a warning."""
+        saved, self.resumed = self.resumed, None
+        if saved is None:
+            return
+        hook, entries = saved.get("hook"), saved.get("logs")
+        if not (
+            isinstance(hook, str)
+            and isinstance(entries, list)
+            and all(
+                isinstance(e, Mapping)
+                and isinstance(e.get("plugin"), str)
+                and isinstance(e.get("logs"), Mapping)
+                for e in entries
+            )
+        ):
+            logger.warning(
+                "the checkpoint's 'unmerged_logs' (%.80r) is not a hook name and a list of "
+                "{plugin, logs}; the logs of its step are not written again",
+                saved,
+            )
+            return
+        self.merge(prefix, hook, [(e["plugin"], dict(e["logs"])) for e in entries])
 
     def ignore(self, hook: str, results: list[tuple[str, Any]]) -> None:
         """``(plugin, value)`` pairs a hook returned that the trainer does not use, as vis4d's

@@ -61,12 +61,15 @@ def checkpoint_state(
     lr_schedulers: Sequence[Any],
     pm: PluginManager,
     metrics: Mapping[str, float],
+    unmerged_logs: Mapping[str, Any] | None = None,
     manifest: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The complete checkpoint of a run (see :mod:`hookwise.checkpointing`), with the run's
     manifest (:mod:`hookwise.manifest`) when given; ``training``: the entries of
-    :meth:`hookwise.trainer.optimization.Optimization.state`."""
+    :meth:`hookwise.trainer.optimization.Optimization.state`; ``unmerged_logs``: the logs
+    of the step the checkpoint is written in, not merged yet
+    (:meth:`hookwise.trainer.logs.LogMerger.unmerged`)."""
     states = pm.state_dict()
     extra = {"manifest": with_saved_state(manifest, states)} if manifest is not None else {}
     return {
@@ -83,6 +86,7 @@ def checkpoint_state(
         "plugins": states,
         "plugin_state_versions": pm.state_versions(),
         "metrics": dict(metrics),
+        **({} if unmerged_logs is None else {"unmerged_logs": dict(unmerged_logs)}),
         **(training or {}),
     }
 
@@ -254,6 +258,7 @@ class CheckpointControl:
             lr_schedulers=self._lr_schedulers,
             pm=self.pm,
             metrics=self._logs.metrics,
+            unmerged_logs=self._logs.unmerged(),
             manifest=self.manifest(),
             training=self._optimization.state(self._model, self._position.window_batches),
         )
@@ -343,6 +348,7 @@ class CheckpointControl:
                 step_epoch_schedulers(self._lr_schedulers, int(data["epoch"]), resuming=True)
             self._position.epoch_schedulers_stepped = True
         self._logs.latest.update(data.get("metrics", {}))
+        self._logs.resumed = data.get("unmerged_logs")  # merged after on_fit_start
         self._pending_rng = data.get("rng")
         logger.info(
             "Resumed from %s: epoch %d, batch %d, step %d",

@@ -18,7 +18,7 @@ from hookwise.values import tensors
 
 from hookwise_logging._format import compose_log_str, format_metrics, format_value
 from hookwise_logging._plot import panel_name, plot_curves
-from hookwise_logging._records import FORMATS, MetricsFile, Row, resumed_rows, to_floats
+from hookwise_logging._records import FORMATS, MetricsFile, Row, to_floats
 from hookwise_logging._timer import Timer
 
 if TYPE_CHECKING:
@@ -166,36 +166,33 @@ class LoggingCallback(Callback):
         self.history: list[Row] = []
         self._pending: list[tuple[int, int, Mapping[str, Any]]] = []
         self._flush_with_next_logs = False
-        #: This plugin's part of the row its ``on_train_batch_end`` returned, until the trainer
-        #: delivers the merged logs (a checkpoint taken in between saves it).
-        self._returned: Row | None = None
-        #: Inside ``on_train_batch_end``: its step, until the trainer delivers its logs.
-        self._batch_end_step: int | None = None
-        #: From a resumed checkpoint: the rows written before it and the row in progress.
-        self._resume_rows: tuple[int, int | None, Row | None] | None = None
+        #: From a resumed checkpoint: how many rows were written before it.
+        self._resume_rows: int | None = None
+        #: A resumed fit until its first epoch start, which continues the checkpoint's epoch.
+        self._continuing = False
 
     # -- state --------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """The loss metrics collected since the last progress line (as CPU tensors), so that a
         run resumed inside a refresh window logs the same means as an uninterrupted one; and
-        how many rows the metrics file holds at this point (what is pending is written first)
-        with the row in progress, so that a resumed fit keeps exactly the rows written before
-        its checkpoint, whatever the killed process wrote after it."""
+        how many rows the metrics file holds at this point (what is pending is written first),
+        so that a resumed fit keeps exactly the rows written before its checkpoint, whatever
+        the killed process wrote after it. (The row of a step whose checkpoint is written
+        inside its ``on_train_batch_end`` is not among them: the trainer merges that step's
+        logs after the hook, and a fit resumed from the checkpoint merges them again, from
+        the checkpoint, at its start.)"""
         self.flush()
-        rows, step_row, returned = self._resume_rows or (
-            len(self.history),
-            self._batch_end_step,
-            self._returned,
-        )
+        rows = len(self.history) if self._resume_rows is None else self._resume_rows
         return {
             "window": {
                 key: [value.detach().cpu() for value in values]
                 for key, values in self._metrics.items()
             },
             "rows": rows,  # a state loaded and not yet resumed from: as loaded
-            "step_row": step_row,
-            "returned": None if returned is None else dict(returned),
+            # the step's logs, merged again by a resumed fit, are written as they would have
+            # been: at once after a progress line, else with the next rows of that step
+            "flush_next": self._flush_with_next_logs,
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -214,31 +211,16 @@ class LoggingCallback(Callback):
             )
         self._metrics = defaultdict(list, {key: list(values) for key, values in window.items()})
         self._keep_window = True
-        rows, returned = state_dict.get("rows"), state_dict.get("returned")
-        step_row = state_dict.get("step_row")
+        rows = state_dict.get("rows")
+        self._flush_with_next_logs = state_dict.get("flush_next") is True
         if rows is None:  # a checkpoint of an older release: rows up to its step are kept
             self._resume_rows = None
-        elif (
-            isinstance(rows, int)
-            and rows >= 0
-            and (step_row is None or isinstance(step_row, int))
-            and (
-                returned is None
-                or (
-                    isinstance(returned, Mapping)
-                    and all(
-                        isinstance(k, str) and isinstance(v, (int, float))
-                        for k, v in returned.items()
-                    )
-                )
-            )
-        ):
-            self._resume_rows = (rows, step_row, None if returned is None else dict(returned))
+        elif isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0:
+            self._resume_rows = rows
         else:
             raise ValueError(
-                f"logging: the checkpoint's 'rows' ({rows!r:.80}) is not a count of rows or its "
-                f"'returned' ({returned!r:.80}) is not a row of numbers; resume without this "
-                f"plugin's state or from another checkpoint"
+                f"logging: the checkpoint's 'rows' ({rows!r:.80}) is not a count of rows; "
+                f"resume without this plugin's state or from another checkpoint"
             )
 
     @property
@@ -306,7 +288,9 @@ class LoggingCallback(Callback):
         self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
     ) -> None:
         """Epoch mode: reset the timer and the running means, open the epoch's bar."""
-        self.flush()
+        if not self._continuing:  # a resumed epoch goes on: its rows are written as they were
+            self.flush()
+        self._continuing = False
         if self._in_fit:  # what a sanity pass's state restore left is not a resume
             self._resume_rows = None
         if self.epoch_based:
@@ -331,7 +315,6 @@ class LoggingCallback(Callback):
         batch_idx: int,
     ) -> None:
         """Resume the timer paused by an evaluation pass."""
-        self._batch_end_step = self._returned = None
         if self.train_timer.paused:
             self.train_timer.resume()
 
@@ -345,7 +328,6 @@ class LoggingCallback(Callback):
         batch_idx: int,
     ) -> MetricLogs | None:
         """Collect this step's loss metrics; at a refresh step log their means and return them."""
-        self._batch_end_step = int(trainer_state.get("global_step", 0))
         metrics = trainer_state.get("metrics")
         if metrics:
             for key, value in tensors(metrics).items():  # as tensors: no read off the device
@@ -366,12 +348,6 @@ class LoggingCallback(Callback):
         log_dict = self._means()
         self._metrics.clear()
         self.last_step = cur_iter
-        if self._listening:  # the merged row reaches the file when the trainer delivers it
-            self._returned = {
-                "epoch": self._row_epoch(int(trainer_state.get("current_epoch", 0))),
-                "step": int(trainer_state.get("global_step", 0)),
-                **{f"train/{k}": v for k, v in log_dict.items()},
-            }
         if self._rank_zero:
             if bar is not None:
                 bar.set_postfix_str(", ".join(format_metrics(log_dict)), refresh=False)
@@ -399,7 +375,6 @@ class LoggingCallback(Callback):
         self, trainer_state: TrainerState, model: nn.Module, loss_module: Any
     ) -> None:
         """Epoch mode: close the epoch's bar (its last state stays on screen)."""
-        self._batch_end_step = self._returned = None
         if self.epoch_based:
             self._close_train_bar()
 
@@ -495,7 +470,6 @@ class LoggingCallback(Callback):
         """The trainer's log listener: keep the merged logs, unconverted, until a refresh."""
         trainer = self._trainer
         assert trainer is not None  # listening means attached
-        self._returned = self._batch_end_step = None  # delivered: the next flush writes it
         self._pending.append((self._row_epoch(trainer.epoch), trainer.global_step, logs))
         if self._flush_with_next_logs or len(self._pending) >= MAX_PENDING:
             self._flush_with_next_logs = False
@@ -566,14 +540,15 @@ class LoggingCallback(Callback):
         step = int(trainer_state.get("global_step", 0))
         fresh = step == 0 and int(trainer_state.get("current_epoch", 0)) == 0
         file = self._file
-        resume, self._resume_rows, self._returned = self._resume_rows, None, None
+        resume, self._resume_rows = self._resume_rows, None
+        self._continuing = not fresh
         previous = self.history or (
             file.read(until_torn=True) if file is not None and not fresh else []
         )
         if fresh:
             kept = []
         elif resume is not None:  # the rows written before the checkpoint, exactly
-            kept = resumed_rows(previous, *resume)
+            kept = [dict(row) for row in previous[:resume]]
         else:
             kept = [row for row in previous if int(row["step"]) <= step]
         if file is not None:

@@ -151,33 +151,6 @@ def _csv_row(record: Mapping[str | Any, str | Any]) -> Row:
     return row
 
 
-def resumed_rows(
-    previous: list[Row], rows: int, step_row: int | None, returned: Row | None
-) -> list[Row]:
-    """The rows a resumed fit keeps: the ``rows`` first rows, written before its checkpoint
-    was taken, and, for a checkpoint taken inside ``on_train_batch_end`` of step
-    ``step_row`` (a step checkpoint), that step's row, which reaches the file only after the
-    hook returns and which the resumed fit does not log again: the file's next row when it
-    is that one, written in full, else ``returned``, the plugin's own part of it, saved in
-    the checkpoint. Rows after those come again from the resumed fit (a validation or final
-    test that ran after the checkpoint, written by the killed process, would otherwise be
-    there twice)."""
-    kept = [dict(row) for row in previous[:rows]]
-    if step_row is None:
-        return kept
-    written = previous[rows] if len(previous) > rows else None
-    if (
-        written is not None
-        and written.get("step") == step_row
-        and all(k in INDEX_COLUMNS or k.startswith("train/") for k in written)
-        and all(written.get(k) == v for k, v in (returned or {}).items())
-    ):
-        kept.append(dict(written))
-    elif returned is not None:
-        kept.append(dict(returned))
-    return kept
-
-
 def _csv_value(value: float | int) -> str:
     if isinstance(value, int):
         return str(value)
