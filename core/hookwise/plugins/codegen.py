@@ -112,10 +112,8 @@ def call_source(
     needs_counters = triggered and any(c.trigger and c.trigger.filters_calls() for c in calls)
     if needs_counters:
         lines.append(f"    _step, _epoch, _stage = _counters({hook!r}, trainer_state)")
-    if attributed and not firstresult:  # visible while the call runs (see ``partial``)
-        lines.append("    _results = self.partial = []")
-    elif not firstresult:
-        lines.append("    _results = []")
+    if not firstresult:  # an attributed call's results are seen while it runs (``partial``)
+        lines.append("    _results = self.partial = []" if attributed else "    _results = []")
     lines += ["    _at = 0", "    try:"]
     for index, call in enumerate(calls):
         indent = "        "
@@ -133,9 +131,11 @@ def call_source(
             lines.append(f"{indent}if _r is not None: _results.append(_r)")
     lines += ["        pass", "    except Exception as _exc:"]
     mapping = "{" + ", ".join(f"{name!r}: {name}" for name in spec_args) + "}"
-    lines.append(
-        f"        return _recover({mapping}, _at, _exc, {'None' if firstresult else '_results'})"
-    )
+    recovery = f"_recover({mapping}, _at, _exc, {'None' if firstresult else '_results'})"
+    if attributed and not firstresult:  # the call is over: nothing is partial any more
+        lines += [f"        _results = {recovery}", "    self.partial = None"]
+    else:
+        lines.append(f"        return {recovery}")
     lines.append("    return None" if firstresult else "    return _results")
     return "\n".join(lines)
 

@@ -53,10 +53,10 @@ class OrderedHookCaller(pluggy.HookCaller):
     :func:`make_caller`.
 
     :ivar implemented: whether any implementation is registered (a cheap test for the trainer).
-    :ivar partial: the ``(plugin, result)`` pairs of the latest :meth:`call_attributed`, filled
-        in as its implementations return: while the call runs, what the implementations called
-        so far returned (the trainer saves a training step's logs from it when a checkpoint is
-        written inside the step's ``on_train_batch_end``).
+    :ivar partial: while a :meth:`call_attributed` runs, its ``(plugin, result)`` pairs so
+        far, filled in as its implementations return; ``None`` when none runs (the trainer
+        saves a training step's logs from it when a checkpoint is written inside the step's
+        ``on_train_batch_end``).
     """
 
     __slots__ = (
@@ -85,7 +85,7 @@ class OrderedHookCaller(pluggy.HookCaller):
         self._constrained = 0
         self._records: list[list[tuple[str, Any]]] = []
         self.implemented = False
-        self.partial: list[tuple[str, Any]] = []
+        self.partial: list[tuple[str, Any]] | None = None
         super().__init__(name, hook_execute, specmodule_or_class, spec_opts)
         self.invalidate()
 
@@ -260,6 +260,7 @@ class OrderedHookCaller(pluggy.HookCaller):
             result = self._hookexec(self.name, list(impls), kwargs, self._firstresult())
         finally:
             pairs = self._records.pop()
+            self.partial = None
         if not isinstance(result, list):
             return result
         return _attribute(result, pairs, plan)

@@ -184,6 +184,10 @@ class FitLoop:
         iterator = iterate_from(loader, start)  # a resume's skipped batches are not loaded
         if start:
             trainer._restore_pending_rng()
+        batch_end = trainer.pm.caller("on_train_batch_end")
+        batch_end.partial = None  # what a call that raised left (in an earlier fit)
+        # a checkpoint written inside the hook saves the logs it returned so far
+        trainer._logs.in_progress = ("on_train_batch_end", batch_end)
         self.run_batches(model, loss_module, iterator, start)
         if trainer._interrupted():
             # A signal ends the run inside the epoch: no epoch-end hooks, scheduler step or
@@ -229,7 +233,6 @@ class FitLoop:
         device, move = trainer.device, trainer.device.type != "cpu"
         hooks = ("on_train_batch_start", "on_train_batch_end")
         batch_start, batch_end = (pm.caller(hook) for hook in hooks)
-        in_batch_end = ("on_train_batch_end", batch_end)
         call_start, call_end = (bool(c.calls or c.wrappers) for c in (batch_start, batch_end))
         before_step = pm.caller("on_before_optimizer_step")
         # whether a hook receives the loss metrics (else no read-only copy is made of them)
@@ -267,18 +270,14 @@ class FitLoop:
                 step = self._optimizer_step(model, epoch_state, metrics)
             if call_end:
                 state = batch_state(epoch_state, step, inside=not stepped, metrics=metrics)
-                logs.in_progress = in_batch_end  # a checkpoint saved in it saves its logs
-                try:
-                    results = batch_end.call_attributed(
-                        trainer_state=state,
-                        model=model,
-                        loss_module=loss_module,
-                        outputs=outputs,
-                        batch=batch,
-                        batch_idx=batch_idx,
-                    )
-                finally:
-                    logs.in_progress = None
+                results = batch_end.call_attributed(
+                    trainer_state=state,
+                    model=model,
+                    loss_module=loss_module,
+                    outputs=outputs,
+                    batch=batch,
+                    batch_idx=batch_idx,
+                )
                 if results:
                     logs.merge("train/", "on_train_batch_end", results)
             if stepped and self._after_step(model, step):

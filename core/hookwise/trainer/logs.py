@@ -84,8 +84,8 @@ class LogMerger:
         self.latest: dict[str, Any] = {}
         #: Called with each merge's result (names -> values as logged), right after it.
         self.listeners: list[LogListener] = []
-        #: The training hook call in progress whose logs are merged once it returns (its name
-        #: and caller), while the trainer runs it: see :meth:`unmerged`.
+        #: The training hook whose logs are merged once a call returns (its name and caller,
+        #: whose ``partial`` holds the results while a call runs): see :meth:`unmerged`.
         self.in_progress: tuple[str, Any] | None = None
         #: The unmerged logs of the checkpoint a fit resumed from, merged at its start.
         self.resumed: Mapping[str, Any] | None = None
@@ -131,11 +131,12 @@ class LogMerger:
         process would have done after the checkpoint. ``{"hook": name, "logs": [{"plugin":
         name, "logs": {key: value}}, ...]}`` (values as logged, tensors on the CPU; logs that
         the merge would drop are left out), or ``None`` outside such a call."""
-        if self.in_progress is None:
+        hook, caller = self.in_progress or ("", None)
+        partial = None if caller is None else caller.partial
+        if partial is None:
             return None
-        hook, caller = self.in_progress
         kept = []
-        for plugin, logs in list(caller.partial):
+        for plugin, logs in list(partial):
             try:
                 if not isinstance(logs, Mapping):
                     continue
