@@ -190,12 +190,15 @@ class TrainerAPI(Protocol):
         weights_only: bool = False,
         asynchronous: bool = False,
         on_done: Callable[[Path], None] | None = None,
+        all_ranks: bool = False,
     ) -> Path:
         """Write the run's checkpoint to ``path`` atomically (rank 0 writes; the others
         return the path); ``weights_only`` leaves out optimizers, RNG and plugin state.
         ``asynchronous`` copies the state to host memory and writes it in the background
         (one write in flight; a failure is raised at the trainer's next step or fit end);
-        ``on_done(path)`` runs once the file is durable."""
+        ``on_done(path)`` runs once the file is durable. ``all_ranks=True`` promises every
+        rank makes this call at this same point: every rank's RNG states are gathered into
+        the file (one collective call), else it holds rank 0's only (no collective call)."""
         ...
 
     # -- logging ----------------------------------------------------------------------------

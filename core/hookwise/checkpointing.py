@@ -5,7 +5,8 @@ The core owns the format; the ``checkpoint`` plugin decides when to save and wha
 A checkpoint is a dict that ``torch.load(weights_only=True)`` reads, so loading one can never
 run code. It holds ``format`` (``"hookwise-checkpoint"``), ``format_version``, the position
 (``epoch``, ``global_step``, ``batch_in_epoch``, ``epoch_complete``), ``seed``, the ``model``
-state (without a DDP ``module.`` prefix), ``optimizers``, ``lr_schedulers``, ``rng`` states,
+state (without a DDP ``module.`` prefix), ``optimizers``, ``lr_schedulers``, ``rng`` states
+(rank 0's; with ``rng_per_rank``, one entry per rank, when every rank saved together),
 ``plugins`` (each plugin's state under its name), the latest ``metrics`` and the run's
 ``manifest`` (:mod:`hookwise.manifest`; absent in checkpoints of older releases). With the training
 features of :mod:`hookwise.trainer.optimization`: ``window_batches`` (batches accumulated since
@@ -191,6 +192,7 @@ _ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
     "versions": (False, Mapping),
     "manifest": (False, Mapping),
     "rng": (False, Mapping),
+    "rng_per_rank": (False, list),
     "metrics": (False, Mapping),
     "unmerged_logs": (False, Mapping),
     "window_batches": (False, int),

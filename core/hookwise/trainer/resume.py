@@ -2,8 +2,9 @@
 
 A checkpoint (see :mod:`hookwise.checkpointing` for the format) holds everything a fit needs to
 continue as if it had never stopped: the weights, optimizers and schedulers, the position
-(:class:`~hookwise.trainer.position.Position`), the RNG states, every plugin's state and the
-latest logged values.
+(:class:`~hookwise.trainer.position.Position`), the RNG states (every rank's, when every rank
+saves together: :mod:`hookwise.trainer.rank_rng`), every plugin's state and the latest logged
+values.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from hookwise.manifest_changes import changes_text, manifest_changes_of, report_
 from hookwise.plugins import PluginManager
 from hookwise.saving import AsyncSaver, OnDone, SyncSaver
 from hookwise.trainer.position import Position
+from hookwise.trainer.rank_rng import gather_rng_states, rng_for_rank
 
 if TYPE_CHECKING:
     from hookwise.trainer.logs import LogMerger
     from hookwise.trainer.optimization import Optimization
+    from hookwise.trainer.stopping import StopLatch
     from hookwise.trainer.strategy import Strategy
 
 logger = logging.getLogger("hookwise")
@@ -224,6 +227,7 @@ class CheckpointControl:
     scheduler_interval: str
     _position: Position
     _strategy: Strategy
+    _latch: StopLatch
     _model: nn.Module | None
     _optimizers: list[torch.optim.Optimizer]
     _lr_schedulers: list[Any]
@@ -270,6 +274,7 @@ class CheckpointControl:
         weights_only: bool = False,
         asynchronous: bool = False,
         on_done: OnDone | None = None,
+        all_ranks: bool = False,
     ) -> Path:
         """Write the complete checkpoint to ``path`` atomically; return the path.
 
@@ -285,14 +290,23 @@ class CheckpointControl:
         thread when asynchronous): apply deletes or move ``last`` there, not before.
 
         In a distributed run only rank 0 writes (every rank holds the same weights); the other
-        ranks return the path without writing. The call makes no collective call, so any rank
-        may make it, in an exception handler too; a plugin that needs the file complete on
-        every rank calls :func:`hookwise.distributed.synchronize` afterwards, at a point every
-        rank reaches together (after a synchronous save).
+        ranks return the path without writing. By default the call makes no collective call,
+        so any rank may make it, in an exception handler too, and the file holds rank 0's RNG
+        states only. ``all_ranks=True`` promises that every rank makes this call at this same
+        point: each rank's RNG states are gathered to the file (``rng_per_rank``, one
+        collective call, first thing), so a resume on as many processes continues every
+        rank's randomness bit-exactly. A plugin that needs the file complete on every rank
+        calls :func:`hookwise.distributed.synchronize` afterwards, at a point every rank
+        reaches together (after a synchronous save).
         """
+        per_rank = None
+        if all_ranks and not weights_only and self._strategy.world_size > 1:
+            per_rank = gather_rng_states(self._strategy)
         if self._strategy.rank != 0:
             return Path(path)
         state = self.checkpoint_state()
+        if per_rank is not None:  # rank 0's entry is its states at the gather
+            state["rng"], state["rng_per_rank"] = per_rank[0], per_rank
         if weights_only:
             state = {key: state[key] for key in WEIGHTS_ONLY_KEYS if key in state}
         if asynchronous:
@@ -349,7 +363,9 @@ class CheckpointControl:
             self._position.epoch_schedulers_stepped = True
         self._logs.latest.update(data.get("metrics", {}))
         self._logs.resumed = data.get("unmerged_logs")  # merged after on_fit_start
-        self._pending_rng = data.get("rng")
+        self._pending_rng = rng_for_rank(
+            data, file, rank=self._strategy.rank, world_size=self._strategy.world_size
+        )
         logger.info(
             "Resumed from %s: epoch %d, batch %d, step %d",
             file,
@@ -368,7 +384,8 @@ class CheckpointControl:
     def _write_interrupt_checkpoint(self) -> Path | None:
         try:
             path = self.output_dir / "checkpoints" / INTERRUPT_CHECKPOINT
-            return self.save_checkpoint(path)
+            # every rank agreed on the signal and comes here: each one's RNG states are saved
+            return self.save_checkpoint(path, all_ranks=self._latch.agreed_signal)
         except Exception:
             logger.exception("could not write the interrupt checkpoint")
             return None

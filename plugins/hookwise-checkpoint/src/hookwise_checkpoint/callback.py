@@ -80,8 +80,10 @@ class CheckpointCallback(Callback):
     plugins they rely on (``after=["ema", "early_stopping"]``: the step's average, the
     training weights back, early stopping's count of this pass). Each name of one
     checkpoint is a hard link to the same file where the file system allows (a copy where it
-    does not), and every file appears atomically. Only rank 0 writes; the other ranks wait at
-    a barrier until the file is complete (with ``async_save``, until the write has started).
+    does not), and every file appears atomically. Only rank 0 writes; every rank takes part
+    in the save (``save_checkpoint(..., all_ranks=True)``), so the file holds each rank's RNG
+    states and a resume on as many processes is bit-exact; the other ranks then wait at a
+    barrier until the file is complete (with ``async_save``, until the write has started).
 
     Resume with ``Trainer.fit(..., resume_from=path)`` or ``resume_from="last"``; the plugin's
     own state (the files it keeps, the best scores) is in the checkpoint, so a resumed run goes
@@ -464,6 +466,9 @@ class CheckpointCallback(Callback):
             if distributed.is_rank_zero():
                 doomed = [name for name in doomed if name not in keep]
                 self._write(trainer_state, model, folder, names, doomed, (kept_before, best_before))
+            elif (trainer := trainer_state.get("trainer")) is not None:
+                # every rank saves together: the others' RNG states go into rank 0's file
+                trainer.save_checkpoint(folder / names[0], all_ranks=True)
         except BaseException as exc:
             self._kept, self._best = kept_before, best_before
             # an earlier background write failed, not this one (never started): the
@@ -520,12 +525,12 @@ class CheckpointCallback(Callback):
             # set before the write starts: its finish (in the writer thread) clears it
             earlier, self._unconfirmed = self._unconfirmed, before
             try:
-                trainer.save_checkpoint(primary, asynchronous=True, on_done=finish)
+                trainer.save_checkpoint(primary, asynchronous=True, on_done=finish, all_ranks=True)
             except BackgroundWriteError:
                 self._unconfirmed = earlier  # the earlier write failed; this one never started
                 raise
         else:
-            finish(trainer.save_checkpoint(primary))
+            finish(trainer.save_checkpoint(primary, all_ranks=True))
 
     @staticmethod
     def _vis4d_checkpoint(trainer_state: TrainerState, model: nn.Module) -> dict[str, Any]:
