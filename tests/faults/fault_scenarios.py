@@ -637,6 +637,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the uninterrupted run's (before, the validation was skipped while the checkpoint "
         "counted the epoch as done, so its rows and epoch checkpoint were lost for good).",
     ),
+    Scenario(
+        "resume.rng-per-rank",
+        "resume",
+        "A two-process DDP run whose ranks draw different random numbers (dropout, Python's "
+        "random, NumPy) is stopped after a checkpoint and resumed on two processes; or resumed "
+        "on another number of processes; or resumed from a checkpoint one rank wrote alone "
+        "(an emergency checkpoint).",
+        "A checkpoint every rank saves together (the checkpoint plugin's, the signal's) holds "
+        "each rank's RNG states (rng_per_rank, gathered by one collective call) and a resume "
+        "on as many processes gives each rank its own: the final weights and RNG states are "
+        "the uninterrupted run's, bit for bit, on every rank (before, every rank got rank "
+        "0's states and the weights differed). Otherwise every rank restores rank 0's states, "
+        "and the log says so; a save one rank makes alone makes no collective call.",
+    ),
 )
 
 BY_ID: dict[str, Scenario] = {scenario.id: scenario for scenario in SCENARIOS}
