@@ -569,6 +569,7 @@ def scenario_signal(out: Path) -> dict[str, Any]:
     if checkpoint_file := report.get("checkpoint"):
         data = torch.load(checkpoint_file, weights_only=True)
         report["checkpoint_step"] = int(data["global_step"])
+        report["checkpoint_rng_ranks"] = len(data.get("rng_per_rank", []))
     return report
 
 

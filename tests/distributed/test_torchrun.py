@@ -212,6 +212,8 @@ def test_a_signal_on_one_rank_ends_every_rank_at_the_same_step(launch: Launch) -
         assert report["checkpoint"].endswith("interrupted.ckpt")
         # rank 0 wrote it, at the step where the ranks agreed to stop
         assert report["checkpoint_step"] == report["global_step"]
+        # every rank agreed on the signal and saved together: each one's RNG states are in it
+        assert report["checkpoint_rng_ranks"] == 2
     assert zero["checkpoint_exists"] is True
     assert zero["global_step"] == one["global_step"]
     assert zero["global_step"] % 3 == 0  # a stop check (every 3 steps) or an epoch end
