@@ -1,4 +1,5 @@
-"""A torchrun worker for ``test_rank_rng.py``: ``torchrun --nproc-per-node=2 THIS OUT``.
+"""A torchrun worker for ``test_rank_rng.py``: ``torchrun --nproc-per-node=2 THIS OUT [DEVICE]``
+(``cpu``, the default, with gloo; ``cuda``: one GPU per process, NCCL).
 
 Every rank's randomness is its own: a plugin seeds torch, Python's ``random`` and NumPy with a
 seed of its rank at fit start, and the model draws from all three on every step (dropout,
@@ -60,7 +61,7 @@ class NoisyDropoutModel(nn.Module):
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         inputs = batch["inputs"]
         noise = torch.from_numpy(numpy.random.standard_normal(tuple(inputs.shape)))
-        inputs = inputs + 0.1 * noise.float() + 0.1 * random.random()
+        inputs = inputs + 0.1 * noise.float().to(inputs.device) + 0.1 * random.random()
         return {"logits": self.last(self.dropout(torch.relu(self.first(inputs))))}
 
 
@@ -81,11 +82,13 @@ def loss_fn(outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tenso
     return F.cross_entropy(outputs["logits"], batch["labels"])
 
 
-def fit(folder: Path, *, num_steps: int = -1, resume: bool = False) -> tuple[Trainer, nn.Module]:
+def fit(
+    folder: Path, device: str, *, num_steps: int = -1, resume: bool = False
+) -> tuple[Trainer, nn.Module]:
     torch.manual_seed(99)
     model = NoisyDropoutModel()
     trainer = Trainer(
-        device="cpu",
+        device=device,
         output_dir=folder,
         train_dataloader=DataLoader(Samples(), batch_size=2, shuffle=True),
         callbacks=[PerRankSeeds()],
@@ -104,22 +107,25 @@ def rng_states() -> dict[str, Any]:
     """This rank's RNG states now (plain values and tensors)."""
     version, internal, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = numpy.random.get_state()
-    return {
+    states = {
         "torch": torch.get_rng_state(),
         "python": [version, list(internal), gauss],
         "numpy": [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached],
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
 
 
-def main(out: Path) -> None:
+def main(out: Path, device: str) -> None:
     torch.set_num_threads(1)
     rank = get_rank()
-    twin, twin_model = fit(out / "twin")
+    twin, twin_model = fit(out / "twin", device)
     twin_end = {"weights": twin_model.state_dict(), "rng": rng_states(), "step": twin.global_step}
     torch.save(twin_end, out / f"twin-rank{rank}.pt")
-    first, _ = fit(out / "run", num_steps=STOP_AT)
+    first, _ = fit(out / "run", device, num_steps=STOP_AT)
     assert first.global_step == STOP_AT, first.global_step
-    resumed, model = fit(out / "run", resume=True)
+    resumed, model = fit(out / "run", device, resume=True)
     torch.save(
         {
             "weights": model.state_dict(),
@@ -133,4 +139,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "cpu")

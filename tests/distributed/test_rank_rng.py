@@ -23,13 +23,16 @@ LAUNCH_TIMEOUT_S = 120
 WORKER = HERE / "rank_rng_worker.py"
 
 
-@pytest.fixture(scope="module")
-def launch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("rank-rng")
-    process = start([str(WORKER), str(out)], 2)
+def _launch(out: Path, device: str) -> Path:
+    process = start([str(WORKER), str(out), device], 2)
     returncode, output = finish(process, time.monotonic() + LAUNCH_TIMEOUT_S)
     assert returncode == 0, output
     return out
+
+
+@pytest.fixture(scope="module")
+def launch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _launch(tmp_path_factory.mktemp("rank-rng"), "cpu")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -59,6 +62,10 @@ def test_the_checkpoint_holds_every_rank_s_rng_states(launch: Path) -> None:
 
 @pytest.mark.parametrize("rank", [0, 1])
 def test_a_resumed_run_ends_bit_exactly_as_the_uninterrupted_one(launch: Path, rank: int) -> None:
+    _assert_resumed_equals_twin(launch, rank)
+
+
+def _assert_resumed_equals_twin(launch: Path, rank: int) -> None:
     twin = _load(launch / f"twin-rank{rank}.pt")
     resumed = _load(launch / f"resumed-rank{rank}.pt")
     assert Path(resumed["resumed_from"]).name == "last.ckpt"
@@ -67,3 +74,17 @@ def test_a_resumed_run_ends_bit_exactly_as_the_uninterrupted_one(launch: Path, r
         assert torch.equal(weight, resumed["weights"][key]), f"rank {rank}: {key} differs"
     for generator, state in twin["rng"].items():
         assert _equal(state, resumed["rng"][generator]), f"rank {rank}: {generator} RNG differs"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(
+    torch.cuda.device_count() < 2,
+    reason="needs two CUDA GPUs (NCCL needs a GPU of its own for every process)",
+)
+def test_the_same_on_two_gpus_with_nccl(tmp_path: Path) -> None:
+    """Dropout draws from the CUDA generators there: their states are per rank too."""
+    out = _launch(tmp_path, "cuda")
+    data = load_checkpoint(out / "run" / "checkpoints" / "epoch=0-step=3.ckpt")
+    assert [("cuda" in entry) for entry in data["rng_per_rank"]] == [True, True]
+    for rank in (0, 1):
+        _assert_resumed_equals_twin(out, rank)
