@@ -15,6 +15,9 @@ and, only for a checkpoint taken inside an accumulation window, ``accumulated_gr
 checkpoint written inside ``on_train_batch_end`` (a step checkpoint) has ``unmerged_logs``:
 what that hook call's implementations returned before the save, which the trainer merges only
 after the call (a resumed fit merges them at its start, so its metrics file gets the step's row).
+``data_position`` records the number of processes and how far the epoch's data order is (the
+samples consumed and how to draw the order again), so a resume on another number of processes
+continues it (:mod:`hookwise.trainer.data_order`; absent in checkpoints of older releases).
 
 Writes are atomic: the data goes to a temporary file in the same folder, which is flushed,
 fsynced and renamed over the target, so a process killed mid-write leaves the previous file.
@@ -198,6 +201,7 @@ _ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
     "window_batches": (False, int),
     "grad_scaler": (False, (Mapping, type(None))),
     "accumulated_grads": (False, Mapping),
+    "data_position": (False, Mapping),
 }
 
 

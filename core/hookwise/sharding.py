@@ -61,8 +61,13 @@ class DistributedEvalSampler(Sampler[int]):
         return max(0, math.ceil((len(self.data_source) - self.rank) / self.num_replicas))
 
 
-def _rebuild(loader: DataLoader[Any], sampler: Sampler[int], role: str) -> DataLoader[Any]:
-    """The same loader (dataset, batch size, collate_fn, workers, ...) with another sampler."""
+def with_sampler(loader: DataLoader[Any], sampler: Sampler[int], role: str) -> DataLoader[Any]:
+    """The same loader (dataset, batch size, collate_fn, workers, ...) with another sampler
+    (``role``: the loader's name in the errors, ``"train"`` or ``"evaluation"``).
+
+    :raises ConfigError: ``loader`` is a subclass or has its own batch sampler (the trainer
+        cannot rebuild it; the message says what to do).
+    """
     fix = (
         f"give the {role} loader a DistributedSampler (or hookwise.distributed."
         f"DistributedEvalSampler for evaluation) yourself, or shard the data per rank and pass "
@@ -155,7 +160,7 @@ def shard_train_loader(
         shuffle=shuffle,
         seed=seed,
     )
-    return _rebuild(loader, distributed, "train")
+    return with_sampler(loader, distributed, "train")
 
 
 def shard_eval_loader(loader: DataLoader[Any], *, num_replicas: int, rank: int) -> DataLoader[Any]:
@@ -186,4 +191,4 @@ def shard_eval_loader(loader: DataLoader[Any], *, num_replicas: int, rank: int) 
         num_replicas=num_replicas,
         rank=rank,
     )
-    return _rebuild(loader, sampler, "evaluation")
+    return with_sampler(loader, sampler, "evaluation")

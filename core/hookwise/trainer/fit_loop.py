@@ -21,6 +21,7 @@ after ``on_train_epoch_end``. Nothing here synchronises host and device per step
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from torch import nn
 from hookwise.errors import ConfigError
 from hookwise.readonly import ReadOnlyState
 from hookwise.trainer._util import compute_loss, to_device
+from hookwise.trainer.data_order import continue_epoch, epoch_order
 from hookwise.trainer.failures import report_tolerated_failures
 from hookwise.trainer.position import seed_everything, seed_loader
 from hookwise.trainer.resume import step_epoch_schedulers
@@ -48,6 +50,7 @@ class FitLoop:
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self._step_schedulers: list[Any] = []  # the per-step schedulers of this epoch
+        self._batches: int | None = None  # this epoch's number of batches (None: the loader's)
 
     def run(self, model: nn.Module, loss_module: Any, resume_from: Any) -> dict[str, float]:
         """Train until a limit is reached, a stop is agreed or a signal arrives."""
@@ -70,6 +73,7 @@ class FitLoop:
                     # after fit, or at its end): resuming there must not skip that epoch
                     position.epoch += 1
                     position.epoch_complete, position.batch_in_epoch = False, 0
+                    position.order = None
                 trainer.wait_for_checkpoints()  # a background write's failure fails the fit
             except BaseException as exc:
                 self._fail(model, exc)
@@ -126,6 +130,7 @@ class FitLoop:
         """Setup, resume or seed, ``on_fit_start``; return the first step of this fit."""
         trainer = self.trainer
         trainer._ensure_setup()
+        trainer._position.world_size = trainer._strategy.world_size
         resumed = trainer.resume(resume_from) if resume_from is not None else None
         if resumed is None and trainer.seed is not None:
             seed_everything(trainer.seed)
@@ -181,19 +186,38 @@ class FitLoop:
             trainer._logs.ignore("on_train_epoch_start", ignored)
         model.train()
         seed_loader(loader, trainer._seed_or_zero(), position.epoch, trainer._strategy.rank)
-        iterator = iterate_from(loader, start)  # a resume's skipped batches are not loaded
+        iterator, batches = self._epoch_batches(loader, start)
         if start:
             trainer._restore_pending_rng()
         batch_end = trainer.pm.caller("on_train_batch_end")
         batch_end.partial = None  # what a call that raised left (in an earlier fit)
         # a checkpoint written inside the hook saves the logs it returned so far
         trainer._logs.in_progress = ("on_train_batch_end", batch_end)
+        self._batches = batches
         self.run_batches(model, loss_module, iterator, start)
         if trainer._interrupted():
             # A signal ends the run inside the epoch: no epoch-end hooks, scheduler step or
             # validation, so resuming continues at the next batch as if nothing had happened.
             return
         self._end_epoch(model, loss_module)
+
+    def _epoch_batches(self, loader: Any, start: int) -> tuple[Iterator[Any], int | None]:
+        """The epoch's batches from batch ``start`` on, and its number of batches (``None``:
+        the loader's length). A resume on another number of processes continues the saved
+        epoch's order (see :mod:`~hookwise.trainer.data_order`); any other epoch skips its
+        resumed batches at the sampler (not loading them)."""
+        trainer = self.trainer
+        position, strategy = trainer._position, trainer._strategy
+        saved, position.continuation = position.continuation, None
+        if saved is None:
+            position.order = epoch_order(loader, strategy.world_size)
+            return iterate_from(loader, start), None
+        file = trainer.resumed_from or Path("the checkpoint")
+        continued, position.order = continue_epoch(
+            loader, saved, strategy.world_size, strategy.rank, start, file
+        )
+        seed_loader(continued, trainer._seed_or_zero(), position.epoch, strategy.rank)
+        return iter(continued), start + len(continued)
 
     def _end_epoch(self, model: nn.Module, loss_module: Any) -> None:
         trainer = self.trainer
@@ -240,7 +264,7 @@ class FitLoop:
         # one get_state() per epoch (it measures loaders); each batch hook call gets a read-only
         # copy (DESIGN decision 25), shared by its implementations
         epoch_state = trainer.get_state()
-        last = (epoch_state["num_train_batches"] or 0) - 1  # the epoch's last batch (-1: unknown)
+        last = (self._epoch_length(epoch_state) or 0) - 1  # the epoch's last batch (-1: unknown)
         step = position.global_step
         self._step_schedulers = self._per_step_schedulers()
         for batch_idx, batch in enumerate(iterator, start):
@@ -284,6 +308,9 @@ class FitLoop:
                 return
         if position.window_batches:  # a loader without a length: its last window steps here
             self._after_step(model, self._optimizer_step(model, epoch_state, None))
+
+    def _epoch_length(self, epoch_state: Any) -> int | None:
+        return self._batches if self._batches is not None else epoch_state["num_train_batches"]
 
     def _forward_backward(
         self, model: nn.Module, loss_module: Any, batch: Any, shared: bool

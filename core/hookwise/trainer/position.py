@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from hookwise.trainer.data_order import EpochOrder, no_order_state
+
 
 @dataclass(slots=True)
 class Position:
@@ -28,6 +30,12 @@ class Position:
     the step); ``resume_batch`` is the batch the next epoch starts from after a resume;
     ``window_batches`` counts the batches accumulated since the last optimizer step (0 at an
     optimizer-step boundary; see ``accumulate_grad_batches``).
+
+    ``world_size`` is the number of processes training; ``order`` the current epoch's data
+    order (``None`` before its first batch), which checkpoints record so that a resume on
+    another number of processes continues it (see :mod:`~hookwise.trainer.data_order`);
+    ``continuation`` is a restored checkpoint's ``data_position`` when the resumed epoch
+    continues that way.
     """
 
     epoch: int = 0
@@ -37,6 +45,9 @@ class Position:
     epoch_schedulers_stepped: bool = True
     resume_batch: int = 0
     window_batches: int = 0
+    world_size: int = 1
+    order: EpochOrder | None = None
+    continuation: dict[str, Any] | None = None
 
     def state(self) -> dict[str, Any]:
         """The position's checkpoint entries."""
@@ -47,13 +58,21 @@ class Position:
             "epoch_complete": self.epoch_complete,
             "epoch_schedulers_stepped": self.epoch_schedulers_stepped,
             "window_batches": self.window_batches,
+            "data_position": self.data_position(),
         }
+
+    def data_position(self) -> dict[str, Any]:
+        """Where the epoch's data order is (the checkpoint's ``data_position`` entry)."""
+        if self.order is None:
+            return no_order_state(self.world_size)
+        return self.order.state(self.batch_in_epoch)
 
     def restore(self, data: Mapping[str, Any]) -> bool:
         """Continue from a checkpoint's position; return whether the saved epoch's schedulers
         still have to step (the checkpoint was taken before they did)."""
         self.global_step = int(data["global_step"])
         self.window_batches = 0
+        self.order = self.continuation = None
         if data.get("epoch_complete", True):
             self.epoch = int(data["epoch"]) + 1
             self.resume_batch = 0

@@ -27,6 +27,7 @@ from hookwise.manifest import with_saved_state
 from hookwise.manifest_changes import changes_text, manifest_changes_of, report_changes
 from hookwise.plugins import PluginManager
 from hookwise.saving import AsyncSaver, OnDone, SyncSaver
+from hookwise.trainer.data_order import plan_continuation
 from hookwise.trainer.position import Position
 from hookwise.trainer.rank_rng import gather_rng_states, rng_for_rank
 
@@ -344,6 +345,8 @@ class CheckpointControl:
             return None
         self.resumed_from = file
         data = load_for_resume(file, self.device, self._strategy)
+        strategy = self._strategy
+        continuation = plan_continuation(data, strategy.world_size, file, rank=strategy.rank)
         changes = manifest_changes_of(data, self.manifest())
         try:
             load_weights(model, data["model"], file)
@@ -361,6 +364,7 @@ class CheckpointControl:
             if self.scheduler_interval == "epoch":
                 step_epoch_schedulers(self._lr_schedulers, int(data["epoch"]), resuming=True)
             self._position.epoch_schedulers_stepped = True
+        self._position.continuation = continuation
         self._logs.latest.update(data.get("metrics", {}))
         self._logs.resumed = data.get("unmerged_logs")  # merged after on_fit_start
         self._pending_rng = rng_for_rank(

@@ -1,0 +1,136 @@
+"""A torchrun worker for ``test_reshard.py``: ``torchrun ... reshard_worker.py MODE OUT``.
+
+``save STEP``: fit two epochs of 24 samples in batches of 2 per process, save
+``OUT/mid.ckpt`` at step ``STEP`` (in the middle of epoch 1) and stop every rank there.
+``resume``: resume ``OUT/mid.ckpt`` (on however many processes this launch has) and fit
+until epoch 3 ends. Every rank writes ``OUT/<mode>-w<world>-rank<r>.json``: the sample
+indices of every training batch with its epoch and step, the step the resumed fit started
+from, and whether the weights it started from are the checkpoint's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from dist_worker import DictData, TinyModel, loss_fn
+from hookwise import Callback, Trainer
+from hookwise.distributed import get_rank, get_world_size, synchronize
+from torch import nn
+from torch.utils.data import DataLoader
+
+SIZE = 24
+BATCH = 2
+SEED = 11
+
+
+class RecordBatches(Callback):
+    """Records each training batch's (epoch, step before it, sample indices, loss) and the
+    weights the fit's first batch starts from."""
+
+    collective_free = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[dict[str, Any]] = []
+        self.first_weights: dict[str, torch.Tensor] | None = None
+
+    def on_train_batch_start(
+        self, trainer_state: Any, model: nn.Module, loss_module: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.first_weights is None:
+            inner = getattr(model, "module", model)
+            self.first_weights = {k: v.detach().clone() for k, v in inner.state_dict().items()}
+        self.batches.append(
+            {
+                "epoch": trainer_state["current_epoch"],
+                "step": trainer_state["global_step"],
+                "batch_idx": batch_idx,
+                "idx": [int(i) for i in batch["idx"]],
+            }
+        )
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        self.batches[-1]["loss"] = float(trainer_state["metrics"]["loss"])
+
+
+class SaveAndStop(Callback):
+    """At step ``step``: rank 0 writes ``path``, every rank waits for it and stops there."""
+
+    def __init__(self, step: int, path: Path) -> None:
+        super().__init__()
+        self.step, self.path = step, path
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer_state["global_step"] == self.step:
+            trainer = trainer_state["train_module"]
+            trainer.save_checkpoint(self.path)
+            synchronize()
+            trainer.request_stop("the checkpoint to resume is written", all_ranks=True)
+
+
+def _fit(
+    out: Path, folder: str, callbacks: list[Callback], epochs: int, resume: Path | None
+) -> Trainer:
+    torch.manual_seed(5)
+    model = TinyModel()
+    trainer = Trainer(
+        device="cpu",
+        output_dir=out / folder,
+        train_dataloader=DataLoader(DictData(SIZE), batch_size=BATCH, shuffle=True),
+        callbacks=callbacks,
+        num_epochs=epochs,
+        seed=SEED,
+        dist_timeout=60,
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    trainer.fit(model, optimizer, None, loss_fn, resume_from=resume)
+    return trainer
+
+
+def main(argv: list[str]) -> int:
+    mode, out = argv[0], Path(argv[1])
+    torch.set_num_threads(1)
+    world, rank = get_world_size(), get_rank()
+    record = RecordBatches()
+    checkpoint = out / "mid.ckpt"
+    if mode == "save":
+        trainer = _fit(out, "save", [record, SaveAndStop(int(argv[2]), checkpoint)], 2, None)
+    else:
+        trainer = _fit(out, f"resume-w{world}", [record], 3, checkpoint)
+    world, rank = get_world_size(), get_rank()  # the trainer joined torchrun's group
+    saved = torch.load(checkpoint, weights_only=True)["model"]
+    assert record.first_weights is not None
+    report = {
+        "world": world,
+        "batches": record.batches,
+        "global_step": trainer.global_step,
+        "starts_from_checkpoint": all(
+            torch.equal(record.first_weights[k], saved[k]) for k in saved
+        ),
+    }
+    (out / f"{mode}-w{world}-rank{rank}.json").write_text(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
