@@ -84,14 +84,42 @@ _ZERO_ONLY_MARK = "__hookwise_rank_zero_only__"
 _generation = 0
 #: The watchdog of the group this module created.
 _watchdog: Watchdog | None = None
+#: The rendezvous store of the group this module created: torchrun's store, which every
+#: attempt of the job shares (see :func:`remember_for_restarts`).
+_job_store: Any = None
+_JOB_KEYS = "hookwise/job/"
 
 
 def _forget_group() -> None:
     """Stop the watchdog of the group this module created."""
-    global _watchdog
+    global _watchdog, _job_store
     if _watchdog is not None:
         _watchdog.stop()
-    _watchdog = None
+    _watchdog = _job_store = None
+
+
+def remember_for_restarts(key: str, value: str) -> None:
+    """Record ``value`` under ``key`` in torchrun's rendezvous store, where the workers that
+    ``torchrun --max-restarts`` starts after a failure read it
+    (:func:`recall_from_earlier_attempt`). A no-op unless hookwise created the process group
+    (``Trainer`` or :func:`process_group`); call it on one rank."""
+    if _job_store is not None:
+        _job_store.set(_JOB_KEYS + key, value)
+
+
+def recall_from_earlier_attempt(key: str) -> str | None:
+    """After ``torchrun --max-restarts`` restarted the workers: the value an earlier attempt
+    of this job recorded under ``key`` (:func:`remember_for_restarts`); ``None`` on the first
+    attempt, when none was recorded, or without a process group hookwise created.
+
+    The store lives as long as torchrun's agent (on a multi-node job, the agent of the node
+    that hosts the rendezvous); a restart after which another node hosts it finds nothing."""
+    if _job_store is None or restart_count() == 0:
+        return None
+    if not _job_store.check([_JOB_KEYS + key]):
+        return None
+    value: bytes = _job_store.get(_JOB_KEYS + key)
+    return value.decode()
 
 
 # -- the process group ----------------------------------------------------------------------------
@@ -145,6 +173,8 @@ def init_process_group(
         torch.cuda.set_device(device)
     timeout = datetime.timedelta(seconds=timeout_s)
     store, rank, world_size = next(rendezvous("env://", timeout=timeout))
+    global _job_store
+    _job_store = store
     # Each group gets its own key space in the rendezvous store: a group created after an
     # earlier one was destroyed, or by workers torchrun restarted (--max-restarts) against the
     # same store, must not read the stale addresses of the earlier group's processes.
@@ -339,7 +369,9 @@ __all__ = [
     "launched_by_torchrun",
     "process_group",
     "rank_zero_only",
+    "recall_from_earlier_attempt",
     "record_failure",
+    "remember_for_restarts",
     "restart_count",
     "shard_eval_loader",
     "shard_train_loader",

@@ -4,12 +4,16 @@ On the first attempt rank 1 fails in a hook at step 5, after the checkpoint plug
 step 4; torchrun restarts both workers against the same rendezvous store, and the second
 attempt must join a fresh group (not the stale addresses of the first), continue from the
 step-4 checkpoint on its own (``resume_on_restart``) and end where an uninterrupted run ends.
+
+Its :class:`KillOnFirstAttempt` plugin does the same to ``hookwise fit`` (``test_elastic.py``'s
+command-line test), by SIGKILL.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,23 @@ class FailFirstAttempt(Callback):
     ) -> None:
         if ATTEMPT == 0 and get_rank() == 1 and trainer_state["global_step"] == 5:
             raise RuntimeError("rank 1 fails on the first attempt")
+
+
+class KillOnFirstAttempt(Callback):
+    """``-p elastic_worker:KillOnFirstAttempt:rank=R,step=S`` for ``hookwise fit``: on the
+    first attempt, rank ``R`` kills itself (SIGKILL: no handler, no clean-up) when step ``S``
+    starts, as a lost process would end."""
+
+    def __init__(self, rank: int = 1, step: int = 5) -> None:
+        super().__init__()
+        self.rank, self.step = rank, step
+
+    def on_train_batch_start(
+        self, trainer_state: Any, model: Any, loss_module: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if ATTEMPT == 0 and get_rank() == self.rank and trainer_state["global_step"] == self.step:
+            print(f"rank {self.rank} kills itself at step {self.step}", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fit(folder: Path, **settings: Any) -> tuple[Trainer, nn.Module]:

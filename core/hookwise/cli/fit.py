@@ -153,6 +153,7 @@ def _fit_in_group(
     except SystemExit as exc:  # sys.exit() in a plugin or the job's code: never a success
         raise exit_inside_fit(exc) from exc
     finally:
+        info["resumed_from"] = trainer.resumed_from or resume  # or the restart's checkpoint
         finish_run(folder, status, trainer.metrics, **info, manifest=final_manifest(trainer))
     if distributed.is_rank_zero():
         print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))

@@ -57,17 +57,48 @@ def shared_run_dir(
     from hookwise.runs import new_run_dir, write_config, write_run_info
 
     folder: str | None = None
+    command = f"hookwise {info.get('command', '')}".strip()
     if distributed.is_rank_zero():
-        path = existing if existing is not None else new_run_dir(output_dir(args))
-        _LOCKS.append(RunLock(path, command=f"hookwise {info.get('command', '')}".strip()))
+        path = existing or restarted_run_dir(command) or new_run_dir(output_dir(args))
+        _LOCKS.append(RunLock(path, command=command))
         write_config(path, resolved.to_toml())
         write_run_info(path, status="running", **info)
         logger.info("Run folder: %s", path)
         folder = str(path)
+        distributed.remember_for_restarts(command, str(path.resolve()))
     shared = distributed.broadcast(folder)
     if shared is None:  # rank 0 always has one; only a broken process group gets here
         raise RuntimeError("rank 0 shared no run folder")
     return Path(shared)
+
+
+def restarted_run_dir(command: str) -> Path | None:
+    """After ``torchrun --max-restarts`` restarted the workers: the run folder the attempt
+    before chose for ``command`` (read from torchrun's rendezvous store, where
+    :func:`shared_run_dir` records it), so the job continues there (the trainer resumes from
+    its newest checkpoint: ``resume_on_restart``); ``None`` on a first attempt, or when the
+    attempt before recorded none."""
+    from hookwise import distributed
+    from hookwise.runs import is_run_folder
+
+    previous = distributed.recall_from_earlier_attempt(command)
+    if previous is None:
+        return None
+    folder = Path(previous)
+    if not is_run_folder(folder):
+        logger.warning(
+            "torchrun restarted the workers; the attempt before ran in %s, which is no longer "
+            "a run folder: this attempt starts a new one",
+            folder,
+        )
+        return None
+    logger.warning(
+        "torchrun restarted the workers (attempt %d): the run continues in the run folder of "
+        "the attempt before, %s",
+        distributed.restart_count(),
+        folder,
+    )
+    return folder
 
 
 CheckpointStamps = dict[Path, tuple[int, int, int]]
@@ -192,6 +223,7 @@ __all__ = [
     "output_label",
     "print_evaluate_again",
     "print_summary",
+    "restarted_run_dir",
     "run_locks",
     "shared_run_dir",
     "written_checkpoint",
