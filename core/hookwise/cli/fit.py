@@ -136,8 +136,11 @@ def _fit_in_group(
     status = "failed"
     test_metrics: dict[str, float] = {}
     before = checkpoint_stamps(folder)
+    resume_from = resume_after_restart(resume, folder, trainer.resume_on_restart)
     try:
-        trainer.fit(job.model, job.optimizer, job.scheduler, job.loss_module, resume_from=resume)
+        trainer.fit(
+            job.model, job.optimizer, job.scheduler, job.loss_module, resume_from=resume_from
+        )
         if job.test_loaders:
             trainer.test_dataloader = job.test_loaders
             with interrupting_signals(enabled=trainer.handle_signals):
@@ -159,6 +162,20 @@ def _fit_in_group(
         print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
         print_evaluate_again(folder, written_checkpoint(folder, before), args.output_dir)
     return EXIT_OK
+
+
+def resume_after_restart(resume: Path | None, folder: Path, on_restart: bool) -> Path | None:
+    """The checkpoint ``fit`` resumes: ``resume`` (``--resume``), except after torchrun
+    restarted the workers (``resume_on_restart``) when the run folder holds a complete
+    checkpoint: ``None`` then, so the trainer continues from the newest one (the attempt
+    before went past ``--resume``). Rank 0 looks; every rank gets its answer."""
+    from hookwise import distributed
+    from hookwise.last import newest_checkpoint_or_none
+
+    if resume is None or not on_restart or distributed.restart_count() == 0:
+        return resume
+    found = distributed.is_rank_zero() and newest_checkpoint_or_none(folder) is not None
+    return None if distributed.broadcast(found) else resume
 
 
 def final_manifest(trainer: Any) -> dict[str, Any] | None:
@@ -223,5 +240,6 @@ __all__ = [
     "final_manifest",
     "interrupted_status",
     "interrupting_signals",
+    "resume_after_restart",
     "seed_before_building",
 ]
