@@ -9,6 +9,7 @@ checkpoint) are on.
 from __future__ import annotations
 
 import csv
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -36,7 +37,10 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
         ["-m", "hookwise", "fit", "job.toml", "--output-dir", "runs"],
         2,
         cwd=folder,
-        env={"PYTHONPATH": str(HERE)},
+        # after the PYTHONPATH given (a checkout under test), not instead of it
+        env={
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH"))))
+        },
     )
     returncode, output = finish(process, time.monotonic() + 300)
     return CliRun(returncode, output, folder / "runs")
