@@ -26,7 +26,7 @@ from hookwise.trainer.data_order import (
     global_order,
     plan_continuation,
 )
-from hookwise.trainer.position import seed_loader
+from hookwise.trainer.position import Position, seed_loader
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 HERE = Path("ckpt")
@@ -224,3 +224,15 @@ def test_what_needs_no_continuation_and_damaged_entries() -> None:
     with pytest.raises(CheckpointError, match="unknown data order 'x'"):
         global_order({**order, "sampler": "x"}, 8, HERE)
     assert EpochOrder(None, "S", 2, None, None).samples(3) is None
+
+
+def test_a_checkpoint_before_the_resumed_epoch_starts_records_the_saved_position() -> None:
+    saved = {"world_size": 2, "samples": 12, "order": {"sampler": "sequential", "size": 24}}
+    data = {"epoch": 1, "global_step": 9, "batch_in_epoch": 3, "epoch_complete": False}
+    position = Position(world_size=3)
+    position.restore({**data, "data_position": saved})
+    assert position.data_position() == saved  # (on_train_epoch_start, say) nothing moved yet
+    position.restore(data)  # an older checkpoint: how far its epoch was is unknown
+    position.batch_in_epoch = position.resume_batch  # as the fit loop sets it at epoch start
+    assert position.data_position()["samples"] is None
+    assert Position(world_size=3).data_position()["samples"] == 0  # before a first batch

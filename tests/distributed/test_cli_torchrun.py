@@ -37,7 +37,7 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
         ["-m", "hookwise", "fit", "job.toml", "--output-dir", "runs"],
         2,
         cwd=folder,
-        # after the PYTHONPATH given (a checkout under test), not instead of it
+        # the tests' folder, then the PYTHONPATH given (a checkout under test): not instead
         env={
             "PYTHONPATH": os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH"))))
         },

@@ -110,9 +110,11 @@ class EpochOrder:
         }
 
 
-def no_order_state(world_size: int) -> dict[str, Any]:
-    """``data_position`` before an epoch's first batch (nothing consumed, nothing to continue)."""
-    return {"world_size": world_size, "samples": 0, "order": None, "resharded": False}
+def no_order_state(world_size: int, *, known: bool = True) -> dict[str, Any]:
+    """``data_position`` before an epoch's order is set: nothing consumed (``known``: before
+    its first batch), or an unknown number (a resume of a checkpoint that recorded none)."""
+    samples = 0 if known else None
+    return {"world_size": world_size, "samples": samples, "order": None, "resharded": False}
 
 
 def epoch_order(loader: DataLoader[Any], world_size: int) -> EpochOrder:

@@ -208,7 +208,7 @@ class FitLoop:
         resumed batches at the sampler (not loading them)."""
         trainer = self.trainer
         position, strategy = trainer._position, trainer._strategy
-        saved, position.continuation = position.continuation, None
+        saved, position.continuation, position.resumed = position.continuation, None, None
         if saved is None:
             position.order = epoch_order(loader, strategy.world_size)
             return iterate_from(loader, start), None

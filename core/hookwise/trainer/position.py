@@ -34,8 +34,9 @@ class Position:
     ``world_size`` is the number of processes training; ``order`` the current epoch's data
     order (``None`` before its first batch), which checkpoints record so that a resume on
     another number of processes continues it (see :mod:`~hookwise.trainer.data_order`);
-    ``continuation`` is a restored checkpoint's ``data_position`` when the resumed epoch
-    continues that way.
+    ``resumed`` is a restored checkpoint's ``data_position`` until the resumed epoch's order
+    is set (a checkpoint taken before then records it again), ``continuation`` the same when
+    the resumed epoch continues on another number of processes.
     """
 
     epoch: int = 0
@@ -47,6 +48,7 @@ class Position:
     window_batches: int = 0
     world_size: int = 1
     order: EpochOrder | None = None
+    resumed: dict[str, Any] | None = None
     continuation: dict[str, Any] | None = None
 
     def state(self) -> dict[str, Any]:
@@ -63,22 +65,26 @@ class Position:
 
     def data_position(self) -> dict[str, Any]:
         """Where the epoch's data order is (the checkpoint's ``data_position`` entry)."""
-        if self.order is None:
-            return no_order_state(self.world_size)
-        return self.order.state(self.batch_in_epoch)
+        if self.order is not None:
+            return self.order.state(self.batch_in_epoch)
+        if self.resumed is not None:
+            return dict(self.resumed)
+        return no_order_state(self.world_size, known=self.batch_in_epoch == 0)
 
     def restore(self, data: Mapping[str, Any]) -> bool:
         """Continue from a checkpoint's position; return whether the saved epoch's schedulers
         still have to step (the checkpoint was taken before they did)."""
         self.global_step = int(data["global_step"])
         self.window_batches = 0
-        self.order = self.continuation = None
+        self.order = self.resumed = self.continuation = None
         if data.get("epoch_complete", True):
             self.epoch = int(data["epoch"]) + 1
             self.resume_batch = 0
             return not data.get("epoch_schedulers_stepped", True)
         self.epoch = int(data["epoch"])
         self.resume_batch = int(data.get("batch_in_epoch", 0))
+        saved = data.get("data_position")
+        self.resumed = dict(saved) if isinstance(saved, Mapping) else None
         self.window_batches = int(data.get("window_batches", 0))
         return False
 
