@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 import torch
 from hookwise import Callback, DataConnector, Trainer
-from hookwise.errors import CheckpointError
+from hookwise.errors import CheckpointError, ConfigError
 from hookwise.testing import TinyModel, tiny_loss
 from hookwise.trainer.data_order import (
     ContinuedOrderSampler,
     EpochOrder,
+    continue_epoch,
     epoch_order,
     global_order,
     plan_continuation,
@@ -236,3 +237,14 @@ def test_a_checkpoint_before_the_resumed_epoch_starts_records_the_saved_position
     position.batch_in_epoch = position.resume_batch  # as the fit loop sets it at epoch start
     assert position.data_position()["samples"] is None
     assert Position(world_size=3).data_position()["samples"] == 0  # before a first batch
+
+
+def test_data_split_per_process_is_not_dealt_again() -> None:
+    saved = {"world_size": 1, "samples": 4, "order": {"sampler": "sequential", "size": 8}}
+    loader = DataLoader(list(range(8)), batch_size=2, shuffle=True)  # use_distributed_sampler=False
+    with pytest.raises(ConfigError, match="RandomSampler on each process"):
+        continue_epoch(loader, saved, 2, 0, 2, HERE)
+    continued, order = continue_epoch(loader, saved, 1, 0, 2, HERE)  # one process: it is dealt
+    assert [int(i) for b in continued for i in b] == [4, 5, 6, 7]
+    assert (order.offset, order.first_batch, order.resharded) == (4, 2, True)
+    assert order.samples(3) == 6

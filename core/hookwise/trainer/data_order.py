@@ -41,7 +41,7 @@ from torch.utils.data import (
     SequentialSampler,
 )
 
-from hookwise.errors import CheckpointError
+from hookwise.errors import CheckpointError, ConfigError
 from hookwise.sharding import with_sampler
 
 logger = logging.getLogger("hookwise")
@@ -274,8 +274,18 @@ def continue_epoch(
     epoch's global order not yet consumed, and the order to record in later checkpoints (its
     batches count on from batch ``start``).
 
-    :raises ConfigError: the loader cannot be rebuilt with another sampler.
+    :raises ConfigError: the data is split per rank by the user, or the loader cannot be
+        rebuilt with another sampler.
     """
+    if world_size > 1 and type(loader.sampler) is not DistributedSampler:
+        raise ConfigError(
+            f"cannot continue the epoch of {str(file)!r} across {world_size} processes: the "
+            f"train loader's sampler is a {type(loader.sampler).__name__} on each process (the "
+            f"data is split per process: use_distributed_sampler=False, or a sampler the "
+            f"trainer keeps), so hookwise cannot deal the rest of the epoch's order to the "
+            f"processes. Resume with {saved.get('world_size')} processes, or let the trainer "
+            f"shard a plain DataLoader(shuffle=...) (use_distributed_sampler=True)"
+        )
     recipe = dict(saved["order"])
     order = global_order(recipe, len(loader.dataset), file)  # type: ignore[arg-type]
     done = min(int(saved["samples"]), len(order))
