@@ -13,14 +13,14 @@ import pytest
 import torch
 from hookwise import Callback, CheckpointError, PluginManager, checkpointing
 from hookwise.trainer import StopRequest
-from hookwise.trainer.logs import LogMerger, to_float
-from hookwise.trainer.position import Position, derive_seed, seed_loader
-from hookwise.trainer.resume import (
+from hookwise.trainer.checkpoint_loading import (
     find_last_checkpoint,
     load_optimizers,
     load_weights,
-    step_epoch_schedulers,
 )
+from hookwise.trainer.logs import LogMerger, to_float
+from hookwise.trainer.position import Position, derive_seed, seed_loader
+from hookwise.trainer.resume import step_epoch_schedulers
 from hookwise.trainer.skipping import iterate_from, skips_at_sampler
 from hookwise.trainer.stopping import StopLatch, signal_handlers
 from hookwise.trainer.strategy import DDPStrategy, Strategy, select_strategy

@@ -20,13 +20,23 @@ import torch
 from torch import nn
 
 from hookwise import checkpointing
-from hookwise.distributed import restart_count, unwrap_model
-from hookwise.errors import CheckpointError, HookwiseError, add_note
-from hookwise.last import newest_checkpoint
+from hookwise.distributed import unwrap_model
+from hookwise.errors import HookwiseError, add_note
 from hookwise.manifest import with_saved_state
 from hookwise.manifest_changes import changes_text, manifest_changes_of, report_changes
 from hookwise.plugins import PluginManager
 from hookwise.saving import AsyncSaver, OnDone, SyncSaver
+from hookwise.trainer.checkpoint_loading import (
+    AUTO_RESUME as AUTO_RESUME,  # the trainer's facade takes it from here
+)
+from hookwise.trainer.checkpoint_loading import (
+    find_last_checkpoint,
+    load_for_resume,
+    load_optimizers,
+    load_plugin_states,
+    load_weights,
+    resume_file,
+)
 from hookwise.trainer.data_order import plan_continuation
 from hookwise.trainer.position import Position
 from hookwise.trainer.rank_rng import gather_rng_states, rng_for_rank
@@ -93,109 +103,6 @@ def checkpoint_state(
         **({} if unmerged_logs is None else {"unmerged_logs": dict(unmerged_logs)}),
         **(training or {}),
     }
-
-
-def find_last_checkpoint(output_dir: Path) -> Path:
-    """The newest complete checkpoint under ``output_dir`` by the step recorded inside (the
-    one resolver of ``last``: :func:`hookwise.last.newest_checkpoint`)."""
-    found = newest_checkpoint(output_dir)
-    logger.info("resume_from='last': %s", found.describe())
-    return found.path
-
-
-# -- reading ------------------------------------------------------------------------------------
-
-
-#: ``resume_from`` after torchrun restarted the workers: ``"last"`` when the output folder has
-#: a complete checkpoint, nothing (a fresh start) when it has none.
-AUTO_RESUME = "auto"
-
-
-def resume_file(path: str | os.PathLike[str], output_dir: Path, strategy: Strategy) -> Path | None:
-    """The checkpoint to resume: ``"last"`` (and :data:`AUTO_RESUME`) is resolved on rank 0
-    and shared; :data:`AUTO_RESUME` gives ``None`` when there is no checkpoint."""
-    if str(path) not in ("last", AUTO_RESUME):
-        return Path(path)
-    found: str | None = None
-    error: str | None = None
-    if strategy.rank == 0:
-        try:
-            found = str(find_last_checkpoint(output_dir))
-        except CheckpointError as exc:
-            error = str(exc)
-    if strategy.world_size > 1:
-        found, error = strategy.broadcast((found, error))
-    if str(path) == AUTO_RESUME and found is None:
-        logger.warning(
-            "torchrun restarted the workers (attempt %d), and %s holds no complete checkpoint: "
-            "training starts again from step 0",
-            restart_count(),
-            output_dir,
-        )
-        return None
-    if error is not None or found is None:
-        raise CheckpointError(error if strategy.world_size == 1 else f"rank 0: {error}")
-    return Path(found)
-
-
-def load_for_resume(file: Path, device: torch.device, strategy: Strategy) -> dict[str, Any]:
-    """Load ``file``; in a distributed run every rank raises if any rank failed to."""
-    if strategy.world_size == 1:
-        return checkpointing.load_checkpoint(file, map_location=device)
-    data: dict[str, Any] = {}
-    error: CheckpointError | None = None
-    try:
-        data = checkpointing.load_checkpoint(file, map_location=device)
-    except CheckpointError as exc:
-        error = exc
-    failures = strategy.all_gather_object(None if error is None else str(error))
-    if error is not None:
-        raise error
-    for rank, message in enumerate(failures):
-        if message is not None:
-            raise CheckpointError(
-                f"rank {rank} could not load the checkpoint to resume, so no rank does: "
-                f"{message}. Every rank reads the file: put it on storage all nodes share."
-            )
-    return data
-
-
-def load_weights(model: nn.Module, weights: Mapping[str, Any], file: Path) -> None:
-    """Load a checkpoint's weights into ``model`` (DDP's ``module.`` prefix is accepted)."""
-    target = unwrap_model(model)
-    if set(weights) != set(target.state_dict()):  # keys that fit are never renamed
-        weights = checkpointing.strip_module_prefix(weights)
-    try:
-        target.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {str(file)!r} does not fit the model: {exc}") from exc
-
-
-def load_optimizers(
-    data: Mapping[str, Any],
-    file: Path,
-    optimizers: Sequence[torch.optim.Optimizer],
-    lr_schedulers: Sequence[Any],
-) -> None:
-    """Restore the optimizers' and the stateful schedulers' states."""
-    saved = data.get("optimizers", [])
-    if len(saved) != len(optimizers):
-        raise CheckpointError(
-            f"checkpoint {str(file)!r} has {len(saved)} optimizer states; the run has "
-            f"{len(optimizers)} optimizers"
-        )
-    for optimizer, state in zip(optimizers, saved, strict=True):
-        optimizer.load_state_dict(state)
-    stateful = [s for s in lr_schedulers if hasattr(s, "load_state_dict")]
-    for scheduler, state in zip(stateful, data.get("lr_schedulers", []), strict=False):
-        scheduler.load_state_dict(state)
-
-
-def load_plugin_states(pm: PluginManager, data: Mapping[str, Any], file: Path) -> None:
-    """Give every plugin its saved state."""
-    versions = data.get("plugin_state_versions", {})
-    for name in pm.load_state_dict(data.get("plugins", {}), versions):
-        logger.info("checkpoint %s has no state for plugin %r; it starts fresh", file, name)
 
 
 def step_epoch_schedulers(
