@@ -170,6 +170,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         "returns); every *.ckpt, last.ckpt included, loads; the process exits with 143.",
     ),
     Scenario(
+        "signal.after-final-test",
+        "signal",
+        "SIGTERM or SIGINT reaches `hookwise fit` after training and the final test, while it "
+        "writes run.json and prints its summary.",
+        "run.json is written whole with the run's status ('finished'), the summary is "
+        "printed, then the command exits with 128 + the signal number (before, SIGTERM ended "
+        "the process at once, leaving run.json at 'running').",
+    ),
+    Scenario(
         "signal.final-test",
         "signal",
         "SIGTERM or SIGINT reaches `hookwise fit` during the final test, after training.",

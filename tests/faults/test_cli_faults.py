@@ -132,6 +132,46 @@ def test_sigterm_during_the_final_test_ends_the_run_as_interrupted(tmp_path: Pat
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
 
 
+TERM_WHILE_RECORDING = """\
+import os
+import signal
+import sys
+
+import hookwise.cli.fit as fit
+from hookwise.cli import main
+
+write_run_info = fit.finish_run
+
+
+def finish_run(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)  # arrives while the run's records are written
+    return write_run_info(*args, **kwargs)
+
+
+fit.finish_run = finish_run
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.fault("signal.after-final-test")
+def test_sigterm_after_training_lets_the_run_records_finish(tmp_path: Path, config: Path) -> None:
+    (tmp_path / "late_term.py").write_text(TERM_WHILE_RECORDING, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "late_term.py", "fit", str(config), "--output-dir", "runs"],
+        cwd=tmp_path,
+        env=_env(HOOKWISE_PLUGINS=QUIET),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 128 + signal.SIGTERM, _explain(result)
+    assert "SIGTERM arrived after training; the run's records are complete" in result.stderr
+    run = _only_run(tmp_path / "runs")
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"
+    assert "Evaluate these weights again with" in result.stdout, _explain(result)
+
+
 @pytest.mark.slow
 @pytest.mark.fault("policy.cli")
 def test_on_error_on_the_command_line(tmp_path: Path, config: Path) -> None:

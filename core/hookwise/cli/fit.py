@@ -137,31 +137,34 @@ def _fit_in_group(
     test_metrics: dict[str, float] = {}
     before = checkpoint_stamps(folder)
     resume_from = resume_after_restart(resume, folder, trainer.resume_on_restart)
-    try:
-        trainer.fit(
-            job.model, job.optimizer, job.scheduler, job.loss_module, resume_from=resume_from
-        )
-        if job.test_loaders:
-            trainer.test_dataloader = job.test_loaders
-            with interrupting_signals(enabled=trainer.handle_signals):
-                test_metrics = trainer.test(job.model)
-        status = "finished"
-    except TrainingInterrupted as exc:
-        status = "interrupted"
-        return interrupted_status(exc)
-    except EvaluationInterrupted as exc:  # a signal during the final test
-        status = "interrupted"
-        print(f"hookwise: the final test was interrupted by {exc.name}", file=sys.stderr)
-        return 128 + exc.signal_number
-    except SystemExit as exc:  # sys.exit() in a plugin or the job's code: never a success
-        raise exit_inside_fit(exc) from exc
-    finally:
-        info["resumed_from"] = trainer.resumed_from or resume  # or the restart's checkpoint
-        finish_run(folder, status, trainer.metrics, **info, manifest=final_manifest(trainer))
-    if distributed.is_rank_zero():
-        print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
-        print_evaluate_again(folder, written_checkpoint(folder, before), args.output_dir)
-    return EXIT_OK
+    late: list[int] = []  # a signal after training, acted on once the run's records are whole
+    with contextlib.ExitStack() as after_training:
+        try:
+            trainer.fit(
+                job.model, job.optimizer, job.scheduler, job.loss_module, resume_from=resume_from
+            )
+            after_training.enter_context(deferred_signals(late, enabled=trainer.handle_signals))
+            if job.test_loaders:
+                trainer.test_dataloader = job.test_loaders
+                with interrupting_signals(enabled=trainer.handle_signals):
+                    test_metrics = trainer.test(job.model)
+            status = "finished"
+        except TrainingInterrupted as exc:
+            status = "interrupted"
+            return interrupted_status(exc)
+        except EvaluationInterrupted as exc:  # a signal during the final test
+            status = "interrupted"
+            print(f"hookwise: the final test was interrupted by {exc.name}", file=sys.stderr)
+            return 128 + exc.signal_number
+        except SystemExit as exc:  # sys.exit() in a plugin or the job's code: never a success
+            raise exit_inside_fit(exc) from exc
+        finally:
+            info["resumed_from"] = trainer.resumed_from or resume  # or the restart's checkpoint
+            finish_run(folder, status, trainer.metrics, **info, manifest=final_manifest(trainer))
+        if distributed.is_rank_zero():
+            print_summary(folder, test_metrics, trainer.metrics, tested=bool(job.test_loaders))
+            print_evaluate_again(folder, written_checkpoint(folder, before), args.output_dir)
+    return late_signal_status(late)
 
 
 def resume_after_restart(resume: Path | None, folder: Path, on_restart: bool) -> Path | None:
@@ -187,6 +190,32 @@ def final_manifest(trainer: Any) -> dict[str, Any] | None:
         logger.exception("could not record the run's manifest in run.json")
         return None
     return manifest
+
+
+def deferred_signals(
+    received: list[int], *, enabled: bool
+) -> contextlib.AbstractContextManager[None]:
+    """While the block runs, SIGINT and SIGTERM are appended to ``received`` instead of ending
+    the process: after training, the final test (which :func:`interrupting_signals` ends
+    itself), ``run.json`` and the summary are finished whole, then :func:`late_signal_status`
+    acts on the signal."""
+    from hookwise.trainer.stopping import handling_signals
+
+    return handling_signals(received.append, enabled=enabled)
+
+
+def late_signal_status(received: list[int]) -> int:
+    """``EXIT_OK``, or ``128 + signal number`` for a signal that arrived after training while
+    the run's records were written (they are complete: the run is recorded as it ended)."""
+    if not received:
+        return EXIT_OK
+    import signal
+
+    name = signal.Signals(received[0]).name
+    print(
+        f"hookwise: {name} arrived after training; the run's records are complete", file=sys.stderr
+    )
+    return 128 + received[0]
 
 
 class EvaluationInterrupted(BaseException):
