@@ -198,11 +198,11 @@ class TimedTrainer(Trainer):
             nested = self.checkpoint_seconds - before
             self.eval_seconds += time.perf_counter() - start - nested
 
-    def save_checkpoint(self, path: Any) -> Path:
+    def save_checkpoint(self, path: Any, **options: Any) -> Path | None:
         start = time.perf_counter()
         save = super().save_checkpoint
         try:
-            return self._outside_window(lambda: save(path))
+            return self._outside_window(lambda: save(path, **options))
         finally:
             self.checkpoints += 1
             self.checkpoint_seconds += time.perf_counter() - start
