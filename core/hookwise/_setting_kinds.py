@@ -215,6 +215,38 @@ class Keywords(Kind):
         raise _Invalid
 
 
+@dataclass(frozen=True)
+class WrapPolicy(Kind):
+    """Which submodules FSDP shards as units of their own: module class names (a list, or
+    one comma-separated text) or a parameter count (an integer >= 1); ``None``: none (the
+    whole model is one unit). Returned as a tuple of names, an int or ``None``."""
+
+    expected: str = "a list of module class names, a parameter count >= 1, or None"
+    type_name: str = "list[str] | int | None"
+    optional: bool = True
+
+    def check(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if _is_integer(value) and value >= 1:
+            return int(value)
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        names = isinstance(value, (list, tuple)) and bool(value)
+        if names and all(isinstance(name, str) and name.isidentifier() for name in value):
+            return tuple(value)
+        raise _Invalid
+
+    def from_text(self, text: str) -> Any:
+        value = super().from_text(text)
+        if value is None:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            return text
+
+
 __all__ = [
     "Choice",
     "Count",
@@ -225,4 +257,5 @@ __all__ = [
     "Positive",
     "Precision",
     "Seconds",
+    "WrapPolicy",
 ]

@@ -45,6 +45,8 @@ from hookwise.errors import CheckpointError
 
 FORMAT = "hookwise-checkpoint"
 FORMAT_VERSION = 1
+#: hookwise's file inside a sharded checkpoint folder (see :mod:`hookwise.sharded`).
+SHARDED_META_FILE = "hookwise.pt"
 
 
 def versions() -> dict[str, str | int]:
@@ -62,7 +64,8 @@ def versions() -> dict[str, str | int]:
     }
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make the entries of ``folder`` durable (a no-op where folders cannot be fsynced)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -103,7 +106,7 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return target
 
 
@@ -143,6 +146,12 @@ def _not_a_file(file: Path) -> str:
         if file.is_symlink():
             return f"is a symbolic link to {os.readlink(file)!r}, which does not exist"
         return "does not exist"
+    if (file / SHARDED_META_FILE).is_file():
+        return (
+            "is a sharded checkpoint folder (strategy='fsdp'): resume it under torchrun with "
+            "the same number of processes, or turn it into one file with "
+            "hookwise.sharded.to_single_file(FOLDER, FILE)"
+        )
     return "is not a file"
 
 
@@ -202,6 +211,7 @@ _ENTRIES: dict[str, tuple[bool, type | tuple[type, ...]]] = {
     "grad_scaler": (False, (Mapping, type(None))),
     "accumulated_grads": (False, Mapping),
     "data_position": (False, Mapping),
+    "sharded": (False, Mapping),
 }
 
 

@@ -58,6 +58,8 @@ def _read_position(file: Path) -> tuple[int, int, bool] | None:
 
     from hookwise import checkpointing
 
+    if file.is_dir():  # a sharded checkpoint: its position is in hookwise's file
+        file = file / checkpointing.SHARDED_META_FILE
     try:
         data: Any = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
     except Exception:  # truncated, foreign or unreadable: not a candidate
@@ -109,13 +111,19 @@ def _candidates(folder: Path) -> list[Path]:
             stat = path.stat()
         except OSError:  # deleted while we looked (retention in another process)
             continue
-        if not path.is_file():
+        if not path.is_file() and not _is_sharded_folder(path):
             continue
         identity = (stat.st_dev, stat.st_ino) if stat.st_ino else (0, len(by_inode))
         known = by_inode.get(identity)
         if known is None or path.name == "last.ckpt":
             by_inode[identity] = path
     return list(by_inode.values())
+
+
+def _is_sharded_folder(path: Path) -> bool:
+    """A complete sharded checkpoint (``strategy="fsdp"``): a ``*.ckpt`` folder with
+    hookwise's file, which is written last (a save in progress is a ``.partial`` folder)."""
+    return path.is_dir() and (path / "hookwise.pt").is_file()  # checkpointing.SHARDED_META_FILE
 
 
 def newest_checkpoint_or_none(folder: str | os.PathLike[str]) -> FoundCheckpoint | None:

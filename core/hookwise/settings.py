@@ -357,8 +357,9 @@ define(
     )
 )
 
-# The training features' settings (precision, accumulation, clipping, compile): defined there.
-from hookwise import _training_settings  # noqa: E402, F401
+# The training features' settings (precision, accumulation, clipping, compile) and the
+# distributed strategy's: defined there.
+from hookwise import _distributed_settings, _training_settings  # noqa: E402, F401
 
 __all__ = [
     "DEFAULT_DIST_STALL_TIMEOUT_S",

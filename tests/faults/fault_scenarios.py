@@ -553,6 +553,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the lock is gone with it and --resume last continues the run, saying which file it "
         "took and the step recorded in it.",
     ),
+    Scenario(
+        "trust.dcp-metadata",
+        "trust",
+        "A sharded checkpoint folder (strategy='fsdp') whose DCP .metadata pickle was crafted "
+        "to call a function when unpickled, or to name a shard file outside the folder, or "
+        "whose shard holds a pickled object that runs code when loaded; it is resumed, "
+        "converted to one file, or found by 'last'.",
+        "Nothing in the folder runs: the metadata is read with a restricted unpickler (DCP's "
+        "own metadata classes, torch sizes, dtypes and layouts, paths) and non-tensor entries "
+        "with weights_only=True; the load is a CheckpointError naming the file and saying it "
+        "was refused and nothing in it was run.",
+    ),
     # -- exact after resume ----------------------------------------------------------------
     Scenario(
         "resume.random-kills",

@@ -110,6 +110,8 @@ def load_optimizers(
 ) -> None:
     """Restore the optimizers' and the stateful schedulers' states."""
     saved = data.get("optimizers", [])
+    if "sharded" in data:  # restored from the shards (hookwise.sharded.load_training)
+        saved, optimizers = [], []
     if len(saved) != len(optimizers):
         raise CheckpointError(
             f"checkpoint {str(file)!r} has {len(saved)} optimizer states; the run has "

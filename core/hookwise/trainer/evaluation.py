@@ -107,27 +107,29 @@ class EvaluationLoop:
         if ignored:
             trainer._logs.ignore("on_test_epoch_start", ignored)
         pass_state = trainer.get_state()  # a read-only copy for each batch hook (see FitLoop)
-        for loader_idx, loader in enumerate(loaders):
-            seed_loader(loader, seed, -1 - loader_idx, trainer._strategy.rank)
-            for batch_idx, batch in enumerate(loader):
-                if trainer._sanity_steps and batch_idx >= trainer._sanity_steps:
-                    break
-                if move:
-                    batch = to_device(batch, device)
-                with autocast():
-                    inputs = connector(batch) if connector is not None else None
-                    outputs = forward(**inputs) if inputs is not None else forward(batch)
-                if call_batch_end:
-                    ignored = batch_end.call_attributed(
-                        trainer_state=ReadOnlyState(pass_state),
-                        model=model,
-                        outputs=outputs,
-                        batch=batch,
-                        batch_idx=batch_idx,
-                        dataloader_idx=loader_idx,
-                    )
-                    if ignored:
-                        trainer._logs.ignore("on_test_batch_end", ignored)
+        # under FSDP the parameters are gathered for the batches only (see evaluating)
+        with trainer._strategy.evaluating(model):
+            for loader_idx, loader in enumerate(loaders):
+                seed_loader(loader, seed, -1 - loader_idx, trainer._strategy.rank)
+                for batch_idx, batch in enumerate(loader):
+                    if trainer._sanity_steps and batch_idx >= trainer._sanity_steps:
+                        break
+                    if move:
+                        batch = to_device(batch, device)
+                    with autocast():
+                        inputs = connector(batch) if connector is not None else None
+                        outputs = forward(**inputs) if inputs is not None else forward(batch)
+                    if call_batch_end:
+                        ignored = batch_end.call_attributed(
+                            trainer_state=ReadOnlyState(pass_state),
+                            model=model,
+                            outputs=outputs,
+                            batch=batch,
+                            batch_idx=batch_idx,
+                            dataloader_idx=loader_idx,
+                        )
+                        if ignored:
+                            trainer._logs.ignore("on_test_batch_end", ignored)
         results = pm.caller("on_test_epoch_end").call_attributed(
             trainer_state=trainer._hook_state(), model=model
         )

@@ -90,13 +90,10 @@ class Trainer(  # type: ignore[misc]
     :param handle_signals: during ``fit``, turn SIGINT/SIGTERM into a clean stop with a
         checkpoint (main thread only).
 
-    Distributed runs (see ``docs/distributed.md``): under ``torchrun`` the trainer initialises
-    the process group (gloo on the CPU, NCCL on CUDA, where ``"cuda"`` means
-    ``cuda:LOCAL_RANK``), wraps the model in ``DistributedDataParallel`` during ``fit``, gives
-    the train loader a ``DistributedSampler`` seeded with ``seed`` and the evaluation loaders a
-    :class:`~hookwise.distributed.DistributedEvalSampler` (no padding), registers plugins marked
-    ``rank_zero_only = True`` on rank 0 only, writes checkpoints from rank 0, and combines stop
-    requests and signals across ranks at points every rank reaches together.
+    Distributed runs (``docs/distributed.md``): under ``torchrun`` the trainer joins the process
+    group (gloo on the CPU, NCCL on CUDA as ``cuda:LOCAL_RANK``), wraps or shards the model
+    (``strategy``), gives the loaders per-rank samplers, registers ``rank_zero_only`` plugins
+    on rank 0 only, and combines stop requests across ranks where all ranks meet.
 
     :param dist_timeout: seconds a collective call waits for the other ranks before failing
         (so a lost rank ends the run in bounded time).
@@ -109,10 +106,10 @@ class Trainer(  # type: ignore[misc]
         validation, and every this many training steps (``None``: only at epoch ends and
         validations). All ranks stop at the same step.
     :param use_distributed_sampler: replace the loaders' samplers in a distributed run
-        (``False`` when the data is already split per rank, e.g. by data factories that take
-        ``rank`` and ``world_size``; loaders with a ``DistributedSampler`` are always kept).
-    :param ddp_kwargs: keyword arguments for ``DistributedDataParallel`` (for example
-        ``{"find_unused_parameters": True}``).
+        (``False`` when the data is already split per rank; a ``DistributedSampler`` is kept).
+    :param ddp_kwargs: keyword arguments for ``DistributedDataParallel``.
+    :param strategy: ``"ddp"`` or ``"fsdp"`` (FSDP2 ``fully_shard``, sharded checkpoints).
+    :param fsdp_wrap: FSDP's units: module class names or a parameter count (``None``: one).
     :param num_sanity_val_steps: before the first training step, validate on this many batches
         of each loader (a sanity pass: hooks see ``trainer_state["sanity_check"] = True``; it
         logs nothing, restores plugin state and RNG after, and is skipped on resume; 0: off).
@@ -162,6 +159,8 @@ class Trainer(  # type: ignore[misc]
         dist_stop_check_interval: int | None = 10,
         use_distributed_sampler: bool = True,
         ddp_kwargs: Mapping[str, Any] | None = None,
+        strategy: str = "ddp",
+        fsdp_wrap: Sequence[str] | str | int | None = None,
         overwrite: bool = False,
         resume_on_restart: bool = True,
         num_sanity_val_steps: int = 0,
@@ -190,13 +189,13 @@ class Trainer(  # type: ignore[misc]
         self.pm = plugin_manager(plugins, callbacks, self._describe_position, self._tolerated)
         self._latch = StopLatch()
         self._logs = LogMerger(self.pm.handle_failure)
-        self._group = ProcessGroupOwner()
-        self._strategy = Strategy()
         self._fit_loop = FitLoop(self)
         self._eval_loop = EvaluationLoop(self)
         self._init_run(profile_hooks=checked["profile_hooks"])
 
     def _init_run(self, *, profile_hooks: bool) -> None:
+        self._group = ProcessGroupOwner()
+        self._strategy: Strategy = Strategy()
         self._is_setup = False
         self._pending_rng: Mapping[str, Any] | None = None
         self._sync_saver = SyncSaver()
@@ -346,6 +345,7 @@ class Trainer(  # type: ignore[misc]
         self._optimization.compile_model(model)
         self._model = model = self._strategy.wrap_model(model.to(self.device))
         self._optimizers = as_list(optimizers)
+        self._strategy.bind_optimizers(model, self._optimizers)
         self._lr_schedulers = as_list(lr_schedulers)
         self._loss_module = loss_module
         self._latch.reset()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from hookwise import checkpointing
+from hookwise import checkpointing, sharded
 from hookwise.distributed import unwrap_model
 from hookwise.errors import HookwiseError, add_note
 from hookwise.manifest import with_saved_state
@@ -210,13 +210,19 @@ class CheckpointControl:
         per_rank = None
         if all_ranks and not weights_only and self._strategy.world_size > 1:
             per_rank = gather_rng_states(self._strategy)
-        if self._strategy.rank != 0:
+        sharded_save = self._strategy.sharded_checkpoints  # every rank writes its part
+        if self._strategy.rank != 0 and not sharded_save:
             return Path(path)
         state = self.checkpoint_state()
         if per_rank is not None:  # rank 0's entry is its states at the gather
             state["rng"], state["rng_per_rank"] = per_rank[0], per_rank
         if weights_only:
             state = {key: state[key] for key in WEIGHTS_ONLY_KEYS if key in state}
+        if sharded_save:  # synchronous; on_done runs on rank 0
+            self._async_saver.wait()
+            model, parts = self._model, self._optimizers
+            assert model is not None  # checkpoint_state() checked
+            return sharded.save(Path(path), state, model, parts, weights_only, on_done)
         if asynchronous:
             return self._async_saver.save(state, Path(path), on_done)
         self._async_saver.wait()
@@ -251,12 +257,17 @@ class CheckpointControl:
         if file is None:  # AUTO_RESUME and nothing to resume
             return None
         self.resumed_from = file
-        data = load_for_resume(file, self.device, self._strategy)
+        folder = sharded.is_sharded(file)
+        meta = file / sharded.META_FILE if folder else file
+        data = load_for_resume(meta, self.device, self._strategy)
         strategy = self._strategy
         continuation = plan_continuation(data, strategy.world_size, file, rank=strategy.rank)
         changes = manifest_changes_of(data, self.manifest())
         try:
-            load_weights(model, data["model"], file)
+            if folder:
+                sharded.load_training(file, data, model, self._optimizers)
+            else:
+                load_weights(model, data["model"], file)
             load_optimizers(data, file, self._optimizers, self._lr_schedulers)
             load_plugin_states(self.pm, data, file)
             self._optimization.load(data, model, file)

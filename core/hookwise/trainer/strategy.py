@@ -3,8 +3,9 @@
 :class:`SingleProcess` is one process: nothing is wrapped or sharded and every collective call
 is answered locally. :class:`DDPStrategy` runs one process per device under ``torchrun``: the
 model is wrapped in ``DistributedDataParallel``, the loaders get per-rank samplers, and the
-collective calls go through :mod:`hookwise.distributed`. Another strategy (``fsdp``) is another
-subclass of :class:`DistributedStrategy` that wraps (and checkpoints) the model its own way.
+collective calls go through :mod:`hookwise.distributed`. ``FSDPStrategy``
+(``strategy="fsdp"``, :mod:`hookwise.trainer.fsdp`) shards the model in place and checkpoints
+it in shards.
 
 The process group itself is owned by a :class:`ProcessGroupOwner`: the trainer joins torchrun's
 group once and destroys it in ``close`` if it created it; a failure tears it down without any
@@ -14,8 +15,9 @@ collective call, so the other ranks fail fast instead of waiting.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -49,12 +51,27 @@ class Strategy:
         """This process's rank."""
         return 0
 
+    @property
+    def sharded_checkpoints(self) -> bool:
+        """Whether every rank writes its own part of a checkpoint (a collective save)."""
+        return False
+
     def prepare_plugins(self, pm: PluginManager) -> None:
         """Fit the enabled plugins to this rank (nothing to do in one process)."""
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
         """The model as training runs it."""
         return model
+
+    def bind_optimizers(
+        self, model: nn.Module, optimizers: Sequence[torch.optim.Optimizer]
+    ) -> None:
+        """Fit optimizers built on the user's model to the model :meth:`wrap_model` made."""
+
+    @contextlib.contextmanager
+    def evaluating(self, model: nn.Module) -> Iterator[None]:
+        """Around an evaluation pass (in which ranks may run different numbers of batches)."""
+        yield
 
     def eval_model(self, model: nn.Module) -> nn.Module:
         """The model evaluation passes call (ranks may run different numbers of batches)."""
@@ -253,10 +270,18 @@ def select_strategy(
     *,
     use_distributed_sampler: bool,
     ddp_kwargs: dict[str, Any],
+    name: str = "ddp",
+    fsdp_wrap: Any = None,
 ) -> Strategy:
-    """The strategy for a run of ``world_size`` processes: one process, or DDP."""
+    """The strategy for a run of ``world_size`` processes: one process, DDP or FSDP."""
     if world_size == 1:
         return Strategy()
+    if name == "fsdp":
+        from hookwise.trainer.fsdp import FSDPStrategy
+
+        return FSDPStrategy(
+            world_size, device, use_distributed_sampler=use_distributed_sampler, wrap=fsdp_wrap
+        )
     return DDPStrategy(
         world_size,
         device,
@@ -275,6 +300,7 @@ class DistributedControl:
     pm: PluginManager
     use_distributed_sampler: bool
     ddp_kwargs: dict[str, Any]
+    _settings: dict[str, Any]
     _group: ProcessGroupOwner
     _strategy: Strategy
 
@@ -319,6 +345,8 @@ class DistributedControl:
             self.device,
             use_distributed_sampler=self.use_distributed_sampler,
             ddp_kwargs=self.ddp_kwargs,
+            name=self._settings["strategy"],
+            fsdp_wrap=self._settings["fsdp_wrap"],
         )
         self._strategy.prepare_plugins(self.pm)
 

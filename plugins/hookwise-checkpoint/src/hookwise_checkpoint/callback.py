@@ -115,6 +115,14 @@ class CheckpointCallback(Callback):
     :param test_connector: accepted as in vis4d; unused.
     """
 
+    #: It writes from rank 0 only (hard links, retention, emergency files); a sharded save is
+    #: a collective call of every rank.
+    supports_fsdp = (
+        "it writes checkpoints from rank 0 alone, and a sharded checkpoint is written by every "
+        "rank together: save from a hook on every rank with "
+        "trainer_state['trainer'].save_checkpoint(path) (a sharded folder)"
+    )
+
     def __init__(
         self,
         *,

@@ -56,6 +56,13 @@ class EMACallback(Callback):
     :param test_connector: accepted for vis4d compatibility (unused).
     """
 
+    #: Under strategy="fsdp" the weights are sharded DTensors: the average would hold this
+    #: rank's shards only, and swapping it in for evaluation would not fit.
+    supports_fsdp = (
+        "it keeps a full copy of the model's weights, which a sharded model does not have "
+        "on any rank"
+    )
+
     def __init__(
         self,
         decay: float = 0.9998,

@@ -93,6 +93,9 @@ class EvaluatorCallback(Callback):
     when the plugin is built.
     """
 
+    #: It reads the outputs and batches, never the model's parameters.
+    supports_fsdp = True
+
     #: Parameters other than the plugin's own go to the evaluator (checked there).
     accepts_extra_params: ClassVar[bool] = True
 

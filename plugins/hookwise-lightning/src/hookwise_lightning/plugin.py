@@ -43,6 +43,13 @@ class LightningCallbackPlugin:
     :param base: the Lightning ``Callback`` class it derives from.
     """
 
+    #: A Lightning callback may read or copy the full parameters (``pl_module``), which a
+    #: sharded model does not have on any rank.
+    supports_fsdp = (
+        "a Lightning callback may read or copy the model's full parameters, which a sharded "
+        "model does not have on any rank"
+    )
+
     def __init__(self, callback: Any, base: type) -> None:
         self.callback = callback
         #: the Lightning hooks the callback overrides (only these are called)

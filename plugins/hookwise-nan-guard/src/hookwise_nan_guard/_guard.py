@@ -77,6 +77,10 @@ class NanGuard(Callback):
     :param test_connector: accepted for vis4d compatibility (unused).
     """
 
+    #: Under strategy="fsdp" it checks this rank's gradient shards; the verdict is combined
+    #: over the ranks, as under DDP.
+    supports_fsdp = True
+
     def __init__(
         self,
         *,
@@ -170,7 +174,7 @@ class NanGuard(Callback):
         bad = not all(math.isfinite(v) for v in values.values())
         grads: list[tuple[str, torch.Tensor]] = []
         if self.check_grads and not bad:
-            grads = [(n, p.grad) for n, p in model.named_parameters() if p.grad is not None]
+            grads = [(n, _local(p.grad)) for n, p in model.named_parameters() if p.grad is not None]
             if grads:
                 bad = not bool(torch.stack([torch.isfinite(g).all() for _, g in grads]).all())
         bad = all_reduce_flag(bad)
@@ -232,3 +236,10 @@ def _request_stop(trainer: TrainerAPI | None, reason: str) -> None:
     # Every rank reaches the same verdict at the same step (it is all-reduced), so the stop
     # may take effect at once on all of them.
     trainer.request_stop(reason, plugin="nan_guard", all_ranks=True)
+
+
+def _local(grad: torch.Tensor) -> torch.Tensor:
+    """This rank's part of a gradient (a sharded ``DTensor`` under FSDP; others as they are):
+    checking it calls no collective, and the verdict is combined over the ranks after."""
+    to_local = getattr(grad, "to_local", None)
+    return to_local() if callable(to_local) else grad

@@ -71,6 +71,9 @@ class VisualizerCallback(Callback):
     only one process writes.
     """
 
+    #: It draws the outputs and batches, never the model's parameters.
+    supports_fsdp = True
+
     #: Parameters other than the plugin's own go to the visualizer (checked there).
     accepts_extra_params: ClassVar[bool] = True
     #: Only rank 0 draws: the trainer may register the plugin on rank 0 alone.
