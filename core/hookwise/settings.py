@@ -40,6 +40,7 @@ from hookwise._setting_kinds import (
     Positive,
     Precision,
     Seconds,
+    WrapPolicy,
 )
 from hookwise.errors import ConfigError
 
@@ -375,6 +376,7 @@ __all__ = [
     "Precision",
     "Seconds",
     "Setting",
+    "WrapPolicy",
     "all_settings",
     "by_config_key",
     "check_all",

@@ -24,6 +24,7 @@ BAD: dict[type, tuple[Any, str]] = {
     settings.Positive: (-0.5, "-0.5"),
     settings.Precision: ("16-mixed", "16-mixed"),
     settings.Keywords: ("mode", "mode"),
+    settings.WrapPolicy: (0, "0"),
 }
 
 

@@ -52,6 +52,8 @@ def test_the_trainer_checks_every_trainer_setting(tmp_path: Path) -> None:
         "gradient_clip_algorithm": "max",
         "compile": "yes",
         "compile_kwargs": ["mode"],
+        "strategy": "deepspeed",
+        "fsdp_wrap": 0,
     }
     assert set(bad) == {s.name for s in settings.all_settings("trainer")}
     for name, value in bad.items():
