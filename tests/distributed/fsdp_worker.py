@@ -10,6 +10,7 @@ what it saw to ``OUT/fsdp-rank<r>.json``; rank 0 writes full weights as ``OUT/<n
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from hookwise.distributed import get_rank, synchronize
 from torch import nn
 from torch.utils.data import DataLoader
 
+#: ``cuda`` runs the same scenarios with NCCL, one GPU per process (``test_fsdp.py``'s
+#: ``cuda`` test sets it).
+DEVICE = os.environ.get("HOOKWISE_TEST_DEVICE", "cpu")
 VAL_BATCH = 5  # 11 samples: rank 0 evaluates 6 (2 batches), rank 1 evaluates 5 (1 batch)
 
 
@@ -68,7 +72,7 @@ def full_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     state = {}
     for key, value in model.state_dict().items():
         full = getattr(value, "full_tensor", None)
-        state[key] = (full() if callable(full) else value).detach().clone()
+        state[key] = (full() if callable(full) else value).detach().cpu().clone()
     return state
 
 
@@ -77,7 +81,7 @@ def fit(out: Path, epochs: int, callbacks: list[Any], **kwargs: Any) -> tuple[Tr
     model = MLP()
     resume = kwargs.pop("resume_from", None)
     trainer = Trainer(
-        device="cpu",
+        device=DEVICE,
         output_dir=out,
         train_dataloader=train_loader(),
         test_dataloader=val_loader(),

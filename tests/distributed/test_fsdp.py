@@ -129,3 +129,21 @@ def test_the_plugins_that_support_fsdp_run_under_it(launch: Launch) -> None:
         assert e["metrics"]["train/nan_guard/skipped_steps"] == 0.0
     assert launch.report(0)["e"]["plugins"] == ["evaluator", "nan_guard", "visualizer"]
     assert list((launch.out / "e" / "vis").rglob("*.png")), "the visualizer saved nothing"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(
+    not torch.cuda.is_available() or torch.cuda.device_count() < 2,
+    reason="needs two CUDA GPUs (NCCL needs a GPU for every process)",
+)
+def test_fsdp_on_cuda_with_nccl_resumes_bit_exactly(tmp_path: Path) -> None:
+    process = start(
+        [str(HERE / "fsdp_worker.py"), str(tmp_path)], 2, env={"HOOKWISE_TEST_DEVICE": "cuda"}
+    )
+    returncode, output = finish(process, time.monotonic() + LAUNCH_TIMEOUT_S)
+    assert returncode == 0, f"torchrun exited with {returncode}; output:\n{output}"
+    cuda = Launch(output, tmp_path)
+    assert cuda.report(0)["a"]["passes"][0]["count"] == 11
+    twin, resumed = cuda.weights("b"), cuda.weights("c")
+    for key in twin:
+        assert torch.equal(twin[key], resumed[key]), key
