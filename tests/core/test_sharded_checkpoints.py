@@ -128,3 +128,16 @@ def test_a_sharded_checkpoint_that_does_not_fit_is_a_checkpoint_error(tmp_path: 
         sharded.load_training(folder, meta, other, [torch.optim.SGD(other.parameters(), lr=1)])
     with pytest.raises(CheckpointError, match="1 optimizer states; the run has 0"):
         sharded.load_training(folder, meta, _model(), [])
+
+
+def test_the_command_line_resumes_a_folder_and_refuses_it_as_weights(tmp_path: Path) -> None:
+    import argparse
+
+    from hookwise.cli.checkpoints import checkpoint_path
+
+    model, optimizer = _trained()
+    folder = sharded.save(tmp_path / "s.ckpt", _state(1), model, [optimizer])
+    args = argparse.Namespace(output_dir=None)
+    assert checkpoint_path(str(folder), args, "--resume") == folder
+    with pytest.raises(CheckpointError, match="to_single_file"):
+        checkpoint_path(str(folder), args, "--weights")

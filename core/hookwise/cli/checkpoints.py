@@ -37,9 +37,12 @@ def checkpoint_path(value: str, args: argparse.Namespace, option: str) -> Path:
             )
             logger.info("%s last: %s", option, found.describe())
             return found.path
-        from hookwise import checkpointing  # imports torch
+        from hookwise import checkpointing, sharded  # imports torch
 
-        checkpointing.check_checkpoint(value)  # the run reads it in full, once
+        if option == "--resume" and sharded.is_sharded(value):  # strategy="fsdp"'s folders
+            checkpointing.check_checkpoint(Path(value) / sharded.META_FILE)
+        else:
+            checkpointing.check_checkpoint(value)  # the run reads it in full, once
     except HookwiseError as exc:
         add_note(exc, f"(given as {option} {value})")
         raise
