@@ -11,13 +11,14 @@ from, and whether the weights it started from are the checkpoint's.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 from dist_worker import DictData, TinyModel, loss_fn
-from hookwise import Callback, Trainer
+from hookwise import Callback, Trainer, checkpointing, sharded
 from hookwise.distributed import get_rank, get_world_size, synchronize
 from torch import nn
 from torch.utils.data import DataLoader
@@ -25,6 +26,29 @@ from torch.utils.data import DataLoader
 SIZE = 24
 BATCH = 2
 SEED = 11
+STRATEGY = os.environ.get("HOOKWISE_TEST_STRATEGY", "ddp")
+
+
+def full_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The full tensors of a (DDP-wrapped, FSDP-sharded or plain) model: a collective call
+    under FSDP."""
+    state = {}
+    for key, value in getattr(model, "module", model).state_dict().items():
+        full = getattr(value, "full_tensor", None)
+        state[key] = (full() if callable(full) else value).detach().clone()
+    return state
+
+
+def momentum(trainer: Any) -> list[list[float]]:
+    """The optimizer's momentum buffers, full tensors flattened (a collective call under
+    FSDP)."""
+    buffers = []
+    for param in trainer._optimizers[0].param_groups[0]["params"]:
+        value = trainer._optimizers[0].state.get(param, {}).get("momentum_buffer")
+        full = getattr(value, "full_tensor", None)
+        value = full() if callable(full) else value
+        buffers.append([] if value is None else [float(x) for x in value.flatten()])
+    return buffers
 
 
 class RecordBatches(Callback):
@@ -37,13 +61,14 @@ class RecordBatches(Callback):
         super().__init__()
         self.batches: list[dict[str, Any]] = []
         self.first_weights: dict[str, torch.Tensor] | None = None
+        self.first_momentum: list[list[float]] = []
 
     def on_train_batch_start(
         self, trainer_state: Any, model: nn.Module, loss_module: Any, batch: Any, batch_idx: int
     ) -> None:
         if self.first_weights is None:
-            inner = getattr(model, "module", model)
-            self.first_weights = {k: v.detach().clone() for k, v in inner.state_dict().items()}
+            self.first_weights = full_state(model)
+            self.first_momentum = momentum(trainer_state["train_module"])
         self.batches.append(
             {
                 "epoch": trainer_state["current_epoch"],
@@ -71,6 +96,7 @@ class SaveAndStop(Callback):
     def __init__(self, step: int, path: Path) -> None:
         super().__init__()
         self.step, self.path = step, path
+        self.momentum: list[list[float]] = []
 
     def on_train_batch_end(
         self,
@@ -84,6 +110,7 @@ class SaveAndStop(Callback):
         if trainer_state["global_step"] == self.step:
             trainer = trainer_state["train_module"]
             trainer.save_checkpoint(self.path)
+            self.momentum = momentum(trainer)
             synchronize()
             trainer.request_stop("the checkpoint to resume is written", all_ranks=True)
 
@@ -101,10 +128,19 @@ def _fit(
         num_epochs=epochs,
         seed=SEED,
         dist_timeout=60,
+        strategy=STRATEGY,
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     trainer.fit(model, optimizer, None, loss_fn, resume_from=resume)
     return trainer
+
+
+def _saved_weights(checkpoint: Path, out: Path, rank: int) -> dict[str, torch.Tensor]:
+    if not sharded.is_sharded(checkpoint):
+        weights: dict[str, torch.Tensor] = torch.load(checkpoint, weights_only=True)["model"]
+        return weights
+    single = sharded.to_single_file(checkpoint, out / f"single-rank{rank}.ckpt")
+    return dict(checkpointing.load_checkpoint(single)["model"])
 
 
 def main(argv: list[str]) -> int:
@@ -113,17 +149,20 @@ def main(argv: list[str]) -> int:
     world, rank = get_world_size(), get_rank()
     record = RecordBatches()
     checkpoint = out / "mid.ckpt"
+    stop = SaveAndStop(int(argv[2]) if mode == "save" else -1, checkpoint)
     if mode == "save":
-        trainer = _fit(out, "save", [record, SaveAndStop(int(argv[2]), checkpoint)], 2, None)
+        trainer = _fit(out, "save", [record, stop], 2, None)
     else:
         trainer = _fit(out, f"resume-w{world}", [record], 3, checkpoint)
     world, rank = get_world_size(), get_rank()  # the trainer joined torchrun's group
-    saved = torch.load(checkpoint, weights_only=True)["model"]
+    saved = _saved_weights(checkpoint, out, rank)
     assert record.first_weights is not None
     report = {
         "world": world,
         "batches": record.batches,
         "global_step": trainer.global_step,
+        "saved_momentum": stop.momentum,
+        "first_momentum": record.first_momentum,
         "starts_from_checkpoint": all(
             torch.equal(record.first_weights[k], saved[k]) for k in saved
         ),

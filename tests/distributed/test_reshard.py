@@ -25,8 +25,8 @@ LAUNCH_TIMEOUT_S = 120
 SIZE, BATCH = 24, 2  # reshard_worker's data: 24 samples, batches of 2 per process
 
 
-def _launch(nproc: int, *args: str) -> Any:
-    return start([str(WORKER), *args], nproc)
+def _launch(nproc: int, *args: str, strategy: str = "ddp") -> Any:
+    return start([str(WORKER), *args], nproc, env={"HOOKWISE_TEST_STRATEGY": strategy})
 
 
 def _done(process: Any, deadline: float) -> str:
@@ -61,17 +61,24 @@ def _check_resume(
         first = report["batches"][0]
         assert (first["epoch"], first["step"]) == (1, step)  # continues from the saved step
         assert report["global_step"] == steps
+        # the optimizer's state (SGD momentum) continues as saved
+        assert report["first_momentum"] == saved[0]["saved_momentum"]
+        assert all(saved[0]["saved_momentum"])
         assert all(b["loss"] == b["loss"] for b in report["batches"])  # finite (not NaN)
     assert {r["world"] for r in resumed} == {world}
 
 
-def test_two_processes_resume_on_one_and_on_three(tmp_path: Path) -> None:
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_resume_on_one_and_on_three(tmp_path: Path, strategy: str) -> None:
+    """Under ``fsdp`` the checkpoint is a sharded folder: its model and optimizer states are
+    resharded over 3 processes, and loaded unsharded by 1 (FSDP is not applied there)."""
     deadline = time.monotonic() + LAUNCH_TIMEOUT_S
     # 2 processes: 6 steps an epoch; step 9 is batch 3 of epoch 1 (12 of its 24 samples done)
-    _done(_launch(2, "save", str(tmp_path), "9"), deadline)
+    _done(_launch(2, "save", str(tmp_path), "9", strategy=strategy), deadline)
+    assert (tmp_path / "mid.ckpt").is_dir() is (strategy == "fsdp")
     saved = _reports(tmp_path, "save", 2)
     assert [b["step"] for b in saved[0]["batches"]][-1] == 8  # the last batch started at step 8
-    one, three = (_launch(n, "resume", str(tmp_path)) for n in (1, 3))
+    one, three = (_launch(n, "resume", str(tmp_path), strategy=strategy) for n in (1, 3))
     outputs = [_done(one, deadline), _done(three, deadline)]
     # 1 process: 12 samples left = 6 steps, then 12 steps; 3 processes: 2 steps, then 4
     _check_resume(saved, _reports(tmp_path, "resume", 1), step=9, steps=9 + 6 + 12)
