@@ -31,6 +31,7 @@ COMMANDS = {
     "test": "hookwise.cli.test:cmd_test",
     "show": "hookwise.cli.show:cmd_show",
     "new-plugin": "hookwise.cli.new_plugin:cmd_new_plugin",
+    "consolidate": "hookwise.cli.consolidate:cmd_consolidate",
 }
 
 

@@ -193,6 +193,18 @@ def _new_plugin_options(new: argparse.ArgumentParser) -> None:
     _add_debug(new, argparse.SUPPRESS)
 
 
+def _consolidate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", metavar="FOLDER", help="a sharded checkpoint folder")
+    parser.add_argument(
+        "out",
+        nargs="?",
+        metavar="OUT",
+        help="the file to write (default: NAME-full.ckpt next to the folder NAME.ckpt)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    _add_debug(parser, argparse.SUPPRESS)
+
+
 #: Each command: its ``add_parser`` arguments and what adds its options.
 _COMMANDS: dict[str, tuple[dict[str, Any], Callable[[argparse.ArgumentParser], None]]] = {
     "plugins": (
@@ -262,6 +274,18 @@ _COMMANDS: dict[str, tuple[dict[str, Any], Callable[[argparse.ArgumentParser], N
             "refused.",
         },
         _new_plugin_options,
+    ),
+    "consolidate": (
+        {
+            "help": "turn a sharded checkpoint folder into one file",
+            "description": "Turn a sharded checkpoint folder (strategy='fsdp': one shard per "
+            "rank) into one weights-only checkpoint file with the full tensors, for `hookwise "
+            "test --weights` or `hookwise fit --weights` on one process. Runs in one process, "
+            "without torchrun; the folder's metadata is read with the restricted loader "
+            "(nothing in it is run). To resume training, pass the folder itself to --resume: "
+            "the optimizer state and position stay in the folder.",
+        },
+        _consolidate_options,
     ),
 }
 
