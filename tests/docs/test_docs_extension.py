@@ -16,7 +16,9 @@ sys.path.insert(0, str(DOCS / "_ext"))
 import hookwise_docs
 
 
-@pytest.mark.parametrize("command", [None, "plugins", "hooks", "fit", "test", "new-plugin"])
+@pytest.mark.parametrize(
+    "command", [None, "plugins", "hooks", "fit", "test", "new-plugin", "consolidate"]
+)
 def test_cli_help_is_the_parsers_help(command: str | None) -> None:
     from hookwise.cli import build_parser
 
@@ -38,7 +40,9 @@ def test_cli_help_is_the_parsers_help(command: str | None) -> None:
 def test_cli_help_names_an_unknown_subcommand() -> None:
     from sphinx.errors import ExtensionError
 
-    with pytest.raises(ExtensionError, match=r"no subcommand 'trian'; it has \['fit', 'hooks'"):
+    with pytest.raises(
+        ExtensionError, match=r"no subcommand 'trian'; it has \['consolidate', 'fit', 'hooks'"
+    ):
         hookwise_docs.cli_help("trian")
 
 
