@@ -62,6 +62,7 @@ class RecordBatches(Callback):
         self.batches: list[dict[str, Any]] = []
         self.first_weights: dict[str, torch.Tensor] | None = None
         self.first_momentum: list[list[float]] = []
+        self.sharded = False
 
     def on_train_batch_start(
         self, trainer_state: Any, model: nn.Module, loss_module: Any, batch: Any, batch_idx: int
@@ -69,6 +70,7 @@ class RecordBatches(Callback):
         if self.first_weights is None:
             self.first_weights = full_state(model)
             self.first_momentum = momentum(trainer_state["train_module"])
+            self.sharded = any(hasattr(v, "full_tensor") for v in model.state_dict().values())
         self.batches.append(
             {
                 "epoch": trainer_state["current_epoch"],
@@ -163,6 +165,7 @@ def main(argv: list[str]) -> int:
         "global_step": trainer.global_step,
         "saved_momentum": stop.momentum,
         "first_momentum": record.first_momentum,
+        "sharded": record.sharded,
         "starts_from_checkpoint": all(
             torch.equal(record.first_weights[k], saved[k]) for k in saved
         ),

@@ -86,6 +86,9 @@ def test_two_processes_resume_on_one_and_on_three(tmp_path: Path, strategy: str)
     for output, world in zip(outputs, (1, 3), strict=True):
         assert f"checkpoint was saved by 2, this run has {world}" in output, output
         assert "epoch 1 continues in the same order after the 12 samples" in output
+    # under fsdp, 2 and 3 processes train sharded (DTensor parameters); 1 the plain module
+    for world, reports in ((2, saved), *((n, _reports(tmp_path, "resume", n)) for n in (1, 3))):
+        assert all(r["sharded"] is (strategy == "fsdp" and world > 1) for r in reports), world
 
 
 def test_one_process_resumes_on_two(tmp_path: Path) -> None:
