@@ -138,11 +138,18 @@ def get_inputs_for_pred_and_data(
     """Build ``{new_key: value}`` from the model output and the batch, in mapping order."""
     out: DictData = {}
     for new_key, description in connection_dict.items():
-        source = description["source"]
+        source, key = description["source"], description["key"]
+        # a plain dict holding the key directly: one lookup (the general walk names what is
+        # missing); a prediction key with a dot is a path, never a key
         if source == DATA:
-            out[new_key] = _data_value(data, description["key"])
+            value = data.get(key, _MISSING) if type(data) is dict else _MISSING
+            out[new_key] = _data_value(data, key) if value is _MISSING else value
         elif source == PREDICTION:
-            out[new_key] = get_field_from_prediction(prediction, description)
+            direct = type(prediction) is dict and "." not in key
+            value = prediction.get(key, _MISSING) if direct else _MISSING
+            if value is _MISSING:
+                value = get_field_from_prediction(prediction, description)
+            out[new_key] = value
         else:
             raise _unknown_source(source)
     return out
@@ -248,6 +255,11 @@ class DataConnector:
         self.key_mapping: dict[str, str] = dict(key_mapping)
 
     def __call__(self, data: Any) -> DictData:
+        if type(data) is dict:  # the common batch: plain lookups (a missing key: see below)
+            try:
+                return {k: data[v] for k, v in self.key_mapping.items()}
+            except KeyError:
+                pass  # _data_value's error names the key and the keys there are
         if isinstance(data, list):
             return {k: [_data_value(d, v) for d in data] for k, v in self.key_mapping.items()}
         return {k: _data_value(data, v) for k, v in self.key_mapping.items()}

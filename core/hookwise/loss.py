@@ -86,7 +86,11 @@ class LossModule(nn.Module):
             weight = definition["weight"]
             result = definition["loss"](**definition["connector"](output, batch))
             for key, value in self._flatten(name, result).items():
-                factor = weight.get(key, 1.0) if isinstance(weight, Mapping) else weight
+                factor = (
+                    weight
+                    if isinstance(weight, (float, int))  # the common case, without the ABC check
+                    else (weight.get(key, 1.0) if isinstance(weight, Mapping) else weight)
+                )
                 while key in values:
                     key = f"__{key}"
                 values[key] = value * factor if factor != 1.0 else value
@@ -99,9 +103,9 @@ class LossModule(nn.Module):
         total = included[0]
         for value in included[1:]:  # added in order, as vis4d's sum(): the same float32 bits
             total = total + value
-        metrics = LazyFloats({k: v.detach() for k, v in values.items()})
-        metrics["loss"] = total.detach()
-        return total, metrics
+        detached = {k: v.detach() for k, v in values.items()}
+        detached["loss"] = total.detach()
+        return total, LazyFloats(detached)
 
     @staticmethod
     def _flatten(name: str, result: Any) -> dict[str, Tensor]:

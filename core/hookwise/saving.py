@@ -90,6 +90,12 @@ class AsyncSaver:
         _track(self)
 
     @property
+    def failed(self) -> bool:
+        """Whether a finished write failed and :meth:`take_failure` has not taken it yet (the
+        trainer's per-step check: one attribute read, no lock)."""
+        return self._failure is not None
+
+    @property
     def in_flight(self) -> bool:
         """Whether a write is running."""
         thread = self._thread

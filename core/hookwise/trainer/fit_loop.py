@@ -43,14 +43,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hookwise")
 
+#: The hooks of every training step, in the order :meth:`FitLoop._prepare_epoch` returns them.
+_STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_before_optimizer_step")
+
 
 class FitLoop:
     """Runs ``Trainer.fit`` for ``trainer``."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
+        # looked up once per epoch (_prepare_epoch) for the steps
         self._step_schedulers: list[Any] = []  # the per-step schedulers of this epoch
         self._batches: int | None = None  # this epoch's number of batches (None: the loader's)
+        self._before_step: Any = None  # on_before_optimizer_step's caller (None: no impl)
+        self._plain = False  # every training feature off
+        self._single = True  # one process
 
     def run(self, model: nn.Module, loss_module: Any, resume_from: Any) -> dict[str, float]:
         """Train until a limit is reached, a stop is agreed or a signal arrives."""
@@ -250,23 +257,20 @@ class FitLoop:
 
     def run_batches(self, model: nn.Module, loss_module: Any, iterator: Any, start: int) -> None:
         """The training batches of one epoch: the hot path, one hook caller call per hook. An
-        optimizer step ends each accumulation window and the epoch (see :func:`batch_state`)."""
+        optimizer step ends each accumulation window and the epoch (see :func:`batch_state`).
+        What does not change within an epoch is looked up once, before the first batch."""
         trainer = self.trainer
-        pm, position, logs = trainer.pm, trainer._position, trainer._logs
-        optimizers, training = trainer._optimizers, trainer._optimization
+        position, logs, optimizers = trainer._position, trainer._logs, trainer._optimizers
         device, move = trainer.device, trainer.device.type != "cpu"
-        hooks = ("on_train_batch_start", "on_train_batch_end")
-        batch_start, batch_end = (pm.caller(hook) for hook in hooks)
-        call_start, call_end = (bool(c.calls or c.wrappers) for c in (batch_start, batch_end))
-        before_step = pm.caller("on_before_optimizer_step")
+        batch_start, batch_end = self._prepare_epoch()
+        call_start, call_end = batch_start is not None, batch_end is not None
         # whether a hook receives the loss metrics (else no read-only copy is made of them)
-        shared = call_end or bool(before_step.calls or before_step.wrappers)
+        shared = call_end or self._before_step is not None
         # one get_state() per epoch (it measures loaders); each batch hook call gets a read-only
         # copy (DESIGN decision 25), shared by its implementations
         epoch_state = trainer.get_state()
         last = (self._epoch_length(epoch_state) or 0) - 1  # the epoch's last batch (-1: unknown)
-        step = position.global_step
-        self._step_schedulers = self._per_step_schedulers()
+        accumulate, step = trainer._optimization.accumulate, position.global_step
         for batch_idx, batch in enumerate(iterator, start):
             window = position.window_batches
             if not window:
@@ -289,7 +293,7 @@ class FitLoop:
             outputs, metrics = self._forward_backward(model, loss_module, batch, shared)
             position.window_batches = window = window + 1
             position.batch_in_epoch = batch_idx + 1
-            stepped = window >= training.accumulate or batch_idx == last
+            stepped = window >= accumulate or batch_idx == last
             if stepped:
                 step = self._optimizer_step(model, epoch_state, metrics)
             if call_end:
@@ -312,6 +316,21 @@ class FitLoop:
     def _epoch_length(self, epoch_state: Any) -> int | None:
         return self._batches if self._batches is not None else epoch_state["num_train_batches"]
 
+    def _prepare_epoch(self) -> tuple[Any, Any]:
+        """Look up, once per epoch, what the steps need: the callers of
+        ``on_train_batch_start`` and ``on_train_batch_end`` (returned; ``None`` for a hook
+        nobody implements) and of ``on_before_optimizer_step``, whether the training features
+        are all off, the per-step schedulers and the checks after each step."""
+        trainer = self.trainer
+        pm = trainer.pm
+        callers = [pm.caller(hook) for hook in _STEP_HOOKS]
+        start, end, before = (c if c.calls or c.wrappers else None for c in callers)
+        self._before_step = before
+        self._plain = trainer._optimization.plain
+        self._step_schedulers = self._per_step_schedulers()
+        self._single = trainer._strategy.world_size == 1
+        return start, end
+
     def _forward_backward(
         self, model: nn.Module, loss_module: Any, batch: Any, shared: bool
     ) -> Any:
@@ -319,6 +338,11 @@ class FitLoop:
         outputs and the loss metrics (read-only when ``shared``: see ``compute_loss``)."""
         trainer = self.trainer
         connector, training = trainer.train_data_connector, trainer._optimization
+        if self._plain:  # no autocast context, no scaling: nothing between the user's calls
+            outputs = model(**connector(batch)) if connector is not None else model(batch)
+            total, metrics = compute_loss(loss_module, outputs, batch, shared=shared)
+            total.backward()  # type: ignore[no-untyped-call]
+            return outputs, metrics
         with training.autocast():
             outputs = model(**connector(batch)) if connector is not None else model(batch)
             total, metrics = compute_loss(loss_module, outputs, batch, shared=shared)
@@ -330,28 +354,29 @@ class FitLoop:
         its gradients, ``on_before_optimizer_step``, its ``step()``; then the per-step
         schedulers. Return the new ``global_step``."""
         trainer = self.trainer
-        training, position = trainer._optimization, trainer._position
-        caller = trainer.pm.caller("on_before_optimizer_step")
-        call = bool(caller.calls or caller.wrappers)
+        training, position, plain = trainer._optimization, trainer._position, self._plain
+        caller = self._before_step
         # one read-only state for every optimizer's call (DESIGN decision 25)
         state = (
             batch_state(epoch_state, position.global_step, inside=False, metrics=metrics)
-            if call
+            if caller is not None
             else None
         )
         for optimizer in trainer._optimizers:
-            training.unscale_and_clip(optimizer)
-            if call:
+            if plain:
+                if caller is None:
+                    optimizer.step()
+                    continue
+            else:
+                training.unscale_and_clip(optimizer)
+            if caller is not None:
                 trainer._logs.ignore(
                     "on_before_optimizer_step",
-                    caller.call_attributed(
-                        trainer_state=state,
-                        model=model,
-                        optimizer=optimizer,
-                    ),
+                    caller.call_attributed(trainer_state=state, model=model, optimizer=optimizer),
                 )
             training.step(optimizer)
-        training.update()
+        if not plain:
+            training.update()
         position.window_batches = 0
         position.global_step = step = position.global_step + 1
         if self._step_schedulers:
@@ -362,12 +387,17 @@ class FitLoop:
         """Validate when ``val_check_interval`` says so; return whether the epoch ends here
         (a stop agreed, or ``num_steps`` reached)."""
         trainer = self.trainer
-        trainer._raise_save_failure()  # a background write that failed since the last step
+        if trainer._async_saver.failed:  # a background write that failed since the last step
+            trainer._raise_save_failure()
         interval = trainer.val_check_interval
         if interval is not None and trainer.test_dataloader and step % interval == 0:
             trainer.test(model, is_val=True)
             model.train()
-        if trainer._stopping(sync=trainer._stop_check_due()):
+        if self._single:  # one process: a stop or a signal on this rank stops it
+            latch = trainer._latch
+            if latch.request is not None or latch.signal is not None:
+                return True
+        elif trainer._stopping(sync=trainer._stop_check_due()):
             return True
         return trainer.num_steps != -1 and step >= trainer.num_steps
 

@@ -67,6 +67,23 @@ class Optimization:
             torch.amp.GradScaler(self.device_type) if self.precision == "fp16" else None
         )
 
+    @property
+    def autocasting(self) -> bool:
+        """Whether the forward pass runs under autocast (``bf16`` or ``fp16``)."""
+        return self._dtype is not None
+
+    @property
+    def plain(self) -> bool:
+        """Whether every feature is off (``"32"``, no accumulation, no clipping): then
+        :meth:`backward` is ``total.backward()``, :meth:`step` is ``optimizer.step()`` and
+        nothing else runs per step (the fit loop reads this once per epoch)."""
+        return (
+            self._dtype is None
+            and self.scaler is None
+            and self.accumulate == 1
+            and self.clip_val is None
+        )
+
     # -- per batch ----------------------------------------------------------------------------
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
