@@ -622,3 +622,40 @@ def test_is_a_pluggy_plugin_manager() -> None:
     assert isinstance(pm, pluggy.PluginManager)
     assert pm.project_name == "hookwise"
     assert set(pm.hook_names) >= {"setup", "on_validation_end", "on_exception"}
+
+
+class _Step(Callback):
+    def __init__(self, value: Any, stored: Exception | None = None) -> None:
+        super().__init__()
+        self.value, self.stored, self.calls = value, stored, 0
+
+    def on_train_epoch_end(self, trainer_state: Any, model: Any, loss_module: Any) -> Any:
+        self.calls += 1
+        if self.stored is not None:
+            raise self.stored  # an exception object raised again keeps its old traceback
+        return self.value
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_a_failure_on_the_fast_path_is_blamed_on_its_plugin(
+    failing: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The generated call code keeps no per-call index: the failing implementation is found
+    from its traceback line, and the ones after it still run."""
+    stored = RuntimeError("boom")
+    try:
+        raise stored
+    except RuntimeError:
+        pass  # the stored exception now carries a traceback from elsewhere
+    pm = PluginManager()
+    plugins = [_Step({"v": i}, stored if i == failing else None) for i in range(3)]
+    for index, plugin in enumerate(plugins):
+        pm.register(plugin, f"p{index}", on_error="warn")
+    caller = pm.caller("on_train_epoch_end")
+    for _ in range(2):  # the first call installs the generated code, the second runs it
+        results = caller.call_attributed(trainer_state={}, model=None, loss_module=None)
+        assert results == [(f"p{i}", {"v": i}) for i in range(3) if i != failing]
+    assert [p.calls for p in plugins] == [2, 2, 2]
+    assert f"'p{failing}'" in caplog.text and "boom" in caplog.text
+    for other in {0, 1, 2} - {failing}:
+        assert f"plugin 'p{other}'" not in caplog.text

@@ -114,24 +114,30 @@ def call_source(
         lines.append(f"    _step, _epoch, _stage = _counters({hook!r}, trainer_state)")
     if not firstresult:  # an attributed call's results are seen while it runs (``partial``)
         lines.append("    _results = self.partial = []" if attributed else "    _results = []")
-    lines += ["    _at = 0", "    try:"]
+    lines.append("    try:")
+    # No bookkeeping per call: a failure is attributed from the line of this function that
+    # its traceback points to (at_line maps the lines of call i, counted from 1, to i).
+    at_line: dict[int, int] = {}
     for index, call in enumerate(calls):
         indent = "        "
-        lines.append(f"{indent}_at = {index}")
         if needs_counters and call.trigger is not None and call.trigger.filters_calls():
             condition = call.trigger.condition(f"_stages{index}", f"_owner{index}")
             lines.append(f"{indent}if {condition}:")
+            at_line[len(lines)] = index
             indent += "    "
         lines.append(f"{indent}_r = _f{index}({_arguments(call)})")
+        at_line[len(lines)] = index
         if firstresult:
             lines.append(f"{indent}if _r is not None: return _r")
         elif attributed:
             lines.append(f"{indent}if _r is not None: _results.append((_n{index}, _r))")
         else:
             lines.append(f"{indent}if _r is not None: _results.append(_r)")
+        at_line[len(lines)] = index
     lines += ["        pass", "    except Exception as _exc:"]
     mapping = "{" + ", ".join(f"{name!r}: {name}" for name in spec_args) + "}"
-    recovery = f"_recover({mapping}, _at, _exc, {'None' if firstresult else '_results'})"
+    at = f"{at_line!r}[_exc.__traceback__.tb_lineno]"
+    recovery = f"_recover({mapping}, {at}, _exc, {'None' if firstresult else '_results'})"
     if attributed and not firstresult:  # the call is over: nothing is partial any more
         lines += [f"        _results = {recovery}", "    self.partial = None"]
     else:
