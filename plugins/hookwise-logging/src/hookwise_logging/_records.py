@@ -115,7 +115,8 @@ class MetricsFile:
         if self.format == "csv" and (self._add_columns(rows) or not self.path.is_file()):
             self.rewrite(history)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.format != "csv":  # a csv file exists here (checked above): so does its folder
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", newline="", encoding="utf-8") as file:
             self._write(file, rows, header=False)
 
