@@ -115,8 +115,29 @@ def call_source(
     if not firstresult:  # an attributed call's results are seen while it runs (``partial``)
         lines.append("    _results = self.partial = []" if attributed else "    _results = []")
     lines.append("    try:")
-    # No bookkeeping per call: a failure is attributed from the line of this function that
-    # its traceback points to (at_line maps the lines of call i, counted from 1, to i).
+    at_line = _call_lines(lines, calls, needs_counters, firstresult, attributed)
+    lines += ["        pass", "    except Exception as _exc:"]
+    mapping = "{" + ", ".join(f"{name!r}: {name}" for name in spec_args) + "}"
+    at = f"{at_line!r}[_exc.__traceback__.tb_lineno]"
+    recovery = f"_recover({mapping}, {at}, _exc, {'None' if firstresult else '_results'})"
+    if attributed and not firstresult:  # the call is over: nothing is partial any more
+        lines += [f"        _results = {recovery}", "    self.partial = None"]
+    else:
+        lines.append(f"        return {recovery}")
+    lines.append("    return None" if firstresult else "    return _results")
+    return "\n".join(lines)
+
+
+def _call_lines(
+    lines: list[str],
+    calls: Sequence[ImplCall],
+    needs_counters: bool,
+    firstresult: bool,
+    attributed: bool,
+) -> dict[int, int]:
+    """Append the calls of the implementations (inside the ``try``) to ``lines``; return which
+    call each line belongs to. No bookkeeping per call: a failure is attributed from the line
+    of the generated function its traceback points to (lines counted from 1)."""
     at_line: dict[int, int] = {}
     for index, call in enumerate(calls):
         indent = "        "
@@ -134,16 +155,7 @@ def call_source(
         else:
             lines.append(f"{indent}if _r is not None: _results.append(_r)")
         at_line[len(lines)] = index
-    lines += ["        pass", "    except Exception as _exc:"]
-    mapping = "{" + ", ".join(f"{name!r}: {name}" for name in spec_args) + "}"
-    at = f"{at_line!r}[_exc.__traceback__.tb_lineno]"
-    recovery = f"_recover({mapping}, {at}, _exc, {'None' if firstresult else '_results'})"
-    if attributed and not firstresult:  # the call is over: nothing is partial any more
-        lines += [f"        _results = {recovery}", "    self.partial = None"]
-    else:
-        lines.append(f"        return {recovery}")
-    lines.append("    return None" if firstresult else "    return _results")
-    return "\n".join(lines)
+    return at_line
 
 
 def build_call(

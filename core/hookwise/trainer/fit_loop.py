@@ -29,13 +29,13 @@ import torch
 from torch import nn
 
 from hookwise.errors import ConfigError
-from hookwise.readonly import ReadOnlyState
 from hookwise.trainer._util import compute_loss, to_device
 from hookwise.trainer.data_order import continue_epoch, epoch_order
 from hookwise.trainer.failures import report_tolerated_failures
 from hookwise.trainer.position import seed_everything, seed_loader
 from hookwise.trainer.resume import step_epoch_schedulers
 from hookwise.trainer.skipping import iterate_from
+from hookwise.trainer.step_state import batch_state, per_step_schedulers, step_batch_schedulers
 from hookwise.trainer.stopping import TrainingInterrupted, signal_handlers
 
 if TYPE_CHECKING:
@@ -52,7 +52,6 @@ class FitLoop:
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
-        # looked up once per epoch (_prepare_epoch) for the steps
         self._step_schedulers: list[Any] = []  # the per-step schedulers of this epoch
         self._batches: int | None = None  # this epoch's number of batches (None: the loader's)
         self._before_step: Any = None  # on_before_optimizer_step's caller (None: no impl)
@@ -317,17 +316,16 @@ class FitLoop:
         return self._batches if self._batches is not None else epoch_state["num_train_batches"]
 
     def _prepare_epoch(self) -> tuple[Any, Any]:
-        """Look up, once per epoch, what the steps need: the callers of
-        ``on_train_batch_start`` and ``on_train_batch_end`` (returned; ``None`` for a hook
-        nobody implements) and of ``on_before_optimizer_step``, whether the training features
-        are all off, the per-step schedulers and the checks after each step."""
+        """What the steps need, looked up once per epoch; return the callers of the batch start
+        and end hooks (``None`` for a hook nobody implements)."""
         trainer = self.trainer
-        pm = trainer.pm
-        callers = [pm.caller(hook) for hook in _STEP_HOOKS]
+        callers = [trainer.pm.caller(hook) for hook in _STEP_HOOKS]
         start, end, before = (c if c.calls or c.wrappers else None for c in callers)
         self._before_step = before
         self._plain = trainer._optimization.plain
-        self._step_schedulers = self._per_step_schedulers()
+        self._step_schedulers = per_step_schedulers(
+            trainer._lr_schedulers, trainer.scheduler_interval
+        )
         self._single = trainer._strategy.world_size == 1
         return start, end
 
@@ -400,31 +398,3 @@ class FitLoop:
         elif trainer._stopping(sync=trainer._stop_check_due()):
             return True
         return trainer.num_steps != -1 and step >= trainer.num_steps
-
-    def _per_step_schedulers(self) -> list[Any]:
-        schedulers = self.trainer._lr_schedulers
-        if self.trainer.scheduler_interval == "epoch":  # vis4d's wrappers step per batch too
-            return [s for s in schedulers if hasattr(s, "step_on_batch")]
-        return list(schedulers)
-
-
-def batch_state(epoch_state: Any, step: int, *, inside: bool, metrics: Any = None) -> ReadOnlyState:
-    """A batch hook's ``trainer_state``, read-only and shared by the call's implementations
-    (DESIGN decision 25): ``epoch_state`` at ``step``, with ``"accumulating": True`` when the
-    call is ``inside`` an accumulation window, and the step's loss ``metrics`` when given."""
-    if metrics is None:
-        if inside:
-            return ReadOnlyState(epoch_state, global_step=step, accumulating=True)
-        return ReadOnlyState(epoch_state, global_step=step)
-    if inside:
-        return ReadOnlyState(epoch_state, global_step=step, accumulating=True, metrics=metrics)
-    return ReadOnlyState(epoch_state, global_step=step, metrics=metrics)
-
-
-def step_batch_schedulers(schedulers: list[Any], step: int) -> None:
-    """Step the per-step schedulers after step ``step`` (vis4d's wrappers get the step)."""
-    for scheduler in schedulers:
-        if hasattr(scheduler, "step_on_batch"):
-            scheduler.step_on_batch(step)
-        else:
-            scheduler.step()
