@@ -186,6 +186,7 @@ def test_tox_bench_runs_every_benchmark_script() -> None:
         "bench_async_save.py",
         "bench_discovery.py",
         "bench_dispatch.py",
+        "bench_fsdp_memory.py",
         "bench_registration.py",
         "bench_resume.py",
         "bench_trainer.py",
