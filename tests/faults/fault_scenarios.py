@@ -170,6 +170,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         "returns); every *.ckpt, last.ckpt included, loads; the process exits with 143.",
     ),
     Scenario(
+        "resume.pending-rows",
+        "resume",
+        "A signal lands in an epoch's last batch: the interrupt checkpoint is written before "
+        "the epoch's validation, which the resumed fit runs.",
+        "The step's row and the validation row are one line of the metrics file, as in the "
+        "uninterrupted run: a checkpoint keeps the logging plugin's pending rows in its state "
+        "instead of writing them.",
+    ),
+    Scenario(
         "signal.after-final-test",
         "signal",
         "SIGTERM or SIGINT reaches `hookwise fit` after training and the final test, while it "

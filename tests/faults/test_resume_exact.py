@@ -298,3 +298,31 @@ def test_a_signal_in_the_epoch_end_hooks_still_gets_the_epochs_validation(
         _fit_and_test(run, "last")
     assert _files(run) == _files(reference)
     assert _rows(run) == _rows(reference)
+
+
+@pytest.mark.fault("resume.pending-rows")
+def test_a_signal_in_an_epochs_last_batch_keeps_its_row_merged_with_the_validation(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM in the last batch of epoch 0: the epoch ends without its end hooks and the
+    interrupt checkpoint is written; the resumed fit runs epoch 0's validation. The step's
+    row and the validation row are one line, as in the uninterrupted run (the checkpoint
+    keeps the logging plugin's pending rows instead of writing them)."""
+
+    def listener() -> tuple[LoggingCallback, str]:  # writes only when it must: metrics.jsonl
+        return LoggingCallback(epoch_based=False, refresh_rate=1000, metrics_file="jsonl"), (
+            "logging@jsonl"
+        )
+
+    reference = tmp_path / "reference"
+    _fit_and_test(reference, extra=[listener()])
+    run = tmp_path / "run"
+    plugins = _plugins(extra=[listener(), TermAtStep(BATCHES)])
+    trainer = make_trainer(run, plugins=plugins, epochs=EPOCHS, batches=BATCHES)
+    with pytest.raises(TrainingInterrupted):
+        fit(trainer)
+    assert load_checkpoint(run / "checkpoints" / "interrupted.ckpt")["global_step"] == BATCHES
+    with pytest.warns(ManifestChangedWarning, match="removed"):  # the killer is left out
+        _fit_and_test(run, "last", extra=[listener()])
+    for name in ("metrics.csv", "metrics.jsonl"):
+        assert (run / name).read_text() == (reference / name).read_text(), name

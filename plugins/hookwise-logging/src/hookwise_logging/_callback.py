@@ -182,9 +182,16 @@ class LoggingCallback(Callback):
         inside its ``on_train_batch_end`` is not among them: the trainer merges that step's
         logs after the hook, and a fit resumed from the checkpoint merges them again, from
         the checkpoint, at its start.)"""
-        self.flush()
+        # What is pending stays pending (saved as floats, restored by a resume), so rows are
+        # written at the same points with or without an interruption: a checkpoint between a
+        # step's row and that step's validation row must not split them into two lines.
+        pending = [
+            {"epoch": epoch, "step": step, "logs": values}
+            for epoch, step, values in _pending_floats(self._pending)
+        ]
         rows = len(self.history) if self._resume_rows is None else self._resume_rows
         return {
+            "pending": pending,
             "window": {
                 key: [value.detach().cpu() for value in values]
                 for key, values in self._metrics.items()
@@ -213,6 +220,19 @@ class LoggingCallback(Callback):
         self._keep_window = True
         rows = state_dict.get("rows")
         self._flush_with_next_logs = state_dict.get("flush_next") is True
+        pending = state_dict.get("pending", [])
+        if not isinstance(pending, list) or not all(
+            isinstance(event, Mapping)
+            and isinstance(event.get("epoch"), int)
+            and isinstance(event.get("step"), int)
+            and isinstance(event.get("logs"), Mapping)
+            for event in pending
+        ):
+            raise ValueError(
+                "logging: the checkpoint's 'pending' is not a list of logged rows; resume "
+                "without this plugin's state or from another checkpoint"
+            )
+        self._pending = [(e["epoch"], e["step"], dict(e["logs"])) for e in pending]
         if rows is None:  # a checkpoint of an older release: rows up to its step are kept
             self._resume_rows = None
         elif isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0:
@@ -666,3 +686,19 @@ def _make_logs_visible() -> None:
     logger.addHandler(handler)
     if logger.level == logging.NOTSET and logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)  # only when nobody chose a level for it
+
+
+def _pending_floats(
+    events: list[tuple[int, int, Mapping[str, Any]]],
+) -> list[tuple[int, int, dict[str, float]]]:
+    """Pending events with their values read as floats, event by event (not merged: the
+    rows are merged when written, as without an interruption)."""
+    return [
+        (
+            epoch,
+            step,
+            {key: float(value) for key, value in row.items() if key not in ("epoch", "step")},
+        )
+        for epoch, step, logs in events
+        for row in to_floats([(epoch, step, logs)])
+    ]
