@@ -15,6 +15,7 @@ import torch
 from hookwise import Callback, ConfigError
 from hookwise.distributed import is_rank_zero
 from hookwise.values import tensors
+from hookwise.values import to_floats as values_to_floats
 
 from hookwise_logging._format import compose_log_str, format_metrics, format_value
 from hookwise_logging._plot import panel_name, plot_curves
@@ -691,14 +692,8 @@ def _make_logs_visible() -> None:
 def _pending_floats(
     events: list[tuple[int, int, Mapping[str, Any]]],
 ) -> list[tuple[int, int, dict[str, float]]]:
-    """Pending events with their values read as floats, event by event (not merged: the
-    rows are merged when written, as without an interruption)."""
-    return [
-        (
-            epoch,
-            step,
-            {key: float(value) for key, value in row.items() if key not in ("epoch", "step")},
-        )
-        for epoch, step, logs in events
-        for row in to_floats([(epoch, step, logs)])
-    ]
+    """Pending events with their values read as floats (one device transfer for all, as
+    :func:`~hookwise_logging._records.to_floats`), event by event: not merged, the rows are
+    merged when written, as without an interruption."""
+    numbers = iter(values_to_floats([v for _, _, logs in events for v in logs.values()]))
+    return [(epoch, step, {key: next(numbers) for key in logs}) for epoch, step, logs in events]
