@@ -1,6 +1,7 @@
-"""The settings of the distributed strategy: ``strategy`` and FSDP's wrapping policy
-(defined with :func:`hookwise.settings.define`, which imports this module, so they are
-``Trainer`` arguments, ``[trainer]`` keys, flags and rows of the docs' table like any other).
+"""The settings of the distributed strategy: ``strategy``, FSDP's wrapping policy and the
+checkpoint format (defined with :func:`hookwise.settings.define`, which imports this module,
+so they are ``Trainer`` arguments, ``[trainer]`` keys, flags and rows of the docs' table like
+any other).
 
 How the trainer applies them is :mod:`hookwise.trainer.strategy` and
 :mod:`hookwise.trainer.fsdp`; only the standard library is imported here.
@@ -13,6 +14,9 @@ from hookwise.settings import Setting, define
 
 #: The values of ``strategy`` (one process runs as one process whatever it says).
 STRATEGIES = ("ddp", "fsdp")
+#: The values of ``checkpoint_format``: one file written by rank 0, or a folder every rank
+#: writes its part of (``strategy="fsdp"`` writes only the latter).
+CHECKPOINT_FORMATS = ("full", "sharded")
 
 define(
     Setting(
@@ -38,5 +42,18 @@ define(
         "parameters not already in a unit); None: the whole model is one unit.",
         config_key="fsdp_wrap",
         flag="--fsdp-wrap",
+    )
+)
+define(
+    Setting(
+        "checkpoint_format",
+        Choice(choices=CHECKPOINT_FORMATS),
+        "full",
+        "The checkpoints of a run under torchrun with strategy='ddp': 'full' (one file, "
+        "written by rank 0) or 'sharded' (a folder every rank writes its part of, through "
+        "torch.distributed.checkpoint; save_checkpoint is then a collective call). Under "
+        "strategy='fsdp' checkpoints are always sharded; one process always writes one file.",
+        config_key="checkpoint_format",
+        flag="--checkpoint-format",
     )
 )

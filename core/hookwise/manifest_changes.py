@@ -44,6 +44,7 @@ NOT_COMPARED = frozenset(
         "overwrite",
         "resume_on_restart",
         "num_threads",
+        "checkpoint_format",  # a resume reads either format
     }
 )
 

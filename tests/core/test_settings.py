@@ -54,6 +54,7 @@ def test_the_trainer_checks_every_trainer_setting(tmp_path: Path) -> None:
         "compile_kwargs": ["mode"],
         "strategy": "deepspeed",
         "fsdp_wrap": 0,
+        "checkpoint_format": "zip",
     }
     assert set(bad) == {s.name for s in settings.all_settings("trainer")}
     for name, value in bad.items():

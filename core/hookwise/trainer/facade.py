@@ -110,6 +110,7 @@ class Trainer(  # type: ignore[misc]
     :param ddp_kwargs: keyword arguments for ``DistributedDataParallel``.
     :param strategy: ``"ddp"`` or ``"fsdp"`` (FSDP2 ``fully_shard``, sharded checkpoints).
     :param fsdp_wrap: FSDP's units: module class names or a parameter count (``None``: one).
+    :param checkpoint_format: under ``ddp``, ``"full"`` (one file) or ``"sharded"`` (a folder).
     :param num_sanity_val_steps: before the first training step, validate on this many batches
         of each loader (a sanity pass: hooks see ``trainer_state["sanity_check"] = True``; it
         logs nothing, restores plugin state and RNG after, and is skipped on resume; 0: off).
@@ -161,6 +162,7 @@ class Trainer(  # type: ignore[misc]
         ddp_kwargs: Mapping[str, Any] | None = None,
         strategy: str = "ddp",
         fsdp_wrap: Sequence[str] | str | int | None = None,
+        checkpoint_format: str = "full",
         overwrite: bool = False,
         resume_on_restart: bool = True,
         num_sanity_val_steps: int = 0,
@@ -178,9 +180,7 @@ class Trainer(  # type: ignore[misc]
         self._apply_settings(checked)
         self.output_dir = Path(output_dir)
         self.train_dataloader = train_dataloader
-        self.test_dataloader: list[DataLoader[Any]] | None = (
-            as_list(test_dataloader) if test_dataloader is not None else None
-        )
+        self.test_dataloader = None if test_dataloader is None else as_list(test_dataloader)
         self.train_data_connector = train_data_connector
         self.test_data_connector = (
             test_data_connector if test_data_connector is not None else train_data_connector
@@ -384,9 +384,7 @@ class Trainer(  # type: ignore[misc]
     def _describe_position(self) -> str:
         where = f"epoch {self.epoch}, step {self.global_step}"
         world = self._strategy.world_size
-        if world > 1:
-            return f"rank {distributed.get_rank()} of {world}, {where}"
-        return where
+        return f"rank {distributed.get_rank()} of {world}, {where}" if world > 1 else where
 
     def _fail(self, model: nn.Module, exc: BaseException) -> None:
         """A fit failed with ``exc``: run ``on_exception`` (not after a second Ctrl-C, which

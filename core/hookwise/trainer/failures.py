@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from hookwise import distributed
 from hookwise.errors import StateWriteError, add_note
 from hookwise.plugins import PluginManager
 
@@ -66,3 +67,29 @@ def report_tolerated_failures(pm: PluginManager) -> None:
                 type(failure.exception).__name__,
                 failure.exception,
             )
+
+
+def report_failure(exc: BaseException) -> None:
+    """Log a fatal error of this rank, naming the rank, and record it for torchrun's summary
+    (unless it is only the echo of another rank's failure)."""
+    rank, size = distributed.get_rank(), distributed.get_world_size()
+    if distributed.is_peer_failure(exc):
+        logger.error(
+            "rank %d of %d: a collective call failed, most likely because another rank "
+            "failed first (see its error): %s: %s",
+            rank,
+            size,
+            type(exc).__name__,
+            exc,
+        )
+        return
+    distributed.record_failure(exc)  # torchrun's summary names this as the root cause
+    notes = "; ".join(getattr(exc, "__notes__", []))
+    logger.error(
+        "rank %d of %d: the run failed with %s: %s%s",
+        rank,
+        size,
+        type(exc).__name__,
+        exc,
+        f" ({notes})" if notes else "",
+    )

@@ -27,8 +27,7 @@ import torch
 from torch import nn
 
 from hookwise.errors import ConfigError
-from hookwise.plugins import PluginManager
-from hookwise.trainer.strategy import DDPStrategy
+from hookwise.trainer.strategy import SUPPORTS_SHARDED, DDPStrategy
 
 logger = logging.getLogger("hookwise")
 
@@ -96,16 +95,12 @@ class FSDPStrategy(DDPStrategy):
     def sharded_checkpoints(self) -> bool:
         return True
 
-    def prepare_plugins(self, pm: PluginManager) -> None:
-        """DDP's rules, and refuse plugins that declare they do not work under FSDP."""
-        super().prepare_plugins(pm)
-        for name in pm.plugin_names():
-            reason = getattr(pm.get_plugin(name), SUPPORTS_FSDP, True)
-            if reason is not True:
-                raise ConfigError(
-                    f"plugin {name!r} does not work with strategy='fsdp': {reason}. Disable it "
-                    f"(-p no:{name}, or leave it out of the config) or use strategy='ddp'."
-                )
+    def plugin_rules(self) -> list[tuple[str, str, str]]:
+        """Plugins must work under FSDP, and with its sharded checkpoints."""
+        return [
+            (SUPPORTS_FSDP, "strategy='fsdp'", "strategy='ddp'"),
+            (SUPPORTS_SHARDED, "strategy='fsdp' (its checkpoints are sharded)", "strategy='ddp'"),
+        ]
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
         from torch.distributed.device_mesh import init_device_mesh

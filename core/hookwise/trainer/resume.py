@@ -197,20 +197,24 @@ class CheckpointControl:
         write in flight. ``on_done(path)`` runs once the file is durable (in the writer
         thread when asynchronous): apply deletes or move ``last`` there, not before.
 
-        In a distributed run only rank 0 writes (every rank holds the same weights); the other
-        ranks return the path without writing. By default the call makes no collective call,
-        so any rank may make it, in an exception handler too, and the file holds rank 0's RNG
-        states only. ``all_ranks=True`` promises that every rank makes this call at this same
+        With sharded checkpoints (``strategy="fsdp"``, or ``checkpoint_format="sharded"``
+        under ``ddp``) ``path`` becomes a folder every rank writes its part of
+        (:func:`hookwise.sharded.save`): a collective call every rank makes at the same point,
+        holding every rank's RNG states; it is synchronous. Otherwise, in a distributed run
+        only rank 0 writes (every rank holds the same weights); the other ranks return the
+        path without writing. By default the call then makes no collective call, so any rank
+        may make it, in an exception handler too, and the file holds rank 0's RNG states
+        only. ``all_ranks=True`` promises that every rank makes this call at this same
         point: each rank's RNG states are gathered to the file (``rng_per_rank``, one
         collective call, first thing), so a resume on as many processes continues every
         rank's randomness bit-exactly. A plugin that needs the file complete on every rank
         calls :func:`hookwise.distributed.synchronize` afterwards, at a point every rank
         reaches together (after a synchronous save).
         """
-        per_rank = None
-        if all_ranks and not weights_only and self._strategy.world_size > 1:
-            per_rank = gather_rng_states(self._strategy)
         sharded_save = self._strategy.sharded_checkpoints  # every rank writes its part
+        per_rank = None  # a sharded save is made by every rank together: all_ranks holds
+        if (all_ranks or sharded_save) and not weights_only and self._strategy.world_size > 1:
+            per_rank = gather_rng_states(self._strategy)
         if self._strategy.rank != 0 and not sharded_save:
             return Path(path)
         state = self.checkpoint_state()

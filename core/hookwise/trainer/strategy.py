@@ -30,6 +30,7 @@ from typing_extensions import Self
 from hookwise import distributed
 from hookwise.errors import ConfigError
 from hookwise.plugins import PluginManager
+from hookwise.trainer.failures import report_failure
 from hookwise.watchdog import DEFAULT_STALL_TIMEOUT_S
 
 logger = logging.getLogger("hookwise")
@@ -154,6 +155,24 @@ class DistributedStrategy(Strategy):
         return distributed.broadcast(obj)
 
 
+#: A plugin's (class) attribute saying whether it works with sharded checkpoints (a save
+#: every rank makes together): ``True``, or the reason it does not (a string), which the
+#: refusal at fit start quotes.
+SUPPORTS_SHARDED = "supports_sharded_checkpoints"
+
+
+def refuse_plugins(pm: PluginManager, attribute: str, setting: str, alternative: str) -> None:
+    """Refuse (a :class:`ConfigError`) the first enabled plugin whose ``attribute`` is not
+    ``True``: it is the reason the plugin does not work with ``setting``."""
+    for name in pm.plugin_names():
+        reason = getattr(pm.get_plugin(name), attribute, True)
+        if reason is not True:
+            raise ConfigError(
+                f"plugin {name!r} does not work with {setting}: {reason}. Disable it "
+                f"(-p no:{name}, or leave it out of the config) or use {alternative}."
+            )
+
+
 class DDPStrategy(DistributedStrategy):
     """Data parallel: every rank holds the whole model, wrapped in
     ``DistributedDataParallel``; loaders are sharded unless ``use_distributed_sampler`` is
@@ -168,11 +187,31 @@ class DDPStrategy(DistributedStrategy):
         *,
         use_distributed_sampler: bool = True,
         ddp_kwargs: dict[str, Any] | None = None,
+        sharded_checkpoints: bool = False,
     ) -> None:
         super().__init__(world_size)
         self.device = device
         self.use_distributed_sampler = use_distributed_sampler
         self.ddp_kwargs = dict(ddp_kwargs or {})
+        self._sharded_saves = sharded_checkpoints
+
+    @property
+    def sharded_checkpoints(self) -> bool:
+        return self._sharded_saves
+
+    def plugin_rules(self) -> list[tuple[str, str, str]]:
+        """``(attribute, setting, alternative)`` of each declaration plugins must pass
+        (:func:`refuse_plugins`): with sharded checkpoints (a collective save), plugins that
+        say they cannot take part in one are refused."""
+        if not self.sharded_checkpoints:
+            return []
+        return [(SUPPORTS_SHARDED, "checkpoint_format='sharded'", "checkpoint_format='full'")]
+
+    def prepare_plugins(self, pm: PluginManager) -> None:
+        """The rules of every distributed run, then :meth:`plugin_rules`."""
+        super().prepare_plugins(pm)
+        for rule in self.plugin_rules():
+            refuse_plugins(pm, *rule)
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
         if isinstance(model, DistributedDataParallel):
@@ -238,32 +277,6 @@ class ProcessGroupOwner:
             distributed.abort_process_group()
 
 
-def report_failure(exc: BaseException) -> None:
-    """Log a fatal error of this rank, naming the rank, and record it for torchrun's summary
-    (unless it is only the echo of another rank's failure)."""
-    rank, size = distributed.get_rank(), distributed.get_world_size()
-    if distributed.is_peer_failure(exc):
-        logger.error(
-            "rank %d of %d: a collective call failed, most likely because another rank "
-            "failed first (see its error): %s: %s",
-            rank,
-            size,
-            type(exc).__name__,
-            exc,
-        )
-        return
-    distributed.record_failure(exc)  # torchrun's summary names this as the root cause
-    notes = "; ".join(getattr(exc, "__notes__", []))
-    logger.error(
-        "rank %d of %d: the run failed with %s: %s%s",
-        rank,
-        size,
-        type(exc).__name__,
-        exc,
-        f" ({notes})" if notes else "",
-    )
-
-
 def select_strategy(
     world_size: int,
     device: torch.device,
@@ -272,8 +285,10 @@ def select_strategy(
     ddp_kwargs: dict[str, Any],
     name: str = "ddp",
     fsdp_wrap: Any = None,
+    checkpoint_format: str = "full",
 ) -> Strategy:
-    """The strategy for a run of ``world_size`` processes: one process, DDP or FSDP."""
+    """The strategy for a run of ``world_size`` processes: one process, DDP (with full or
+    sharded checkpoints) or FSDP (always sharded)."""
     if world_size == 1:
         return Strategy()
     if name == "fsdp":
@@ -287,6 +302,7 @@ def select_strategy(
         device,
         use_distributed_sampler=use_distributed_sampler,
         ddp_kwargs=ddp_kwargs,
+        sharded_checkpoints=checkpoint_format == "sharded",
     )
 
 
@@ -347,6 +363,7 @@ class DistributedControl:
             ddp_kwargs=self.ddp_kwargs,
             name=self._settings["strategy"],
             fsdp_wrap=self._settings["fsdp_wrap"],
+            checkpoint_format=self._settings["checkpoint_format"],
         )
         self._strategy.prepare_plugins(self.pm)
 

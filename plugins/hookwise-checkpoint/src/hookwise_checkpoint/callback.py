@@ -122,6 +122,8 @@ class CheckpointCallback(Callback):
         "rank together: save from a hook on every rank with "
         "trainer_state['trainer'].save_checkpoint(path) (a sharded folder)"
     )
+    #: The same holds for ``checkpoint_format="sharded"`` under DDP.
+    supports_sharded_checkpoints = supports_fsdp
 
     def __init__(
         self,
