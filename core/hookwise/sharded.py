@@ -194,6 +194,85 @@ def load_training(
     )
 
 
+def is_fsdp(model: nn.Module) -> bool:
+    """Whether ``model`` is sharded by FSDP (its parameters are ``DTensor`` shards)."""
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def restore_training(
+    path: Path,
+    data: Mapping[str, Any],
+    model: nn.Module,
+    optimizers: Sequence[torch.optim.Optimizer],
+) -> bool:
+    """Restore the model and optimizers when the checkpoint ``path`` or the model is sharded
+    (every rank calls it); return whether it did. ``False``: one file into a model every rank
+    holds whole, which the caller loads as usual."""
+    if is_sharded(path):
+        load_training(path, data, model, optimizers)
+        return True
+    if is_fsdp(model):
+        load_full(path, data, model, optimizers)
+        return True
+    return False
+
+
+def load_full(
+    path: Path,
+    data: Mapping[str, Any],
+    model: nn.Module,
+    optimizers: Sequence[torch.optim.Optimizer],
+) -> None:
+    """Load the one-file checkpoint ``data`` (read from ``path``: written by one process, or
+    by rank 0 under DDP) into the sharded ``model`` and its ``optimizers``: every rank holds
+    the full tensors and keeps its shard of them."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+    saved = data.get("optimizers", [])
+    if len(saved) != len(optimizers):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has {len(saved)} optimizer states; the run has "
+            f"{len(optimizers)} optimizers"
+        )
+    weights = data["model"]
+    if set(weights) != set(model.state_dict()):  # DDP's "module." prefix
+        weights = checkpointing.strip_module_prefix(weights)
+    names = {id(p): name for name, p in model.named_parameters()}
+    by_name: dict[str, Any] = {"state": {}, "param_groups": []}
+    for optimizer, state in zip(optimizers, saved, strict=True):
+        named = _by_name(optimizer, state, names)
+        by_name["state"].update(named["state"])
+        by_name["param_groups"] += named["param_groups"]
+    try:
+        set_state_dict(
+            model,
+            list(optimizers),
+            model_state_dict=dict(weights),
+            optim_state_dict=by_name,
+            options=StateDictOptions(full_state_dict=True),
+        )
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise _load_error(exc, path, "does not fit the model or optimizers") from exc
+
+
+def _by_name(
+    optimizer: torch.optim.Optimizer, state: Mapping[str, Any], names: Mapping[int, str]
+) -> dict[str, Any]:
+    """An optimizer's ``state_dict()`` (parameters by index) with parameters by name, as
+    ``set_state_dict`` takes it; the indices are the order of ``optimizer``'s parameters."""
+    fqn: dict[Any, str] = {}
+    groups = state.get("param_groups", [])
+    for saved, group in zip(groups, optimizer.param_groups, strict=True):
+        for index, param in zip(saved["params"], group["params"], strict=True):
+            fqn[index] = names[id(param)]
+    return {
+        "state": {fqn[index]: value for index, value in state.get("state", {}).items()},
+        "param_groups": [{**g, "params": [fqn[i] for i in g["params"]]} for g in groups],
+    }
+
+
 def _load_error(exc: BaseException, path: Path, what: str) -> CheckpointError:
     """A failed DCP read as one :class:`CheckpointError`: hookwise's own refusal (a crafted
     metadata file) as it is, anything else naming the folder; DCP's ``CheckpointException``
@@ -250,7 +329,10 @@ __all__ = [
     "META_FILE",
     "is_sharded",
     "load_meta",
+    "is_fsdp",
+    "load_full",
     "load_training",
+    "restore_training",
     "partial_folder",
     "save",
     "to_single_file",

@@ -2,10 +2,15 @@
 
 ``save STEP``: fit two epochs of 24 samples in batches of 2 per process, save
 ``OUT/mid.ckpt`` at step ``STEP`` (in the middle of epoch 1) and stop every rank there.
-``resume``: resume ``OUT/mid.ckpt`` (on however many processes this launch has) and fit
-until epoch 3 ends. Every rank writes ``OUT/<mode>-w<world>-rank<r>.json``: the sample
-indices of every training batch with its epoch and step, the step the resumed fit started
-from, and whether the weights it started from are the checkpoint's.
+``save STEP twin``: then also fit the uninterrupted twin (to the end of epoch 3) in the same
+launch, reported as mode ``twin``. ``resume``: resume ``OUT/mid.ckpt`` (on however many
+processes this launch has) and fit until epoch 3 ends. Every rank writes
+``OUT/<mode>-w<world>-rank<r>.json``: the sample indices of every training batch with its
+epoch, step and loss, the step the resumed fit started from, whether the weights it started
+from are the checkpoint's, and the weights it ended with.
+
+``HOOKWISE_TEST_STRATEGY`` and ``HOOKWISE_TEST_CHECKPOINT_FORMAT`` choose the trainer's
+``strategy`` and ``checkpoint_format``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ SIZE = 24
 BATCH = 2
 SEED = 11
 STRATEGY = os.environ.get("HOOKWISE_TEST_STRATEGY", "ddp")
+FORMAT = os.environ.get("HOOKWISE_TEST_CHECKPOINT_FORMAT", "full")
 
 
 def full_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -131,6 +137,7 @@ def _fit(
         seed=SEED,
         dist_timeout=60,
         strategy=STRATEGY,
+        checkpoint_format=FORMAT,
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     trainer.fit(model, optimizer, None, loss_fn, resume_from=resume)
@@ -141,36 +148,45 @@ def _saved_weights(checkpoint: Path, out: Path, rank: int) -> dict[str, torch.Te
     if not sharded.is_sharded(checkpoint):
         weights: dict[str, torch.Tensor] = torch.load(checkpoint, weights_only=True)["model"]
         return weights
-    single = sharded.to_single_file(checkpoint, out / f"single-rank{rank}.ckpt")
+    single = sharded.to_single_file(checkpoint, out / f"single-w{get_world_size()}-r{rank}.ckpt")
     return dict(checkpointing.load_checkpoint(single)["model"])
+
+
+def _report(trainer: Trainer, record: RecordBatches, saved: dict[str, torch.Tensor]) -> Any:
+    assert record.first_weights is not None and trainer._model is not None
+    final = full_state(trainer._model)
+    return {
+        "world": get_world_size(),
+        "batches": record.batches,
+        "global_step": trainer.global_step,
+        "first_momentum": record.first_momentum,
+        "sharded": record.sharded,
+        "starts_from_checkpoint": all(
+            torch.equal(record.first_weights[k], saved[k]) for k in saved
+        ),
+        "final_weights": {k: v.flatten().tolist() for k, v in final.items()},
+    }
 
 
 def main(argv: list[str]) -> int:
     mode, out = argv[0], Path(argv[1])
     torch.set_num_threads(1)
-    world, rank = get_world_size(), get_rank()
     record = RecordBatches()
     checkpoint = out / "mid.ckpt"
     stop = SaveAndStop(int(argv[2]) if mode == "save" else -1, checkpoint)
     if mode == "save":
         trainer = _fit(out, "save", [record, stop], 2, None)
     else:
-        trainer = _fit(out, f"resume-w{world}", [record], 3, checkpoint)
+        trainer = _fit(out, f"resume-w{get_world_size()}", [record], 3, checkpoint)
     world, rank = get_world_size(), get_rank()  # the trainer joined torchrun's group
     saved = _saved_weights(checkpoint, out, rank)
-    assert record.first_weights is not None
-    report = {
-        "world": world,
-        "batches": record.batches,
-        "global_step": trainer.global_step,
-        "saved_momentum": stop.momentum,
-        "first_momentum": record.first_momentum,
-        "sharded": record.sharded,
-        "starts_from_checkpoint": all(
-            torch.equal(record.first_weights[k], saved[k]) for k in saved
-        ),
-    }
+    report = {**_report(trainer, record, saved), "saved_momentum": stop.momentum}
     (out / f"{mode}-w{world}-rank{rank}.json").write_text(json.dumps(report))
+    if argv[3:] == ["twin"]:  # the uninterrupted run, in the same launch
+        twin = RecordBatches()
+        trainer = _fit(out, "twin", [twin], 3, None)
+        report = _report(trainer, twin, saved)
+        (out / f"twin-w{world}-rank{rank}.json").write_text(json.dumps(report))
     return 0
 
 

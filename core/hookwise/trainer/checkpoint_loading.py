@@ -107,10 +107,13 @@ def load_optimizers(
     file: Path,
     optimizers: Sequence[torch.optim.Optimizer],
     lr_schedulers: Sequence[Any],
+    *,
+    restored: bool = False,
 ) -> None:
-    """Restore the optimizers' and the stateful schedulers' states."""
+    """Restore the optimizers' and the stateful schedulers' states (``restored``: the
+    optimizers' are restored already, by :func:`hookwise.sharded.restore_training`)."""
     saved = data.get("optimizers", [])
-    if "sharded" in data:  # restored from the shards (hookwise.sharded.load_training)
+    if restored or "sharded" in data:
         saved, optimizers = [], []
     if len(saved) != len(optimizers):
         raise CheckpointError(

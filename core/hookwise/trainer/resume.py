@@ -268,11 +268,10 @@ class CheckpointControl:
         continuation = plan_continuation(data, strategy.world_size, file, rank=strategy.rank)
         changes = manifest_changes_of(data, self.manifest())
         try:
-            if folder:
-                sharded.load_training(file, data, model, self._optimizers)
-            else:
+            restored = sharded.restore_training(file, data, model, self._optimizers)
+            if not restored:  # one file into a model every rank holds whole
                 load_weights(model, data["model"], file)
-            load_optimizers(data, file, self._optimizers, self._lr_schedulers)
+            load_optimizers(data, file, self._optimizers, self._lr_schedulers, restored=restored)
             load_plugin_states(self.pm, data, file)
             self._optimization.load(data, model, file)
         except Exception as exc:  # a CheckpointError, or a plugin's load_state_dict failing
