@@ -1,5 +1,6 @@
-"""``strategy`` and ``fsdp_wrap`` in one process: the settings (Python, config, command line),
-the wrapping policy, the optimizer rebinding rule and which plugins ``fsdp`` refuses.
+"""``strategy``, ``fsdp_wrap`` and ``checkpoint_format`` in one process: the settings
+(Python, config, command line), the wrapping policy, the optimizer rebinding rule and which
+plugins ``fsdp`` (and sharded checkpoints under ``ddp``) refuse.
 
 Training under FSDP with real processes is ``tests/distributed/test_fsdp.py``.
 """
@@ -56,6 +57,24 @@ def test_strategy_and_fsdp_wrap_from_python_config_and_command_line(tmp_path: Pa
     assert parse_args(["fit", "--fsdp-wrap", "5000"]).__dict__  # an int on the command line
 
 
+def test_checkpoint_format_from_python_config_and_command_line(tmp_path: Path) -> None:
+    assert Trainer(device="cpu", output_dir=tmp_path).run_settings["checkpoint_format"] == "full"
+    trainer = Trainer(device="cpu", output_dir=tmp_path, checkpoint_format="sharded")
+    assert trainer.run_settings["checkpoint_format"] == "sharded"
+    args = parse_args(["fit", "--checkpoint-format", "sharded"])
+    resolved = resolve_config(
+        {"trainer": {"checkpoint_format": "full"}},
+        trainer_overrides=setting_overrides(args),
+        overrides=args.overrides,
+        defaults={},
+    )
+    assert trainer_kwargs(resolved) == {"checkpoint_format": "sharded"}
+    with pytest.raises(ConfigError, match=r"\[trainer\] checkpoint_format must be 'full' or"):
+        resolve_config({"trainer": {"checkpoint_format": "zip"}}, defaults={})
+    with pytest.raises(ConfigError, match="checkpoint_format must be 'full' or 'sharded', got"):
+        Trainer(device="cpu", output_dir=tmp_path, checkpoint_format="dcp")
+
+
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
@@ -79,6 +98,12 @@ def test_the_strategy_is_chosen_by_the_setting_under_torchrun() -> None:
     fsdp = select_strategy(2, cpu, name="fsdp", fsdp_wrap=("Block",), **kwargs)
     assert isinstance(fsdp, FSDPStrategy) and fsdp.wrap == ("Block",)
     assert fsdp.sharded_checkpoints and not select_strategy(2, cpu, **kwargs).sharded_checkpoints
+    ddp = select_strategy(2, cpu, checkpoint_format="sharded", **kwargs)
+    assert type(ddp) is DDPStrategy and ddp.sharded_checkpoints
+    # one process writes one file whatever the setting says
+    assert not select_strategy(1, cpu, checkpoint_format="sharded", **kwargs).sharded_checkpoints
+    fsdp_full = select_strategy(2, cpu, name="fsdp", checkpoint_format="full", **kwargs)
+    assert fsdp_full.sharded_checkpoints  # fsdp's checkpoints are always sharded
 
 
 def test_wrap_units_by_class_and_by_size_children_first() -> None:
@@ -140,6 +165,16 @@ def test_plugins_that_need_full_parameters_are_refused_at_start(plugin: str, rea
         strategy.prepare_plugins(_enabled("evaluator", plugin))
     assert reason in str(caught.value) and f"-p no:{plugin}" in str(caught.value)
     DDPStrategy(2, torch.device("cpu")).prepare_plugins(_enabled(plugin))  # fine under DDP
+
+
+def test_the_checkpoint_plugin_is_refused_with_sharded_checkpoints_under_ddp() -> None:
+    strategy = DDPStrategy(2, torch.device("cpu"), sharded_checkpoints=True)
+    with pytest.raises(
+        ConfigError, match="plugin 'checkpoint' does not work with checkpoint_format='sharded'"
+    ) as caught:
+        strategy.prepare_plugins(_enabled("evaluator", "checkpoint"))
+    assert "checkpoint_format='full'" in str(caught.value)
+    strategy.prepare_plugins(_enabled("evaluator", "ema"))  # EMA is fine: every rank is whole
 
 
 def test_a_lightning_callback_is_refused_under_fsdp() -> None:
