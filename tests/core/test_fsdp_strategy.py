@@ -150,13 +150,7 @@ def _enabled(*names: str) -> PluginManager:
     return pm
 
 
-@pytest.mark.parametrize(
-    ("plugin", "reason"),
-    [
-        ("ema", "full copy of the model's weights"),
-        ("checkpoint", "writes checkpoints from rank 0 alone"),
-    ],
-)
+@pytest.mark.parametrize(("plugin", "reason"), [("ema", "full copy of the model's weights")])
 def test_plugins_that_need_full_parameters_are_refused_at_start(plugin: str, reason: str) -> None:
     strategy = FSDPStrategy(2, torch.device("cpu"))
     with pytest.raises(
@@ -167,14 +161,27 @@ def test_plugins_that_need_full_parameters_are_refused_at_start(plugin: str, rea
     DDPStrategy(2, torch.device("cpu")).prepare_plugins(_enabled(plugin))  # fine under DDP
 
 
-def test_the_checkpoint_plugin_is_refused_with_sharded_checkpoints_under_ddp() -> None:
-    strategy = DDPStrategy(2, torch.device("cpu"), sharded_checkpoints=True)
+class OneRankWriter:
+    """A plugin that saves from rank 0 alone, and says so."""
+
+    supports_sharded_checkpoints = "it saves from rank 0 alone"
+
+
+def test_plugins_that_cannot_take_part_in_a_sharded_save_are_refused() -> None:
+    pm = _enabled("evaluator", "checkpoint", "ema")  # every rank is whole under DDP: EMA works
+    DDPStrategy(2, torch.device("cpu"), sharded_checkpoints=True).prepare_plugins(pm)
+    pm.register(OneRankWriter(), name="writer")
     with pytest.raises(
-        ConfigError, match="plugin 'checkpoint' does not work with checkpoint_format='sharded'"
+        ConfigError, match="plugin 'writer' does not work with checkpoint_format='sharded'"
     ) as caught:
-        strategy.prepare_plugins(_enabled("evaluator", "checkpoint"))
+        DDPStrategy(2, torch.device("cpu"), sharded_checkpoints=True).prepare_plugins(pm)
+    assert "saves from rank 0 alone" in str(caught.value)
     assert "checkpoint_format='full'" in str(caught.value)
-    strategy.prepare_plugins(_enabled("evaluator", "ema"))  # EMA is fine: every rank is whole
+    DDPStrategy(2, torch.device("cpu")).prepare_plugins(pm)  # fine with one-file checkpoints
+    alone = PluginManager()
+    alone.register(OneRankWriter(), name="writer")
+    with pytest.raises(ConfigError, match=r"'writer' does not work with strategy='fsdp' \(its"):
+        FSDPStrategy(2, torch.device("cpu")).prepare_plugins(alone)
 
 
 def test_a_lightning_callback_is_refused_under_fsdp() -> None:
@@ -188,6 +195,6 @@ def test_a_lightning_callback_is_refused_under_fsdp() -> None:
 
 
 def test_plugins_that_support_fsdp_are_accepted() -> None:
-    pm = _enabled("evaluator", "nan_guard", "visualizer")
+    pm = _enabled("evaluator", "nan_guard", "visualizer", "checkpoint")
     FSDPStrategy(2, torch.device("cpu")).prepare_plugins(pm)
-    assert pm.plugin_names() == ["evaluator", "nan_guard", "visualizer"]
+    assert pm.plugin_names() == ["evaluator", "nan_guard", "visualizer", "checkpoint"]

@@ -158,6 +158,13 @@ class CheckpointControl:
             self.pm, seed=self.seed, config=self.run_config, settings=self._settings
         )
 
+    @property
+    def sharded_checkpoints(self) -> bool:
+        """Whether :meth:`save_checkpoint` writes a sharded folder, a collective call every
+        rank makes (``strategy="fsdp"``, or ``checkpoint_format="sharded"`` under DDP, in a
+        distributed run; known once ``fit`` has started)."""
+        return self._strategy.sharded_checkpoints
+
     def checkpoint_state(self) -> dict[str, Any]:
         """The complete checkpoint of the run as it is now (see :mod:`hookwise.checkpointing`)."""
         if self._model is None:

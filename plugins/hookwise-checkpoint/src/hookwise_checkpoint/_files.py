@@ -1,4 +1,9 @@
-"""File names, atomic links and deletion for the checkpoint folder."""
+"""File names, atomic links and deletion for the checkpoint folder.
+
+A checkpoint is one file, or a folder (a sharded checkpoint: ``strategy="fsdp"``, or
+``checkpoint_format="sharded"``) holding one file per rank, DCP's metadata and
+``hookwise.pt``; the functions here handle both.
+"""
 
 from __future__ import annotations
 
@@ -77,15 +82,39 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+#: The file a sharded checkpoint folder holds besides its shards (written last).
+_SHARDED_META = "hookwise.pt"
+
+
+def is_checkpoint_folder(path: Path) -> bool:
+    """Whether ``path`` is a complete sharded checkpoint folder (not a link to one)."""
+    return path.is_dir() and not path.is_symlink() and (path / _SHARDED_META).is_file()
+
+
+def same_checkpoint(first: Path, second: Path) -> bool:
+    """Whether two names hold the same checkpoint: the same file, or folders whose
+    ``hookwise.pt`` is the same file (:func:`link_or_copy` links a folder file by file)."""
+    if is_checkpoint_folder(first) and is_checkpoint_folder(second):
+        first, second = first / _SHARDED_META, second / _SHARDED_META
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
 def link_or_copy(source: Path, target: Path) -> None:
     """Make ``target`` hold the same bytes as ``source``, atomically.
 
     A hard link costs no space and no time; where the file system has none, the file is copied
     and fsynced. Either way the new name is prepared under a temporary name and renamed over
     ``target``, so a reader sees the old file or the new one, never a partial one. Removing
-    ``source`` later leaves ``target`` intact.
+    ``source`` later leaves ``target`` intact. A sharded checkpoint folder is linked file by
+    file into a new folder (:func:`_link_folder`).
     """
     temporary = target.with_name(f".{target.name}.{os.getpid()}.link.tmp")
+    if source.is_dir():
+        _link_folder(source, target, temporary)
+        return
     temporary.unlink(missing_ok=True)
     try:
         try:
@@ -99,9 +128,55 @@ def link_or_copy(source: Path, target: Path) -> None:
         raise
 
 
+def _link_file(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+        _fsync_file(target)
+
+
+def _link_folder(source: Path, target: Path, temporary: Path) -> None:
+    """:func:`link_or_copy` for a sharded checkpoint folder: every file linked into
+    ``temporary``, which then replaces ``target`` (an older ``target`` is moved aside first, as
+    a folder cannot be renamed over a folder, and removed after)."""
+    _remove(temporary)
+    old = target.with_name(f".{target.name}.{os.getpid()}.old.tmp")
+    try:
+        temporary.mkdir()
+        for path in sorted(source.iterdir()):
+            _link_file(path, temporary / path.name)
+        _fsync_dir(temporary)
+        if target.exists() or target.is_symlink():
+            _remove(old)
+            os.replace(target, old)
+        os.replace(temporary, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        _remove(temporary)
+        raise
+    _remove(old)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 #: A temporary file of a write that did not finish: ``atomic_save``'s ``.NAME.HEX.tmp`` or
-#: :func:`link_or_copy`'s ``.NAME.PID.link.tmp``.
-_TEMPORARY = re.compile(r"\.(?P<name>.+\.ckpt)\.[0-9a-f]+(\.link)?\.tmp\Z")
+#: :func:`link_or_copy`'s ``.NAME.PID.link.tmp`` and ``.NAME.PID.old.tmp`` (folders), or a
+#: sharded save's ``.NAME.partial`` and ``.NAME.old`` folders.
+_TEMPORARY = re.compile(r"\.(?P<name>.+\.ckpt)(\.[0-9a-f]+(\.link|\.old)?\.tmp|\.partial|\.old)\Z")
 
 
 def finish_interrupted_save(folder: Path, names: list[str], doomed: list[str]) -> list[str]:
@@ -114,7 +189,7 @@ def finish_interrupted_save(folder: Path, names: list[str], doomed: list[str]) -
     primary = folder / names[0]
     for name in names[1:]:
         target = folder / name
-        if not (target.exists() and os.path.samefile(primary, target)):
+        if not (target.exists() and same_checkpoint(primary, target)):
             link_or_copy(primary, target)
             done.append(f"linked {name}")
     for name in doomed:
@@ -131,7 +206,10 @@ def remove_temporaries(folder: Path) -> list[str]:
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         match = _TEMPORARY.match(path.name)
         if match and (is_own_file_name(match["name"]) or match["name"] in (LAST, BEST, EMERGENCY)):
-            delete_quietly(path)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                delete_quietly(path)
             removed.append(path.name)
     return removed
 
@@ -139,9 +217,12 @@ def remove_temporaries(folder: Path) -> list[str]:
 def delete_quietly(path: Path) -> None:
     """Remove a checkpoint the plugin no longer keeps; a failure is logged, not raised.
 
-    Only a regular file is removed (a symbolic link or a folder under a checkpoint's name is
-    not the plugin's and stays)."""
+    Only a regular file or a sharded checkpoint folder is removed (a symbolic link, or another
+    folder under a checkpoint's name, is not the plugin's and stays)."""
     try:
+        if is_checkpoint_folder(path):
+            shutil.rmtree(path)
+            return
         if path.is_symlink() or not path.is_file():
             if path.exists() or path.is_symlink():
                 logger.warning("checkpoint: left %s in place: it is not a checkpoint file", path)

@@ -35,6 +35,7 @@ from hookwise_checkpoint._files import (
     link_or_copy,
     periodic_file_name,
     remove_temporaries,
+    same_checkpoint,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +85,10 @@ class CheckpointCallback(Callback):
     in the save (``save_checkpoint(..., all_ranks=True)``), so the file holds each rank's RNG
     states and a resume on as many processes is bit-exact; the other ranks then wait at a
     barrier until the file is complete (with ``async_save``, until the write has started).
+    With sharded checkpoints (``strategy="fsdp"``, or ``checkpoint_format="sharded"`` under
+    DDP) each checkpoint is a folder that every rank writes its part of (the trainer's
+    collective save, always synchronous); once it is complete rank 0 alone gives it its other
+    names (a new folder of hard links to its files) and removes the folders no longer kept.
 
     Resume with ``Trainer.fit(..., resume_from=path)`` or ``resume_from="last"``; the plugin's
     own state (the files it keeps, the best scores) is in the checkpoint, so a resumed run goes
@@ -103,7 +108,8 @@ class CheckpointCallback(Callback):
         of their time, ``0``: none). Needs ``monitor`` when more than 1.
     :param save_last: keep ``last.ckpt`` pointing at the newest checkpoint.
     :param save_on_exception: write ``emergency.ckpt`` when a fatal error ends the run, with
-        no collective call (rank 0 writes it when the error reaches rank 0).
+        no collective call (rank 0 writes it when the error reaches rank 0). Not with sharded
+        checkpoints in a distributed run: their save needs every rank (a warning says so).
     :param epoch_based: save by epochs (``True``, vis4d's default) or by steps.
     :param async_save: write in the background (:meth:`hookwise.Trainer.save_checkpoint`
         with ``asynchronous=True``): the step is blocked only while the state is copied to
@@ -115,15 +121,10 @@ class CheckpointCallback(Callback):
     :param test_connector: accepted as in vis4d; unused.
     """
 
-    #: It writes from rank 0 only (hard links, retention, emergency files); a sharded save is
-    #: a collective call of every rank.
-    supports_fsdp = (
-        "it writes checkpoints from rank 0 alone, and a sharded checkpoint is written by every "
-        "rank together: save from a hook on every rank with "
-        "trainer_state['trainer'].save_checkpoint(path) (a sharded folder)"
-    )
-    #: The same holds for ``checkpoint_format="sharded"`` under DDP.
-    supports_sharded_checkpoints = supports_fsdp
+    #: With sharded checkpoints (``strategy="fsdp"``, ``checkpoint_format="sharded"``) every
+    #: rank makes the (collective) save; rank 0 alone then links, keeps and deletes folders.
+    supports_fsdp = True
+    supports_sharded_checkpoints = True
 
     def __init__(
         self,
@@ -286,7 +287,7 @@ class CheckpointCallback(Callback):
         resumed = getattr(trainer, "resumed_from", None)
         if save is not None and resumed is not None and save["names"]:
             primary = folder / save["names"][0]
-            if primary.is_file() and os.path.samefile(primary, resumed):
+            if primary.exists() and same_checkpoint(primary, Path(resumed)):
                 done += finish_interrupted_save(folder, save["names"], save["doomed"])
         if done:
             logger.info("checkpoint: finished what the interrupted run left: %s", ", ".join(done))
@@ -392,6 +393,12 @@ class CheckpointCallback(Callback):
             return
         trainer = trainer_state.get("trainer")
         if trainer is None:
+            return
+        if getattr(trainer, "sharded_checkpoints", False):
+            logger.warning(
+                "checkpoint: no emergency checkpoint: a sharded checkpoint is written by every "
+                "rank together, and the others are not here; resume from the newest checkpoint"
+            )
             return
         self._emergency = {"world_size": int(trainer.world_size), "rank": int(trainer.rank)}
         try:
