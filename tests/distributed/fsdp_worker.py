@@ -2,9 +2,12 @@
 
 In one launch (each launch costs seconds): a fit under ``strategy="fsdp"`` with uneven
 evaluation and a sharded checkpoint after each validation; an uninterrupted twin; a resume of
-the first fit from its epoch-1 checkpoint; the same fit under DDP; and a fit with the bundled
-plugins that support FSDP (evaluator, visualizer, nan_guard) enabled by name. Each rank writes
-what it saw to ``OUT/fsdp-rank<r>.json``; rank 0 writes full weights as ``OUT/<name>.pt``.
+the first fit from its epoch-1 checkpoint; the same fit under DDP; a fit with the bundled
+plugins that support FSDP (evaluator, visualizer, nan_guard) enabled by name; and the
+checkpoint plugin's sharded folders: under FSDP (a fit, and a resume from its epoch-1 folder)
+and under DDP with ``checkpoint_format="sharded"`` (a fit, and a resume from ``last``).
+Each rank writes what it saw to ``OUT/fsdp-rank<r>.json``; rank 0 writes full weights as
+``OUT/<name>.pt``.
 """
 
 from __future__ import annotations
@@ -152,8 +155,26 @@ def main(out: Path) -> dict[str, Any]:
     ]
     trainer_e, _ = fit(out / "e", 1, [], plugins=plugins, **fsdp)
     report["e"] = {"metrics": trainer_e.metrics, "plugins": trainer_e.pm.plugin_names()}
+    checkpoint_plugin(out, fsdp)
     trainer_e.close()
     return report
+
+
+def checkpoint_plugin(out: Path, fsdp: dict[str, Any]) -> None:
+    """F: the checkpoint plugin under FSDP, three epochs; H: F resumed from its epoch-1
+    folder (the twin of B); I: under DDP with sharded checkpoints, two epochs; J: I resumed
+    from ``last`` in its own folder, to three epochs (the twin of D)."""
+    checkpoint = {"keep_last": 2, "monitor": "val/accuracy/top1", "mode": "max"}
+    plugins = [("evaluator", {"evaluator": "accuracy"}), ("checkpoint", checkpoint)]
+    _, model_f = fit(out / "f", 3, [], plugins=plugins, **fsdp)
+    save_full(out, "f", model_f)
+    resume = out / "f" / "checkpoints" / "epoch=1-step=6.ckpt"
+    _, model_h = fit(out / "h", 3, [], plugins=plugins, resume_from=resume, **fsdp)
+    save_full(out, "h", model_h)
+    ddp = {"strategy": "ddp", "checkpoint_format": "sharded", "plugins": plugins}
+    fit(out / "i", 2, [], **ddp)
+    _, model_j = fit(out / "i", 3, [], resume_from="last", **ddp)
+    save_full(out, "j", model_j)
 
 
 if __name__ == "__main__":

@@ -131,6 +131,41 @@ def test_the_plugins_that_support_fsdp_run_under_it(launch: Launch) -> None:
     assert list((launch.out / "e" / "vis").rglob("*.png")), "the visualizer saved nothing"
 
 
+def _folder_names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize(("run", "world"), [("f", 2), ("i", 2)], ids=["fsdp", "ddp-sharded"])
+def test_the_checkpoint_plugin_keeps_sharded_folders(launch: Launch, run: str, world: int) -> None:
+    """Every rank takes part in each save; rank 0 gives the folder its other names (a folder
+    of hard links) and removes the folders no longer kept (keep_last=2)."""
+    folder = launch.out / run / "checkpoints"
+    names = _folder_names(folder)
+    periodic = ["epoch=1-step=6.ckpt", "epoch=2-step=9.ckpt"]
+    assert [n for n in names if n.startswith("epoch=")] == periodic, names
+    assert "last.ckpt" in names and "best.ckpt" in names, names
+    assert not [n for n in names if n.startswith(".")], names  # no partial save, no temporary
+    shards = [".metadata", *(f"__{r}_0.distcp" for r in range(world)), "hookwise.pt"]
+    for name in names:
+        assert _folder_names(folder / name) == shards, name
+    newest = folder / periodic[-1]
+    for part in shards:  # last.ckpt: the newest folder's files, linked
+        assert (folder / "last.ckpt" / part).samefile(newest / part)
+    assert newest_checkpoint(launch.out / run).path.name in ("last.ckpt", periodic[-1])
+    plugin = sharded.load_meta(newest)["plugins"]["checkpoint"]
+    assert plugin["kept"] == periodic
+
+
+def test_runs_resumed_from_the_plugins_folders_are_bit_exact(launch: Launch) -> None:
+    # H resumed F's epoch-1 folder under fsdp: it ends as F and its twin B do; J resumed I's
+    # `last` (epoch 1) under DDP with sharded checkpoints: it ends as D does
+    for resumed, twins in (("h", ("f", "b")), ("j", ("d",))):
+        for twin in twins:
+            weights, expected = launch.weights(resumed), launch.weights(twin)
+            for key in expected:
+                assert torch.equal(weights[key], expected[key]), (resumed, twin, key)
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(
     not torch.cuda.is_available() or torch.cuda.device_count() < 2,
