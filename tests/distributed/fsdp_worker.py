@@ -5,7 +5,9 @@ evaluation and a sharded checkpoint after each validation; an uninterrupted twin
 the first fit from its epoch-1 checkpoint; the same fit under DDP; a fit with the bundled
 plugins that support FSDP (evaluator, visualizer, nan_guard) enabled by name; and the
 checkpoint plugin's sharded folders: under FSDP (a fit, and a resume from its epoch-1 folder)
-and under DDP with ``checkpoint_format="sharded"`` (a fit, and a resume from ``last``).
+and under DDP with ``checkpoint_format="sharded"`` (a fit, and a resume from ``last``); and a
+SIGTERM to rank 1 under DDP with sharded checkpoints (the interrupt checkpoint is a folder
+every rank writes; the run resumed from it removes it when it ends).
 Each rank writes what it saw to ``OUT/fsdp-rank<r>.json``; rank 0 writes full weights as
 ``OUT/<name>.pt``.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from dist_worker import (
     train_loader,
 )
 from dist_worker import DictData as Data
-from hookwise import Callback, Trainer
+from hookwise import Callback, Trainer, TrainingInterrupted, sharded
 from hookwise.distributed import get_rank, synchronize
 from torch import nn
 from torch.utils.data import DataLoader
@@ -156,7 +159,52 @@ def main(out: Path) -> dict[str, Any]:
     trainer_e, _ = fit(out / "e", 1, [], plugins=plugins, **fsdp)
     report["e"] = {"metrics": trainer_e.metrics, "plugins": trainer_e.pm.plugin_names()}
     checkpoint_plugin(out, fsdp)
+    report["k"] = interrupted(out)
     trainer_e.close()
+    return report
+
+
+class SignalAt(Callback):
+    """Sends SIGTERM to rank 1's own process after step ``step``."""
+
+    collective_free = True
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(
+        self,
+        trainer_state: Any,
+        model: nn.Module,
+        loss_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer_state["global_step"] == self.step and get_rank() == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def interrupted(out: Path) -> dict[str, Any]:
+    """K: SIGTERM to rank 1 at step 4 under DDP with sharded checkpoints; then the run
+    resumed from ``last`` to the end of epoch 3 (the twin of D)."""
+    ddp = {"strategy": "ddp", "checkpoint_format": "sharded", "dist_stop_check_interval": 1}
+    report: dict[str, Any] = {}
+    try:
+        fit(out / "k", 3, [SignalAt(4)], **ddp)
+    except TrainingInterrupted as exc:
+        report["checkpoint"] = str(exc.checkpoint)
+        report["sharded"] = exc.checkpoint is not None and sharded.is_sharded(exc.checkpoint)
+    if report.get("sharded"):
+        meta = sharded.load_meta(Path(report["checkpoint"]))
+        report["step"], report["rng_ranks"] = meta["global_step"], len(meta["rng_per_rank"])
+    synchronize()
+    trainer, model = fit(out / "k", 3, [], resume_from="last", **ddp)
+    save_full(out, "k", model)
+    report["resumed_from"] = str(trainer.resumed_from)
+    synchronize()  # rank 0 removed it before fit returned there
+    report["left"] = Path(report.get("checkpoint", "")).exists()
     return report
 
 

@@ -166,6 +166,20 @@ def test_runs_resumed_from_the_plugins_folders_are_bit_exact(launch: Launch) -> 
                 assert torch.equal(weights[key], expected[key]), (resumed, twin, key)
 
 
+def test_a_signal_under_ddp_with_sharded_checkpoints(launch: Launch) -> None:
+    """Every rank writes its part of the interrupt checkpoint (a folder holding both ranks'
+    RNG states); the run resumed from it ends as the uninterrupted D and removes it."""
+    for rank in (0, 1):
+        k = launch.report(rank)["k"]
+        assert k["sharded"] is True and k["checkpoint"].endswith("interrupted.ckpt"), k
+        assert k["step"] == 4 and k["rng_ranks"] == 2, k  # the ranks agreed at that step
+        assert k["resumed_from"] == k["checkpoint"]
+        assert k["left"] is False  # the resumed run went past it
+    weights, expected = launch.weights("k"), launch.weights("d")
+    for key in expected:
+        assert torch.equal(weights[key], expected[key]), key
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(
     not torch.cuda.is_available() or torch.cuda.device_count() < 2,

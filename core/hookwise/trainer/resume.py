@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -314,6 +315,14 @@ class CheckpointControl:
             self._pending_rng = None
 
     def _write_interrupt_checkpoint(self) -> Path | None:
+        if self._strategy.sharded_checkpoints and not self._latch.agreed_signal:
+            # the signal came after the ranks last met: a sharded save would wait for them
+            logger.warning(
+                "no interrupt checkpoint: the signal reached rank %d after the ranks last "
+                "agreed, and a sharded checkpoint is written by every rank together",
+                self._strategy.rank,
+            )
+            return None
         try:
             path = self.output_dir / "checkpoints" / INTERRUPT_CHECKPOINT
             # every rank agreed on the signal and comes here: each one's RNG states are saved
@@ -327,10 +336,14 @@ class CheckpointControl:
         (the trainer's own file, written when a signal stopped an earlier fit of this run).
         The run went past it, and the folder then holds what an uninterrupted run's holds."""
         path = self.output_dir / "checkpoints" / INTERRUPT_CHECKPOINT
-        if self.resumed_from is None or self._strategy.rank != 0 or not path.is_file():
+        folder = sharded.is_sharded(path)  # written by every rank (sharded checkpoints)
+        if self.resumed_from is None or self._strategy.rank != 0 or not (folder or path.is_file()):
             return
         try:
-            path.unlink()
+            if folder:
+                shutil.rmtree(path)
+            else:
+                path.unlink()
         except OSError as exc:
             logger.warning("could not remove %s, which the resumed run went past: %s", path, exc)
         else:
