@@ -148,7 +148,8 @@ def _not_a_file(file: Path) -> str:
         return "does not exist"
     if (file / SHARDED_META_FILE).is_file():
         return (
-            "is a sharded checkpoint folder (strategy='fsdp'): resume it with "
+            "is a sharded checkpoint folder (strategy='fsdp' or checkpoint_format='sharded'): "
+            "resume it with "
             "resume_from=FOLDER (any number of processes), or turn it into one file with "
             "`hookwise consolidate FOLDER [FILE]` or hookwise.sharded.to_single_file(FOLDER, "
             "FILE)"

@@ -1,4 +1,6 @@
-"""Sharded checkpoints (``strategy="fsdp"``): one folder, every rank writing its own part.
+"""Sharded checkpoints (``strategy="fsdp"``, or ``checkpoint_format="sharded"`` under DDP):
+one folder, every rank writing its own part (under DDP, DCP writes each replicated tensor
+once, from one of the ranks).
 
 A sharded checkpoint ``NAME.ckpt/`` holds
 

@@ -2,7 +2,9 @@
 
 One launch (``fsdp_worker.py``) runs every scenario: a fit with uneven evaluation and sharded
 checkpoints, its uninterrupted twin, a resume from a sharded checkpoint, the same fit under
-DDP, and the bundled plugins that support FSDP. Each test reads what the ranks reported.
+DDP, the bundled plugins that support FSDP, the checkpoint plugin's sharded folders (under
+FSDP and under DDP with ``checkpoint_format="sharded"``) and a signal under DDP with sharded
+checkpoints. Each test reads what the ranks reported.
 """
 
 from __future__ import annotations

@@ -278,9 +278,10 @@ _COMMANDS: dict[str, tuple[dict[str, Any], Callable[[argparse.ArgumentParser], N
     "consolidate": (
         {
             "help": "turn a sharded checkpoint folder into one file",
-            "description": "Turn a sharded checkpoint folder (strategy='fsdp': one shard per "
-            "rank) into one weights-only checkpoint file with the full tensors, for `hookwise "
-            "test --weights` or `hookwise fit --weights` on one process. Runs in one process, "
+            "description": "Turn a sharded checkpoint folder (strategy='fsdp' or "
+            "checkpoint_format='sharded': one part per rank) into one weights-only checkpoint "
+            "file with the full tensors, for `hookwise test --weights` or `hookwise fit "
+            "--weights` on one process. Runs in one process, "
             "without torchrun; the folder's metadata is read with the restricted loader "
             "(nothing in it is run). To resume training, pass the folder itself to --resume: "
             "the optimizer state and position stay in the folder.",
