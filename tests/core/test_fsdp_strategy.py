@@ -194,6 +194,21 @@ def test_a_lightning_callback_is_refused_under_fsdp() -> None:
         FSDPStrategy(2, torch.device("cpu")).prepare_plugins(pm)
 
 
+def test_a_lightning_checkpoint_callback_is_refused_with_sharded_checkpoints(
+    tmp_path: Path,
+) -> None:
+    lightning = pytest.importorskip("lightning.pytorch")
+    from hookwise_lightning import adapt
+
+    pm = PluginManager()
+    pm.register(adapt(lightning.callbacks.LearningRateMonitor()), name="lr")
+    strategy = DDPStrategy(2, torch.device("cpu"), sharded_checkpoints=True)
+    strategy.prepare_plugins(pm)  # a callback that does not save is fine
+    pm.register(adapt(lightning.callbacks.ModelCheckpoint(dirpath=tmp_path)), name="ckpt")
+    with pytest.raises(ConfigError, match="'ckpt' does not work with checkpoint_format='sharded'"):
+        strategy.prepare_plugins(pm)
+
+
 def test_plugins_that_support_fsdp_are_accepted() -> None:
     pm = _enabled("evaluator", "nan_guard", "visualizer", "checkpoint")
     FSDPStrategy(2, torch.device("cpu")).prepare_plugins(pm)

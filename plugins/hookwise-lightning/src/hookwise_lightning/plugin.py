@@ -50,6 +50,17 @@ class LightningCallbackPlugin:
         "model does not have on any rank"
     )
 
+    @property
+    def supports_sharded_checkpoints(self) -> bool | str:
+        """A Lightning checkpoint callback (``ModelCheckpoint``) removes the checkpoints it
+        replaces as single files, which a sharded checkpoint (a folder) is not."""
+        if any(kind.__name__ == "Checkpoint" for kind in type(self.callback).__mro__):
+            return (
+                "a Lightning checkpoint callback removes the checkpoints it replaces as single "
+                "files, and a sharded checkpoint is a folder; use hookwise's checkpoint plugin"
+            )
+        return True
+
     def __init__(self, callback: Any, base: type) -> None:
         self.callback = callback
         #: the Lightning hooks the callback overrides (only these are called)
