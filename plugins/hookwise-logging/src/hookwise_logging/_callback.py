@@ -602,30 +602,47 @@ class LoggingCallback(Callback):
     # -- helpers --------------------------------------------------------------------------------
 
     def _means(self) -> dict[str, float]:
-        """The mean of every collected metric, read off the device in one transfer per device
-        (a few tensor operations per key, however many steps were collected)."""
+        """The mean of every collected metric. The tensors of one device are stacked and read
+        off it together (two tensor operations however many keys and steps; ``_slow_means``
+        where they cannot be stacked), and averaged as floats."""
+        metrics = self._metrics
+        values = [value for collected in metrics.values() for value in collected]
+        numbers: list[float] | None = None
+        if values and all(type(value) is torch.Tensor for value in values):
+            try:
+                numbers = torch.stack(values).detach().reshape(-1).tolist()
+            except RuntimeError:  # mixed shapes ([] and [1]) or devices
+                numbers = None
+            if numbers is not None and len(numbers) != len(values):
+                numbers = None  # one of them was not a one-element tensor
+        if numbers is None:
+            return self._slow_means()
         means: dict[str, float] = {}
-        tensors: dict[str, torch.Tensor] = {}
-        for key, values in self._metrics.items():
-            if values and all(isinstance(v, torch.Tensor) for v in values):
-                try:
-                    stacked = torch.stack(values)
-                except RuntimeError:  # mixed shapes ([] and [1]) or devices
-                    first = values[0].device
-                    stacked = torch.stack([v.detach().reshape(()).to(first) for v in values])
-                tensors[key] = stacked.detach().mean(dtype=torch.float32)
-            elif values:
-                means[key] = sum(float(v) for v in values) / len(values)
-            else:
-                means[key] = float("nan")
-        by_device: dict[torch.device, list[str]] = {}
-        for key, tensor in tensors.items():
-            by_device.setdefault(tensor.device, []).append(key)
-        for keys in by_device.values():
-            numbers = torch.stack([tensors[k] for k in keys]).tolist()
-            for key, number in zip(keys, numbers, strict=True):
-                means[key] = float(number)
-        return {key: means[key] for key in self._metrics}
+        start = 0
+        for key, collected in metrics.items():
+            end = start + len(collected)
+            means[key] = _mean(numbers[start:end])
+            start = end
+        return means
+
+    def _slow_means(self) -> dict[str, float]:
+        """:meth:`_means` for values of several devices or shapes, or numbers."""
+        tensors = {
+            key: [v for v in values if isinstance(v, torch.Tensor)]
+            for key, values in self._metrics.items()
+        }
+        by_device: dict[torch.device, list[torch.Tensor]] = {}
+        for values in tensors.values():
+            for value in values:
+                by_device.setdefault(value.device, []).append(value)
+        read: dict[int, float] = {}
+        for device_values in by_device.values():
+            flat = torch.stack([v.detach().reshape(()) for v in device_values]).tolist()
+            read.update(zip(map(id, device_values), flat, strict=True))
+        return {
+            key: _mean([read[id(v)] if isinstance(v, torch.Tensor) else float(v) for v in values])
+            for key, values in self._metrics.items()
+        }
 
     def _total_steps(self, trainer_state: TrainerState) -> int:
         num_steps = trainer_state.get("num_steps", -1)
@@ -687,6 +704,11 @@ def _make_logs_visible() -> None:
     logger.addHandler(handler)
     if logger.level == logging.NOTSET and logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)  # only when nobody chose a level for it
+
+
+def _mean(numbers: list[float]) -> float:
+    """The mean of ``numbers`` (``nan`` for none)."""
+    return sum(numbers) / len(numbers) if numbers else float("nan")
 
 
 def _pending_floats(

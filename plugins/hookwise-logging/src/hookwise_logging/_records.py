@@ -54,6 +54,7 @@ class MetricsFile:
         self.format = fmt
         self.path = directory / FORMATS[fmt]
         self.columns: list[str] = list(INDEX_COLUMNS)
+        self._name = os.fspath(self.path)
 
     def read(self, *, until_torn: bool = False) -> list[Row]:
         """The rows already in the file (none when there is no file).
@@ -109,16 +110,38 @@ class MetricsFile:
         os.replace(temporary, self.path)
 
     def append(self, rows: list[Row], history: list[Row]) -> None:
-        """Add ``rows`` (already appended to ``history``); rewrite when the header grows."""
+        """Add ``rows`` (already appended to ``history``); rewrite when the header grows.
+
+        The rows are one ``os.write`` on a descriptor opened for appending (no buffered text
+        file is built around it): on disk at once, as a refresh's rows always were."""
         if not rows:
             return
-        if self.format == "csv" and (self._add_columns(rows) or not self.path.is_file()):
-            self.rewrite(history)
-            return
-        if self.format != "csv":  # a csv file exists here (checked above): so does its folder
+        if self.format == "csv":
+            if self._add_columns(rows):
+                self.rewrite(history)
+                return
+            data = "".join(self._csv_line(row) for row in rows)
+            flags = _APPEND  # the header is there: a missing file is written anew
+        else:
+            data = "".join(json.dumps(row) + "\n" for row in rows)
+            flags = _APPEND | os.O_CREAT
+        try:
+            descriptor = os.open(self._name, flags, 0o666)
+        except FileNotFoundError:
+            if self.format == "csv":
+                self.rewrite(history)
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", newline="", encoding="utf-8") as file:
-            self._write(file, rows, header=False)
+            descriptor = os.open(self._name, flags, 0o666)
+        try:
+            _write_all(descriptor, data.encode("utf-8"))
+        finally:
+            os.close(descriptor)
+
+    def _csv_line(self, row: Row) -> str:
+        """``row`` as a line of the CSV file, as ``csv.DictWriter`` writes it (numbers need
+        no quoting)."""
+        return ",".join(_csv_value(row[c]) if c in row else "" for c in self.columns) + "\r\n"
 
     def _add_columns(self, rows: Iterable[Row]) -> bool:
         known = set(self.columns)
@@ -141,6 +164,16 @@ class MetricsFile:
             writer.writeheader()
         for row in rows:
             writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+_APPEND = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """Write all of ``data`` (``os.write`` may write part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 def _csv_row(record: Mapping[str | Any, str | Any]) -> Row:
