@@ -602,19 +602,21 @@ class LoggingCallback(Callback):
     # -- helpers --------------------------------------------------------------------------------
 
     def _means(self) -> dict[str, float]:
-        """The mean of every collected metric. The tensors of one device are stacked and read
-        off it together (two tensor operations however many keys and steps; ``_slow_means``
-        where they cannot be stacked), and averaged as floats."""
+        """The mean of every collected metric, averaged as floats. The tensors are read on the
+        CPU one by one (``item()``, the cheapest read there), else stacked on their device and
+        read off it together (``_slow_means`` for values of several devices or shapes)."""
         metrics = self._metrics
         values = [value for collected in metrics.values() for value in collected]
-        numbers: list[float] | None = None
-        if values and all(type(value) is torch.Tensor for value in values):
-            try:
+        numbers: list[Any] | None = None
+        try:
+            if all(type(value) is torch.Tensor and value.is_cpu for value in values):
+                numbers = [value.item() for value in values]
+            elif all(type(value) is torch.Tensor for value in values):
                 numbers = torch.stack(values).detach().reshape(-1).tolist()
-            except RuntimeError:  # mixed shapes ([] and [1]) or devices
-                numbers = None
-            if numbers is not None and len(numbers) != len(values):
-                numbers = None  # one of them was not a one-element tensor
+                if len(numbers) != len(values):  # one of them was not a one-element tensor
+                    numbers = None
+        except RuntimeError:  # mixed shapes ([] and [1]) or devices, or several elements
+            numbers = None
         if numbers is None:
             return self._slow_means()
         means: dict[str, float] = {}
@@ -626,7 +628,8 @@ class LoggingCallback(Callback):
         return means
 
     def _slow_means(self) -> dict[str, float]:
-        """:meth:`_means` for values of several devices or shapes, or numbers."""
+        """:meth:`_means` for values of several devices or shapes, or numbers (a tensor of
+        several elements counts as its mean)."""
         tensors = {
             key: [v for v in values if isinstance(v, torch.Tensor)]
             for key, values in self._metrics.items()
@@ -637,7 +640,7 @@ class LoggingCallback(Callback):
                 by_device.setdefault(value.device, []).append(value)
         read: dict[int, float] = {}
         for device_values in by_device.values():
-            flat = torch.stack([v.detach().reshape(()) for v in device_values]).tolist()
+            flat = torch.stack([v.detach().float().mean() for v in device_values]).tolist()
             read.update(zip(map(id, device_values), flat, strict=True))
         return {
             key: _mean([read[id(v)] if isinstance(v, torch.Tensor) else float(v) for v in values])
