@@ -336,8 +336,7 @@ class LoggingCallback(Callback):
         batch_idx: int,
     ) -> None:
         """Resume the timer paused by an evaluation pass."""
-        if self.train_timer.paused:
-            self.train_timer.resume()
+        self.train_timer.resume()  # a no-op when running
 
     def on_train_batch_end(
         self,
@@ -351,8 +350,11 @@ class LoggingCallback(Callback):
         """Collect this step's loss metrics; at a refresh step log their means and return them."""
         metrics = trainer_state.get("metrics")
         if metrics:
-            for key, value in tensors(metrics).items():  # as tensors: no read off the device
-                self._metrics[key].append(value)
+            collected = self._metrics
+            # as stored (tensors): no read off the device; a dict's without a copy
+            stored = dict.items(metrics) if isinstance(metrics, dict) else tensors(metrics).items()
+            for key, value in stored:
+                collected[key].append(value)
         self._iters += 1
         if self.epoch_based:
             cur_iter = batch_idx + 1
