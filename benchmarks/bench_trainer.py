@@ -162,7 +162,7 @@ class TimedTrainer(Trainer):
     ``train_seconds`` is the time of the training epochs (steps and epoch hooks) less the
     evaluation passes and checkpoint writes inside them. With ``window=True`` the training
     epochs are also the callgrind window: evaluation passes and checkpoint writes run in a
-    nested window, which switches counting off while they run.
+    gap (``_bench.excluded``), which switches counting off while they run.
     """
 
     def __init__(self, *args: Any, window: bool = False, **kwargs: Any) -> None:
@@ -213,7 +213,7 @@ class TimedTrainer(Trainer):
             return function()
         self._nested = True
         try:
-            return _bench.measured(function)  # nested: callgrind stops counting inside
+            return _bench.excluded(function)  # callgrind stops counting inside
         finally:
             self._nested = False
 
