@@ -162,6 +162,41 @@ def test_instruction_window_counts_only_the_measured_call(tmp_path: Path) -> Non
     assert 1.8 < large / small < 2.2
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_an_excluded_gap_inside_the_window_is_not_counted(tmp_path: Path) -> None:
+    """What runs in ``_bench.excluded`` inside the window is left out (a nested
+    ``measured`` is not: callgrind toggles only on a function's outermost entry)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import _bench
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    script = tmp_path / "gap.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(BENCHMARKS)!r})
+            import _bench
+
+            def work(n):
+                total = 0
+                for i in range(n):
+                    total += i
+                return total
+
+            gap = int(sys.argv[1])
+            _bench.measured(lambda: (work(20000), _bench.excluded(lambda: work(gap))))
+            """
+        ),
+        encoding="utf-8",
+    )
+    without = _bench.instructions([str(script), "0"])
+    with_gap = _bench.instructions([str(script), "200000"])  # ten times the counted loop
+    assert 0.9 < with_gap / without < 1.1
+
+
 def test_async_save_benchmark_reports_both_ways_and_the_ratio(tmp_path: Path) -> None:
     stdout, data = _run("bench_async_save.py", tmp_path=tmp_path)
     assert data["benchmark"] == "async_save" and data["quick"] is True
