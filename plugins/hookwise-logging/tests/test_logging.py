@@ -575,3 +575,35 @@ def test_a_saved_window_round_trips_and_a_malformed_one_is_named() -> None:
     assert restored._means() == {"loss": 1.5}
     with pytest.raises(ValueError, match="logging: the checkpoint's 'window' is not a mapping"):
         restored.load_state_dict({"window": {"loss": ["1.0"]}})
+
+
+def test_appended_rows_are_the_bytes_a_rewrite_writes(tmp_path: Path) -> None:
+    """Rows appended at a refresh (one os.write) read as csv.DictWriter writes them."""
+    from hookwise_logging._records import MetricsFile
+
+    rows: list[dict[str, float | int]] = [
+        {"epoch": 0, "step": 1, "a": 1e-5, "b": float("nan")},
+        {"epoch": 0, "step": 2, "b": float("inf"), "a": -0.0},
+        {"epoch": 1, "step": 3, "a": 3},
+    ]
+    whole = MetricsFile(tmp_path / "whole", "csv")
+    whole.rewrite(rows)
+    appended = MetricsFile(tmp_path / "appended", "csv")
+    appended.rewrite(rows[:1])
+    appended.append(rows[1:], rows)
+    assert appended.path.read_bytes() == whole.path.read_bytes()
+    lines = MetricsFile(tmp_path / "new" / "folder", "jsonl")
+    lines.append(rows, rows)  # a JSON lines file and its folder are created on first append
+    assert [json.loads(line) for line in lines.path.read_text().splitlines()][2] == rows[2]
+
+
+def test_means_of_cpu_values_other_shapes_and_numbers() -> None:
+    callback = LoggingCallback()
+    callback._metrics["a"] = [torch.tensor(1.0), torch.tensor([2.0])]
+    callback._metrics["b"] = [3.0, torch.tensor(5)]
+    callback._metrics["c"] = []
+    means = callback._means()
+    assert means["a"] == 1.5 and means["b"] == 4.0 and means["c"] != means["c"]
+    callback._metrics.clear()
+    callback._metrics["loss"] = [torch.tensor(0.5), torch.tensor(1.5), torch.tensor(2.5)]
+    assert callback._means() == {"loss": 1.5}
