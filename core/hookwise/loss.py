@@ -80,11 +80,27 @@ class LossModule(nn.Module):
         self.exclude_attributes = list(exclude_attributes or [])
 
     def forward(self, output: Any, batch: Any) -> tuple[Tensor, LazyFloats]:
+        losses = self.losses
+        if len(losses) == 1 and not self.exclude_attributes:
+            definition = losses[0]
+            result = definition["loss"](**definition["connector"](output, batch))
+            weight = definition["weight"]
+            if isinstance(result, Tensor) and isinstance(weight, (float, int)):
+                # the common case: one tensor, the total itself; one detach() for both names
+                total = result * weight if weight != 1.0 else result
+                detached = total.detach()
+                return total, LazyFloats({definition["name"]: detached, "loss": detached})
+            results = [result]
+        else:
+            results = [d["loss"](**d["connector"](output, batch)) for d in losses]
+        return self._combine(results)
+
+    def _combine(self, results: list[Any]) -> tuple[Tensor, LazyFloats]:
+        """Weigh and flatten each loss's result, then sum the ones not excluded, in order."""
         values: dict[str, Tensor] = {}
-        for definition in self.losses:
+        for definition, result in zip(self.losses, results):
             name = definition["name"]
             weight = definition["weight"]
-            result = definition["loss"](**definition["connector"](output, batch))
             for key, value in self._flatten(name, result).items():
                 factor = (
                     weight
