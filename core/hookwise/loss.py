@@ -98,7 +98,7 @@ class LossModule(nn.Module):
     def _combine(self, results: list[Any]) -> tuple[Tensor, LazyFloats]:
         """Weigh and flatten each loss's result, then sum the ones not excluded, in order."""
         values: dict[str, Tensor] = {}
-        for definition, result in zip(self.losses, results):
+        for definition, result in zip(self.losses, results, strict=True):
             name = definition["name"]
             weight = definition["weight"]
             for key, value in self._flatten(name, result).items():

@@ -118,6 +118,50 @@ def test_loss_module_weights_names_and_detached_metrics() -> None:
     assert a.grad is not None
 
 
+class Squared(torch.nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return ((a - b) ** 2).mean()
+
+
+@pytest.mark.parametrize("weight", [1.0, 2.5, 3])
+@pytest.mark.parametrize("name", [None, "loss", "mse"])
+def test_one_tensor_loss_gives_what_the_general_path_gives(weight: float, name: str | None) -> None:
+    """One loss returning a tensor takes a short path; the total (its bits and its graph) and
+    the metrics equal those of the general path (the same loss listed with an excluded
+    zero-weight twin, which forces it)."""
+    a = torch.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    outputs: dict[str, Any] = {"a": a}
+    batch = {"b": torch.tensor([0.5, 0.0, 1.0])}
+    connector = LossConnector({"a": pred_key("a"), "b": data_key("b")})
+    definition: dict[str, Any] = {"loss": Squared(), "connector": connector, "weight": weight}
+    if name is not None:
+        definition["name"] = name
+    short_total, short = LossModule(definition)(outputs, batch)  # type: ignore[arg-type]
+    twin = {"loss": Squared(), "connector": connector, "name": "twin", "weight": 0.0}
+    general_total, general = LossModule(
+        [definition, twin],  # type: ignore[list-item]
+        exclude_attributes=["twin"],
+    )(outputs, batch)
+    expected = {k: v for k, v in general.items() if k != "twin"}
+    assert dict(short) == expected
+    assert list(short) == [k for k in general if k != "twin"]  # same names, same order
+    assert torch.equal(short_total, general_total)
+    assert all(v.ndim == 0 and not v.requires_grad for v in tensors(short).values())
+    (short_grad,) = torch.autograd.grad(short_total, a)
+    (general_grad,) = torch.autograd.grad(general_total, a)
+    assert torch.equal(short_grad, general_grad)
+
+
+def test_one_loss_returning_a_dict_still_flattens() -> None:
+    connector = LossConnector({"a": pred_key("a"), "b": data_key("b")})
+    total, metrics = LossModule({"loss": Pair(), "connector": connector})(
+        {"a": torch.tensor([1.0, 3.0])}, {"b": torch.tensor([0.0, 0.0])}
+    )
+    assert list(metrics) == ["Pair.l1", "Pair.l2", "loss"]
+    assert metrics["loss"] == pytest.approx(2.0 + 5.0)
+    assert total.item() == pytest.approx(7.0)
+
+
 def test_loss_module_requires_loss_and_connector() -> None:
     with pytest.raises(AssertionError, match="must contain a connector"):
         LossModule({"loss": Pair()})  # type: ignore[typeddict-item]
