@@ -51,10 +51,11 @@ class Node:
 
 @dataclass
 class Resolution:
-    """The resolved order of one kind (wrappers or plain implementations)."""
+    """The resolved order of one kind (wrappers or plain implementations); ``reasons()``
+    words why each is where it is (only when asked: every call plan resolves an order)."""
 
     order: list[Node]
-    reasons: list[str]
+    reasons: Callable[[], list[str]]
     ignored: list[str]
 
 
@@ -161,7 +162,7 @@ def resolve(
             f"of them (a plugin's run_before/run_after, or its @hookimpl(before=/after=)).",
             plugin=nodes[cycle[0]].plugin_object,
         )
-    return Resolution([nodes[i] for i in order], _reasons(nodes, order, why), ignored)
+    return Resolution([nodes[i] for i in order], lambda: _reasons(nodes, order, why), ignored)
 
 
 def _reasons(nodes: Sequence[Node], order: list[int], why: dict[tuple[int, int], str]) -> list[str]:
@@ -196,14 +197,22 @@ class HookOrder(list[str]):
     def __init__(
         self,
         names: Iterable[str] = (),
-        reasons: Sequence[str] = (),
+        reasons: Sequence[str] | Callable[[], Sequence[str]] = (),
         wrappers: int = 0,
         ignored: Sequence[str] = (),
     ) -> None:
         super().__init__(names)
-        self.reasons = list(reasons)
+        self._reasons = reasons  # a function: worded on first use
         self.wrappers = wrappers
         self.ignored = list(ignored)
+
+    @property
+    def reasons(self) -> list[str]:
+        """One line per position (see the class docstring)."""
+        if not isinstance(self._reasons, list):
+            found = self._reasons
+            self._reasons = list(found() if callable(found) else found)
+        return self._reasons
 
     def explain(self) -> str:
         """The order as text, one plugin per line with its reason, then ignored constraints."""

@@ -179,7 +179,7 @@ def build_plan(
         [],
         HookOrder(
             [n.plugin for n in (*wrapping.order, *plain.order)],
-            [*wrapping.reasons, *plain.reasons],
+            lambda: [*wrapping.reasons(), *plain.reasons()],
             len(wrappers),
             [*wrapping.ignored, *plain.ignored],
         ),
