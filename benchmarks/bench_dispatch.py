@@ -9,7 +9,9 @@ repeats, in one process:
 * ``pm.hook``: ``pm.hook.on_train_batch_end(trainer_state=..., ...)``, pluggy's calling
   convention through hookwise's generated call path;
 * ``call_ordered``: the same call as a method, ``pm.hook.on_train_batch_end.call_ordered(...)``;
-* ``attributed``: ``call_attributed(...)``, the trainer's path (results paired with plugin names);
+* ``attributed``: ``call_attributed(...)`` (results paired with plugin names);
+* ``call_args``: ``call_args(...)``, the trainer's path: ``call_attributed`` with the arguments
+  passed positionally (its goal: at most 0.9 times ``loop``, issue 15);
 * ``pluggy``: a plain ``pluggy.PluginManager`` with the same specs and ``@hookimpl`` no-ops,
   called as ``pm.hook.on_train_batch_end(...)``: pluggy's own path, for reference.
 
@@ -155,6 +157,9 @@ def variants(count: int) -> dict[str, Callable[[], Any]]:
             batch_idx=0,
         )  # fmt: skip
 
+    def call_args() -> None:  # the trainer's path: positional, results attributed
+        caller.call_args(state, model, loss, outputs, batch, 0)
+
     def pluggy_path() -> None:
         reference_hook.on_train_batch_end(
             trainer_state=state, model=model, loss_module=loss, outputs=outputs, batch=batch,
@@ -167,6 +172,7 @@ def variants(count: int) -> dict[str, Callable[[], Any]]:
         "pm.hook": pm_hook,
         "call_ordered": call_ordered,
         "attributed": attributed,
+        "call_args": call_args,
         "pluggy": pluggy_path,
     }
 
@@ -190,7 +196,7 @@ def worker(variant: str, count: int, number: int) -> None:
     _bench.measured(calls)
 
 
-VARIANTS = ("loop", "kw-loop", "pm.hook", "call_ordered", "attributed", "pluggy")
+VARIANTS = ("loop", "kw-loop", "pm.hook", "call_ordered", "attributed", "call_args", "pluggy")
 STATE_VARIANTS = (
     "function call",
     "dict (before)",
@@ -424,6 +430,7 @@ def main() -> None:
                 [count, f"{base:,.0f}"]
                 + [per_call[v] / base for v in ("call_ordered", "attributed", "pm.hook", "loop")]
                 + [per_call["pluggy"] / base, per_call["pm.hook"] / per_call["loop"]]
+                + [per_call["call_args"] / per_call["loop"]]
             )
         print(
             _bench.table(
@@ -436,6 +443,7 @@ def main() -> None:
                     "loop/kw",
                     "pluggy/kw",
                     "pm.hook/loop",
+                    "call_args/loop",
                 ],
                 rows,
             )

@@ -52,6 +52,7 @@ def test_dispatch_benchmark_reports_every_path(tmp_path: Path) -> None:
             "pm.hook",
             "call_ordered",
             "attributed",
+            "call_args",
             "pluggy",
         }
         assert result["ratios_to_kw_loop"]["kw-loop"] == 1.0

@@ -14,7 +14,9 @@ exactly the parameters the implementation is to receive and calls it the way hoo
 
 from __future__ import annotations
 
+import dis
 import functools
+import inspect
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,41 @@ def _arguments(call: ImplCall) -> str:
     return ", ".join(call.argnames)
 
 
+_GENERATOR_FLAGS = (
+    inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+) | inspect.CO_ITERABLE_COROUTINE
+
+
+def returns_none(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` (a plain function or a method of one) can only return ``None``:
+    every ``return`` of its code returns the constant ``None`` (most callbacks). The call path
+    then neither tests nor collects its result. Anything else (instrumented, a callable object,
+    a generator) counts as possibly returning a value."""
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    if type(function) not in (types.FunctionType, types.MethodType) or code is None:
+        return False
+    return _returns_none(code)
+
+
+@functools.lru_cache(maxsize=4096)
+def _returns_none(code: types.CodeType) -> bool:
+    if code.co_flags & _GENERATOR_FLAGS:
+        return False
+    previous = None
+    for instruction in dis.get_instructions(code):
+        if instruction.opname == "RETURN_CONST" and instruction.argval is not None:
+            return False
+        if instruction.opname == "RETURN_VALUE" and (
+            instruction.is_jump_target
+            or previous is None
+            or previous.opname != "LOAD_CONST"
+            or previous.argval is not None
+        ):
+            return False
+        previous = instruction
+    return True
+
+
 def call_source(
     hook: str,
     spec_args: Sequence[str],
@@ -87,45 +124,77 @@ def call_source(
     attributed: bool,
     firstresult: bool,
     triggered: bool,
+    void: Sequence[bool] = (),
 ) -> str:
-    """The source of a fast call function (see :func:`build_call`)."""
-    params = [f"{name}=_ABSENT" for name in spec_args]
-    tolerant = method == "__call__"  # pluggy ignores keywords the hook does not have
-    signature = ", ".join(["self", *(["*", *params] if params else []), *(["**_extra"] * tolerant)])
-    lines = [f"def {method}({signature}):"]
-    if spec_args:
-        missing = " or ".join(f"{name} is _ABSENT" for name in spec_args)
-        present = "".join(f"({name!r}, {name}), " for name in spec_args)
-        lines += [
-            f"    if {missing}:",
-            f"        _kwargs = {{k: v for k, v in ({present}) if v is not _ABSENT}}",
-        ]
-        if tolerant:  # pluggy's own path, from this frame (its warning names the caller)
-            lines += [
-                "        _kwargs.update(_extra)",
-                "        self._verify_all_args_are_provided(_kwargs)",
-                f"        return self._hookexec({hook!r}, self._hookimpls.copy(), _kwargs, "
-                f"{firstresult})",
-            ]
-        else:
-            lines.append(f"        return self._slow_call(_kwargs, {attributed})")
+    """The source of a fast call function (see :func:`build_call`): a function ``make`` that
+    takes the implementations (``_f0``, ``_f1``, ...) and returns the call function, which
+    reads them from its closure (cheaper than globals)."""
+    void = tuple(void) or (False,) * len(calls)
+    made = ", ".join(f"_f{index}" for index in range(len(calls)))
+    lines = [f"def make({made}):", "  " + _signature(method, spec_args)]
+    if spec_args and method != "call_args":
+        _missing_check(lines, hook, spec_args, method, attributed, firstresult)
     needs_counters = triggered and any(c.trigger and c.trigger.filters_calls() for c in calls)
     if needs_counters:
         lines.append(f"    _step, _epoch, _stage = _counters({hook!r}, trainer_state)")
-    if not firstresult:  # an attributed call's results are seen while it runs (``partial``)
+    # an attributed call's results are seen while it runs (``partial``); without a result
+    # there is nothing to see
+    collects = not firstresult and not all(void)
+    if collects:
         lines.append("    _results = self.partial = []" if attributed else "    _results = []")
     lines.append("    try:")
-    at_line = _call_lines(lines, calls, needs_counters, firstresult, attributed)
+    at_line = _call_lines(lines, calls, needs_counters, firstresult, attributed, void)
     lines += ["        pass", "    except Exception as _exc:"]
     mapping = "{" + ", ".join(f"{name!r}: {name}" for name in spec_args) + "}"
     at = f"{at_line!r}[_exc.__traceback__.tb_lineno]"
-    recovery = f"_recover({mapping}, {at}, _exc, {'None' if firstresult else '_results'})"
-    if attributed and not firstresult:  # the call is over: nothing is partial any more
+    results = "None" if firstresult else ("_results" if collects else "[]")
+    recovery = f"_recover({mapping}, {at}, _exc, {results})"
+    if attributed and collects:  # the call is over: nothing is partial any more
         lines += [f"        _results = {recovery}", "    self.partial = None"]
     else:
         lines.append(f"        return {recovery}")
-    lines.append("    return None" if firstresult else "    return _results")
+    if firstresult:
+        lines.append("    return None")
+    else:
+        empty = "_EMPTY" if method == "call_args" else "[]"
+        lines.append("    return _results" if collects else f"    return {empty}")
+    lines.append(f"  return {method}")
     return "\n".join(lines)
+
+
+def _signature(method: str, spec_args: Sequence[str]) -> str:
+    if method == "call_args":  # the trainer's: every argument, positionally, no defaults
+        return f"def {method}({', '.join(['self', *spec_args])}):"
+    params = [f"{name}=_ABSENT" for name in spec_args]
+    tolerant = method == "__call__"  # pluggy ignores keywords the hook does not have
+    signature = ", ".join(["self", *(["*", *params] if params else []), *(["**_extra"] * tolerant)])
+    return f"def {method}({signature}):"
+
+
+def _missing_check(
+    lines: list[str],
+    hook: str,
+    spec_args: Sequence[str],
+    method: str,
+    attributed: bool,
+    firstresult: bool,
+) -> None:
+    """A call missing an argument goes pluggy's way."""
+    missing = " or ".join(f"{name} is _ABSENT" for name in spec_args)
+    present = "".join(f"({name!r}, {name}), " for name in spec_args)
+    lines += [
+        f"    if {missing}:",
+        f"        _kwargs = {{k: v for k, v in ({present}) if v is not _ABSENT}}",
+    ]
+    if method == "__call__":  # pluggy's own path, from this frame (its warning names the caller)
+        lines += [
+            "        _kwargs.update(_extra)",
+            "        self._verify_all_args_are_provided(_kwargs)",
+            f"        return self._hookexec({hook!r}, self._hookimpls.copy(), _kwargs, "
+            f"{firstresult})",
+        ]
+    else:
+        lines.append(f"        return self._slow_call(_kwargs, {attributed})")
 
 
 def _call_lines(
@@ -134,10 +203,12 @@ def _call_lines(
     needs_counters: bool,
     firstresult: bool,
     attributed: bool,
+    void: Sequence[bool],
 ) -> dict[int, int]:
     """Append the calls of the implementations (inside the ``try``) to ``lines``; return which
     call each line belongs to. No bookkeeping per call: a failure is attributed from the line
-    of the generated function its traceback points to (lines counted from 1)."""
+    of the generated function its traceback points to (lines counted from 1). The result of
+    an implementation that can only return ``None`` is not tested."""
     at_line: dict[int, int] = {}
     for index, call in enumerate(calls):
         indent = "        "
@@ -146,6 +217,10 @@ def _call_lines(
             lines.append(f"{indent}if {condition}:")
             at_line[len(lines)] = index
             indent += "    "
+        if void[index]:
+            lines.append(f"{indent}_f{index}({_arguments(call)})")
+            at_line[len(lines)] = index
+            continue
         lines.append(f"{indent}_r = _f{index}({_arguments(call)})")
         at_line[len(lines)] = index
         if firstresult:
@@ -172,14 +247,17 @@ def build_call(
 ) -> Callable[..., Any]:
     """Generate the function installed as ``method`` of a hook's caller.
 
-    It takes the hook's arguments by keyword (``__call__`` tolerates others, as pluggy does),
-    calls ``calls`` in order and returns pluggy's result: the non-``None`` results
-    (``(plugin_name, result)`` pairs when ``attributed``), or the first non-``None`` one for a
-    ``firstresult`` hook. A call missing an argument goes pluggy's way (its warning, and
-    ``HookCallError`` when an implementation needs the argument). With ``triggered``, each
-    call's trigger is checked inline, from ``counters(hook, trainer_state)``. An exception of
-    call ``i`` goes to ``recover(kwargs, i, exc, results)``, whose return value is returned.
+    It takes the hook's arguments by keyword (``__call__`` tolerates others, as pluggy does;
+    ``call_args`` takes every one of ``spec_args`` positionally), calls ``calls`` in order and
+    returns pluggy's result: the non-``None`` results (``(plugin_name, result)`` pairs when
+    ``attributed``; ``call_args`` returns an empty tuple when no implementation can return a
+    value), or the first non-``None`` one for a ``firstresult`` hook. A call missing an
+    argument goes pluggy's way (its warning, and ``HookCallError`` when an implementation
+    needs the argument). With ``triggered``, each call's trigger is checked inline, from
+    ``counters(hook, trainer_state)``. An exception of call ``i`` goes to
+    ``recover(kwargs, i, exc, results)``, whose return value is returned.
     """
+    void = tuple(returns_none(call.function) for call in calls)
     source = call_source(
         hook,
         spec_args,
@@ -188,16 +266,18 @@ def build_call(
         attributed=attributed,
         firstresult=firstresult,
         triggered=triggered,
+        void=void,
     )
     namespace: dict[str, Any] = {"_recover": recover, "_ABSENT": ABSENT, "_counters": counters}
     namespace["_MISSING"] = MISSING
+    namespace["_EMPTY"] = ()
     for index, call in enumerate(calls):
-        namespace[f"_f{index}"] = call.function
         namespace[f"_n{index}"] = call.plugin_name
         namespace[f"_stages{index}"] = call.trigger.stages if call.trigger else None
         namespace[f"_owner{index}"] = call.plugin
     exec(compiled(source, f"<hookwise call path: {hook}>"), namespace)
-    function: Callable[..., Any] = namespace[method]
+    function: Callable[..., Any] = namespace["make"](*(call.function for call in calls))
+    function.__qualname__ = method  # as in errors: "__call__() takes 1 positional argument"
     return function
 
 

@@ -22,11 +22,14 @@ declarative triggers and ``(plugin, result)`` attribution.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pluggy
 
+from hookwise import hookspecs
 from hookwise.errors import OrderCycleError
 from hookwise.plugins import codegen
 from hookwise.plugins.codegen import ImplCall
@@ -54,9 +57,8 @@ class OrderedHookCaller(pluggy.HookCaller):
 
     :ivar implemented: whether any implementation is registered (a cheap test for the trainer).
     :ivar partial: while a :meth:`call_attributed` runs, its ``(plugin, result)`` pairs so
-        far, filled in as its implementations return; ``None`` when none runs (the trainer
-        saves a training step's logs from it when a checkpoint is written inside the step's
-        ``on_train_batch_end``).
+        far; ``None`` when none runs or no implementation can return a value (the trainer
+        saves a step's logs from it when a checkpoint is written inside ``on_train_batch_end``).
     """
 
     __slots__ = (
@@ -160,10 +162,12 @@ class OrderedHookCaller(pluggy.HookCaller):
             installed.get("__call__") is not _first_call
             or installed.get("call_ordered") is not _first_ordered
             or installed.get("call_attributed") is not _first_attributed
+            or installed.get("call_args") is not _first_args
         ):
             cls.__call__ = _first_call  # type: ignore[method-assign,assignment]
             cls.call_ordered = _first_ordered  # type: ignore[method-assign]
             cls.call_attributed = _first_attributed  # type: ignore[method-assign]
+            cls.call_args = _first_args  # type: ignore[method-assign]
 
     def install(self, method: str) -> Callable[..., Any]:
         """Generate (or choose) the function for ``method`` under the current plan."""
@@ -175,7 +179,7 @@ class OrderedHookCaller(pluggy.HookCaller):
         return function
 
     def _generate(self, plan: Plan, method: str) -> Callable[..., Any]:
-        attributed = method == "call_attributed"
+        attributed = method in ("call_attributed", "call_args")
         triggered = method != "__call__"
         calls = plan.calls
         if triggered:
@@ -187,7 +191,7 @@ class OrderedHookCaller(pluggy.HookCaller):
         assert self.spec is not None
         return codegen.build_call(
             self.name,
-            self.spec.argnames,
+            self.args_order() if method == "call_args" else self.spec.argnames,
             calls,
             recover,
             counters,
@@ -202,6 +206,13 @@ class OrderedHookCaller(pluggy.HookCaller):
         """Whether any implementation carries a named order constraint (only then can the
         order have a cycle)."""
         return self._constrained > 0
+
+    def args_order(self) -> tuple[str, ...]:
+        """:meth:`call_args`'s parameters: the arguments in hookwise's spec order, else the
+        manager's spec order (a hook hookwise does not specify, or other arguments)."""
+        spec_args = tuple(self.spec.argnames) if self.spec is not None else ()
+        canonical = _canonical_args(self.name)
+        return canonical if set(spec_args) <= set(canonical) else spec_args
 
     def _rank(self) -> int:
         return self._manager.process_rank()
@@ -239,6 +250,11 @@ class OrderedHookCaller(pluggy.HookCaller):
         """As :meth:`call_ordered`; returns ``(plugin_name, result)`` for every non-``None``
         result."""
         return _first_attributed(self, **kwargs)
+
+    def call_args(self, *args: Any) -> Any:
+        """The trainer's hot path: :meth:`call_attributed` with every argument, positionally
+        in :meth:`args_order`; a sequence of pairs (``()`` when none can return a value)."""
+        return _first_args(self, *args)
 
     def _slow_call(self, kwargs: dict[str, Any], attributed: bool) -> Any:
         """The trainer's path through pluggy's own loop (wrappers, monitoring, or a call
@@ -337,6 +353,24 @@ def _first_attributed(self: OrderedHookCaller, **kwargs: Any) -> Any:
     return self.install("call_attributed")(self, **kwargs)
 
 
+def _first_args(self: OrderedHookCaller, *args: Any) -> Any:
+    return self.install("call_args")(self, *args)
+
+
+def _slow_args(self: OrderedHookCaller, *args: Any) -> Any:
+    names = self.args_order()
+    if len(args) != len(names):
+        raise TypeError(f"{self.name}.call_args() takes {list(names)}, got {len(args)} arguments")
+    spec_args = self.spec.argnames if self.spec is not None else names
+    return self._slow_call({n: a for n, a in zip(names, args, strict=True) if n in spec_args}, True)
+
+
+@functools.cache
+def _canonical_args(hook: str) -> tuple[str, ...]:
+    spec = getattr(hookspecs, hook, None)
+    return tuple(inspect.signature(spec).parameters) if callable(spec) else ()
+
+
 def _slow_ordered(self: OrderedHookCaller, **kwargs: Any) -> Any:
     return self._slow_call(kwargs, False)
 
@@ -352,6 +386,7 @@ _slow_methods: dict[str, Callable[..., Any]] = {
     "__call__": _PLUGGY_CALL,
     "call_ordered": _slow_ordered,
     "call_attributed": _slow_attributed,
+    "call_args": _slow_args,
 }
 
 

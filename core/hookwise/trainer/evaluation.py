@@ -120,13 +120,8 @@ class EvaluationLoop:
                         inputs = connector(batch) if connector is not None else None
                         outputs = forward(**inputs) if inputs is not None else forward(batch)
                     if call_batch_end:
-                        ignored = batch_end.call_attributed(
-                            trainer_state=ReadOnlyState(pass_state),
-                            model=model,
-                            outputs=outputs,
-                            batch=batch,
-                            batch_idx=batch_idx,
-                            dataloader_idx=loader_idx,
+                        ignored = batch_end.call_args(
+                            ReadOnlyState(pass_state), model, outputs, batch, batch_idx, loader_idx
                         )
                         if ignored:
                             trainer._logs.ignore("on_test_batch_end", ignored)

@@ -281,13 +281,7 @@ class FitLoop:
                 state = batch_state(epoch_state, step, inside=window > 0)
                 logs.ignore(  # what it returned: one warning (an empty list costs nothing)
                     "on_train_batch_start",
-                    batch_start.call_attributed(
-                        trainer_state=state,
-                        model=model,
-                        loss_module=loss_module,
-                        batch=batch,
-                        batch_idx=batch_idx,
-                    ),
+                    batch_start.call_args(state, model, loss_module, batch, batch_idx),
                 )
             outputs, metrics = self._forward_backward(model, loss_module, batch, shared)
             position.window_batches = window = window + 1
@@ -297,14 +291,7 @@ class FitLoop:
                 step = self._optimizer_step(model, epoch_state, metrics)
             if call_end:
                 state = batch_state(epoch_state, step, inside=not stepped, metrics=metrics)
-                results = batch_end.call_attributed(
-                    trainer_state=state,
-                    model=model,
-                    loss_module=loss_module,
-                    outputs=outputs,
-                    batch=batch,
-                    batch_idx=batch_idx,
-                )
+                results = batch_end.call_args(state, model, loss_module, outputs, batch, batch_idx)
                 if results:
                     logs.merge("train/", "on_train_batch_end", results)
             if stepped and self._after_step(model, step):
@@ -370,7 +357,7 @@ class FitLoop:
             if caller is not None:
                 trainer._logs.ignore(
                     "on_before_optimizer_step",
-                    caller.call_attributed(trainer_state=state, model=model, optimizer=optimizer),
+                    caller.call_args(state, model, optimizer),
                 )
             training.step(optimizer)
         if not plain:
