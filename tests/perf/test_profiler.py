@@ -91,9 +91,8 @@ def _generated(caller: OrderedHookCaller, method: str = "__call__") -> Any:
 
 def _called_functions(caller: OrderedHookCaller, method: str = "__call__") -> list[Any]:
     """What the generated function of ``caller`` actually calls, in order."""
-    function = _generated(caller, method)  # the implementations are its closure's cells
-    cells = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
-    return [cells[f"_f{index}"].cell_contents for index in range(len(caller.calls))]
+    namespace = _generated(caller, method).__globals__
+    return [namespace[f"_f{index}"] for index in range(len(caller.calls))]
 
 
 @pytest.fixture
