@@ -279,10 +279,9 @@ class FitLoop:
                 batch = to_device(batch, device)
             if call_start:
                 state = batch_state(epoch_state, step, inside=window > 0)
-                logs.ignore(  # what it returned: one warning (an empty list costs nothing)
-                    "on_train_batch_start",
-                    batch_start.call_args(state, model, loss_module, batch, batch_idx),
-                )
+                ignored = batch_start.call_args(state, model, loss_module, batch, batch_idx)
+                if ignored:  # what it returned: one warning per plugin
+                    logs.ignore("on_train_batch_start", ignored)
             outputs, metrics = self._forward_backward(model, loss_module, batch, shared)
             position.window_batches = window = window + 1
             position.batch_in_epoch = batch_idx + 1
@@ -348,18 +347,16 @@ class FitLoop:
             else None
         )
         for optimizer in trainer._optimizers:
-            if plain:
-                if caller is None:
-                    optimizer.step()
-                    continue
-            else:
+            if not plain:
                 training.unscale_and_clip(optimizer)
             if caller is not None:
-                trainer._logs.ignore(
-                    "on_before_optimizer_step",
-                    caller.call_args(state, model, optimizer),
-                )
-            training.step(optimizer)
+                ignored = caller.call_args(state, model, optimizer)
+                if ignored:
+                    trainer._logs.ignore("on_before_optimizer_step", ignored)
+            if plain:
+                optimizer.step()
+            else:
+                training.step(optimizer)
         if not plain:
             training.update()
         position.window_batches = 0
