@@ -67,6 +67,11 @@ class ImplCall:
         return self.function(*[kwargs[name] for name in self.argnames], **extra)
 
 
+#: Generated sources by the shape of their plan (without triggers): a plan rebuilt for the same
+#: shape (another manager, a new trainer) does not build its source again.
+_SOURCES: dict[tuple[Any, ...], str] = {}
+
+
 @functools.lru_cache(maxsize=4096)
 def compiled(source: str, filename: str) -> types.CodeType:
     """Compile a generated source once per process (compiling costs about a millisecond)."""
@@ -256,16 +261,22 @@ def build_call(
     ``recover(kwargs, i, exc, results)``, whose return value is returned.
     """
     void = tuple(returns_none(call.function) for call in calls)
-    source = call_source(
-        hook,
-        spec_args,
-        calls,
-        method=method,
-        attributed=attributed,
-        firstresult=firstresult,
-        triggered=triggered,
-        void=void,
-    )
+    shape = (hook, tuple(spec_args), method, attributed, firstresult, triggered, void)
+    key = (*shape, tuple((c.argnames, c.by_keyword, c.trigger) for c in calls))
+    source = _SOURCES.get(key) if not any(c.trigger for c in calls) else None
+    if source is None:
+        source = call_source(
+            hook,
+            spec_args,
+            calls,
+            method=method,
+            attributed=attributed,
+            firstresult=firstresult,
+            triggered=triggered,
+            void=void,
+        )
+        if len(_SOURCES) < 4096 and not any(c.trigger for c in calls):
+            _SOURCES[key] = source
     namespace: dict[str, Any] = {"_recover": recover, "_ABSENT": ABSENT, "_counters": counters}
     namespace["_MISSING"] = MISSING
     for index, call in enumerate(calls):
