@@ -98,10 +98,17 @@ def returns_none(function: Callable[..., Any]) -> bool:
     code = getattr(getattr(function, "__func__", function), "__code__", None)
     if type(function) not in (types.FunctionType, types.MethodType) or code is None:
         return False
-    return _returns_none(code)
+    known = _VOID.get(id(code))  # by identity: hashing a code object hashes its contents
+    if known is None or known[0] is not code:
+        known = _VOID[id(code)] = (code, _returns_none(code))
+        if len(_VOID) > 4096:
+            _VOID.clear()
+    return known[1]
 
 
-@functools.lru_cache(maxsize=4096)
+_VOID: dict[int, tuple[types.CodeType, bool]] = {}
+
+
 def _returns_none(code: types.CodeType) -> bool:
     if code.co_flags & _GENERATOR_FLAGS:
         return False

@@ -109,7 +109,12 @@ def impl_call(hook: str, spec: Any, impl: pluggy.HookImpl, context: PlanContext)
         convention = Convention(tuple(impl.argnames))
         kwargnames = tuple(impl.kwargnames) if PASSES_IMPL_DEFAULTS else ()
     wrapper = "new" if impl.wrapper else ("old" if impl.hookwrapper else None)
-    where = f"plugin {impl.plugin_name!r}, hook {hook!r}"
+    opts: Mapping[str, Any] = impl.opts
+    get = opts.get
+    triggered = not (
+        get("every_n_steps") is get("every_n_epochs") is get("on_ranks") is get("stages") is None
+    )
+    where = f"plugin {impl.plugin_name!r}, hook {hook!r}" if triggered else ""
     call = ImplCall(
         hook,
         impl.plugin_name,
@@ -118,7 +123,7 @@ def impl_call(hook: str, spec: Any, impl: pluggy.HookImpl, context: PlanContext)
         convention.by_keyword,
         wrapper,
         impl.plugin,
-        trigger_from_opts(impl.opts, where, impl.plugin),
+        trigger_from_opts(opts, where, impl.plugin) if triggered else None,
         kwargnames,
         impl.function,
     )
