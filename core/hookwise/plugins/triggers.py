@@ -266,8 +266,9 @@ def trigger_from_opts(opts: Mapping[str, Any], where: str, plugin: Any) -> Trigg
 def counters(hook: str, state: Any) -> tuple[Any, Any, str | None]:
     """``(global_step, current_epoch, stage)`` of a call's ``trainer_state``, for the generated
     code (``MISSING`` for a counter the state lacks). Called once per triggered hook call: a
-    plain ``dict`` (the trainer's state) skips the ``Mapping`` check and the function call."""
-    if type(state) is not dict and not isinstance(state, Mapping):
+    ``dict`` (the trainer's state, or its read-only view, a ``dict`` subclass) skips the
+    ``Mapping`` ABC check."""
+    if not isinstance(state, dict) and not isinstance(state, Mapping):
         return MISSING, MISSING, None
     stage = state.get("stage")
     if stage is None:
