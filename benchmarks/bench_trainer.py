@@ -424,14 +424,14 @@ def callgrind(args: argparse.Namespace) -> dict[str, int]:
 
 def main() -> None:
     parser = _bench.parser(__doc__.splitlines()[0])
-    parser.add_argument("--steps-per-epoch", type=int, default=50)
+    parser.add_argument("--steps-per-epoch", type=int, default=150)  # 600 steps: issue 15
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--val-batches", type=int, default=8)
     parser.add_argument(
         "--callgrind", action="store_true", help="also count instructions (minutes)"
     )
-    parser.add_argument("--callgrind-steps", type=int, default=50, help="steps per epoch")
+    parser.add_argument("--callgrind-steps", type=int, default=150, help="steps per epoch")
     parser.add_argument("--callgrind-epochs", type=int, default=4)
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
