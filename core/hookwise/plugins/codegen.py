@@ -270,7 +270,8 @@ def build_call(
     void = tuple(returns_none(call.function) for call in calls)
     shape = (hook, tuple(spec_args), method, attributed, firstresult, triggered, void)
     key = (*shape, tuple((c.argnames, c.by_keyword, c.trigger) for c in calls))
-    source = _SOURCES.get(key) if not any(c.trigger for c in calls) else None
+    cacheable = not any(c.trigger for c in calls)  # a trigger's options are in its source
+    source = _SOURCES.get(key) if cacheable else None
     if source is None:
         source = call_source(
             hook,
@@ -282,7 +283,7 @@ def build_call(
             triggered=triggered,
             void=void,
         )
-        if len(_SOURCES) < 4096 and not any(c.trigger for c in calls):
+        if cacheable and len(_SOURCES) < 4096:
             _SOURCES[key] = source
     namespace: dict[str, Any] = {"_recover": recover, "_ABSENT": ABSENT, "_counters": counters}
     namespace["_MISSING"] = MISSING
