@@ -32,6 +32,7 @@ from hookwise.errors import ConfigError
 from hookwise.trainer._util import compute_loss, to_device
 from hookwise.trainer.data_order import continue_epoch, epoch_order
 from hookwise.trainer.failures import report_tolerated_failures
+from hookwise.trainer.module_call import DirectForward, direct_forward, tracing
 from hookwise.trainer.position import seed_everything, seed_loader
 from hookwise.trainer.resume import step_epoch_schedulers
 from hookwise.trainer.skipping import iterate_from
@@ -57,6 +58,7 @@ class FitLoop:
         self._before_step: Any = None  # on_before_optimizer_step's caller (None: no impl)
         self._plain = False  # every training feature off
         self._single = True  # one process
+        self._direct: DirectForward | None = None  # the loss module's forward, called directly
 
     def run(self, model: nn.Module, loss_module: Any, resume_from: Any) -> dict[str, float]:
         """Train until a limit is reached, a stop is agreed or a signal arrives."""
@@ -261,7 +263,7 @@ class FitLoop:
         trainer = self.trainer
         position, logs, optimizers = trainer._position, trainer._logs, trainer._optimizers
         device, move = trainer.device, trainer.device.type != "cpu"
-        batch_start, batch_end = self._prepare_epoch()
+        batch_start, batch_end = self._prepare_epoch(loss_module)
         call_start, call_end = batch_start is not None, batch_end is not None
         # whether a hook receives the loss metrics (else no read-only copy is made of them)
         shared = call_end or self._before_step is not None
@@ -301,7 +303,7 @@ class FitLoop:
     def _epoch_length(self, epoch_state: Any) -> int | None:
         return self._batches if self._batches is not None else epoch_state["num_train_batches"]
 
-    def _prepare_epoch(self) -> tuple[Any, Any]:
+    def _prepare_epoch(self, loss_module: Any) -> tuple[Any, Any]:
         """What the steps need, looked up once per epoch; return the callers of the batch start
         and end hooks (``None`` for a hook nobody implements)."""
         trainer = self.trainer
@@ -313,15 +315,24 @@ class FitLoop:
             trainer._lr_schedulers, trainer.scheduler_interval
         )
         self._single = trainer._strategy.world_size == 1
+        self._direct = direct_forward(loss_module)
         return start, end
 
     def _forward_backward(
         self, model: nn.Module, loss_module: Any, batch: Any, shared: bool
     ) -> Any:
         """Forward and loss (under the precision's autocast), then backward; return the
-        outputs and the loss metrics (read-only when ``shared``: see ``compute_loss``)."""
+        outputs and the loss metrics (read-only when ``shared``: see ``compute_loss``). The
+        loss module's ``forward`` is called directly when its call would run nothing else
+        (:mod:`hookwise.trainer.module_call`)."""
         trainer = self.trainer
-        connector, training = trainer.train_data_connector, trainer._optimization
+        connector, training, direct = (
+            trainer.train_data_connector,
+            trainer._optimization,
+            self._direct,
+        )
+        if direct is not None and not any(direct.hooks) and not tracing():
+            loss_module = direct.forward
         if self._plain:  # no autocast context, no scaling: nothing between the user's calls
             outputs = model(**connector(batch)) if connector is not None else model(batch)
             total, metrics = compute_loss(loss_module, outputs, batch, shared=shared)
