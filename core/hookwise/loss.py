@@ -79,7 +79,16 @@ class LossModule(nn.Module):
                 self.add_module(f"loss_{index}", definition["loss"])
         self.exclude_attributes = list(exclude_attributes or [])
 
-    def forward(self, output: Any, batch: Any) -> tuple[Tensor, LazyFloats]:
+    def forward(
+        self, output: Any, batch: Any, *, metrics_type: type[LazyFloats] = LazyFloats
+    ) -> tuple[Tensor, LazyFloats]:
+        """``(total, metrics)`` of ``output`` (the model's) and ``batch``.
+
+        :param metrics_type: the class of ``metrics``, :class:`~hookwise.values.LazyFloats` or
+            a subclass of it (the trainer asks for its read-only
+            :class:`~hookwise.readonly.ReadOnlyFloats` when hooks receive the metrics, so it
+            does not copy them).
+        """
         losses = self.losses
         if len(losses) == 1 and not self.exclude_attributes:
             definition = losses[0]
@@ -89,13 +98,15 @@ class LossModule(nn.Module):
                 # the common case: one tensor, the total itself; one detach() for both names
                 total = result * weight if weight != 1.0 else result
                 detached = total.detach()
-                return total, LazyFloats({definition["name"]: detached, "loss": detached})
+                return total, metrics_type({definition["name"]: detached, "loss": detached})
             results = [result]
         else:
             results = [d["loss"](**d["connector"](output, batch)) for d in losses]
-        return self._combine(results)
+        return self._combine(results, metrics_type)
 
-    def _combine(self, results: list[Any]) -> tuple[Tensor, LazyFloats]:
+    def _combine(
+        self, results: list[Any], metrics_type: type[LazyFloats]
+    ) -> tuple[Tensor, LazyFloats]:
         """Weigh and flatten each loss's result, then sum the ones not excluded, in order."""
         values: dict[str, Tensor] = {}
         for definition, result in zip(self.losses, results, strict=True):
@@ -121,7 +132,7 @@ class LossModule(nn.Module):
             total = total + value
         detached = {k: v.detach() for k, v in values.items()}
         detached["loss"] = total.detach()
-        return total, LazyFloats(detached)
+        return total, metrics_type(detached)
 
     @staticmethod
     def _flatten(name: str, result: Any) -> dict[str, Tensor]:

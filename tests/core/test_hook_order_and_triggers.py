@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import pytest
@@ -351,3 +352,19 @@ def test_constraint_names_compare_as_the_command_line_compares_plugin_names() ->
     assert not matches("other/callbacks.py:Swap", "callbacks.py:Swap")
     assert matches("pkg.mod:Obj", "pkg.mod:Obj")
     assert not matches("pkg.mod:obj", "pkg.mod:Obj")  # import paths: exact
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["generated code", "pluggy's loop"])
+def test_step_triggers_skip_calls_inside_an_accumulation_window_and_read_any_mapping(
+    wrapped: bool,
+) -> None:
+    every = Every()  # every 4 steps
+    pm = _pm(("every", every), *([("around", Around())] if wrapped else []))
+    batch = dict(KW, outputs=None, batch=None, batch_idx=0)
+    caller = pm.caller("on_train_batch_end")
+    inside = dict(batch, trainer_state={"global_step": 4, "accumulating": True})
+    caller.call_args(*(inside[name] for name in caller.args_order()))
+    assert every.steps == []  # inside a window: no interval divides the step
+    caller.call_ordered(**{**batch, "trainer_state": MappingProxyType({"global_step": 8})})
+    caller.call_ordered(**{**batch, "trainer_state": MappingProxyType({"global_step": 9})})
+    assert every.steps == [8]  # a Mapping that is not a dict is read as well

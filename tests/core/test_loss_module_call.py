@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import torch
-from hookwise import Callback, Trainer
+from hookwise import Callback, StateWriteError, Trainer
+from hookwise.readonly import ReadOnlyFloats
 from hookwise.trainer.module_call import direct_forward
+from hookwise.values import LazyFloats
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook
 
@@ -104,3 +107,30 @@ def test_the_loss_matches_the_module_call(fit_parts: FitParts) -> None:
         weights.append([p.detach().clone() for p in parts["model"].parameters()])
     for direct, called in zip(*weights, strict=True):
         assert torch.equal(direct, called)
+
+
+def test_the_loss_modules_metrics_are_mutable_for_users_and_read_only_for_hooks(
+    fit_parts: FitParts,
+) -> None:
+    parts = fit_parts()
+    loss = parts["loss"]
+    batch = next(iter(parts["trainer"]["train_dataloader"]))
+    outputs = parts["model"](batch["inputs"])
+    _, metrics = loss(outputs, batch)
+    metrics["extra"] = 1.0  # a user's own call: a LazyFloats as before
+    assert type(metrics) is LazyFloats and metrics["extra"] == 1.0
+    _, shared = loss.forward(outputs, batch, metrics_type=ReadOnlyFloats)
+    with pytest.raises(StateWriteError):
+        shared["extra"] = 1.0
+    assert dict(shared) == {k: v for k, v in metrics.items() if k != "extra"}
+
+    seen: list[Any] = []
+
+    class Probe(Callback):
+        def on_train_batch_end(self, trainer_state, model, loss_module, outputs, batch, batch_idx):  # type: ignore[no-untyped-def]
+            seen.append(type(trainer_state["metrics"]))
+            with pytest.raises(StateWriteError):
+                trainer_state["metrics"]["loss"] = 0.0
+
+    fit(parts, loss, [Probe()])
+    assert seen == [ReadOnlyFloats] * 3

@@ -24,7 +24,7 @@ from typing import Any
 
 import pluggy
 
-from hookwise.plugins.triggers import MISSING, Trigger
+from hookwise.plugins.triggers import INSIDE_WINDOW, MISSING, Trigger
 
 #: The default of a hook argument the caller did not pass.
 ABSENT: Any = object()
@@ -147,7 +147,7 @@ def call_source(
         _missing_check(lines, hook, spec_args, method, attributed, firstresult)
     needs_counters = triggered and any(c.trigger and c.trigger.filters_calls() for c in calls)
     if needs_counters:
-        lines.append(f"    _step, _epoch, _stage = _counters({hook!r}, trainer_state)")
+        _counter_lines(lines, hook, [c.trigger for c in calls if c.trigger is not None])
     # an attributed call's results are seen while it runs (``partial``); without a result
     # there is nothing to see
     collects = not firstresult and not all(void)
@@ -170,6 +170,27 @@ def call_source(
         empty = "()" if method == "call_args" else "[]"
         lines.append("    return _results" if collects else f"    return {empty}")
     return "\n".join(lines)
+
+
+def _counter_lines(lines: list[str], hook: str, triggers: Sequence[Trigger]) -> None:
+    """The counters the triggers compare (``_step``, ``_epoch``, ``_stage``). From a ``dict``
+    state (the trainer's read-only view) the step and the epoch are read inline, only those
+    some trigger needs (about 2,000 instructions less per call than :func:`counters`, a
+    Python call that reads all three); a trigger on stages, or another kind of state, goes
+    through ``counters``."""
+    counters_call = f"_step, _epoch, _stage = _counters({hook!r}, trainer_state)"
+    if any(t.stages is not None for t in triggers):
+        lines.append(f"    {counters_call}")
+        return
+    lines.append("    if isinstance(trainer_state, dict):")
+    if any(t.every_n_steps is not None or t.steps_from is not None for t in triggers):
+        lines.append(
+            '        _step = _INSIDE if trainer_state.get("accumulating") '
+            'else trainer_state.get("global_step", _MISSING)'
+        )
+    if any(t.every_n_epochs is not None or t.epochs_from is not None for t in triggers):
+        lines.append('        _epoch = trainer_state.get("current_epoch", _MISSING)')
+    lines += ["    else:", f"        {counters_call}"]
 
 
 def _signature(method: str, spec_args: Sequence[str]) -> str:
@@ -286,7 +307,7 @@ def build_call(
         if cacheable and len(_SOURCES) < 4096:
             _SOURCES[key] = source
     namespace: dict[str, Any] = {"_recover": recover, "_ABSENT": ABSENT, "_counters": counters}
-    namespace["_MISSING"] = MISSING
+    namespace["_MISSING"], namespace["_INSIDE"] = MISSING, INSIDE_WINDOW
     for index, call in enumerate(calls):
         namespace[f"_f{index}"] = call.function
         namespace[f"_n{index}"] = call.plugin_name

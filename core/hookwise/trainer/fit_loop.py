@@ -332,7 +332,7 @@ class FitLoop:
             self._direct,
         )
         if direct is not None and not any(direct.hooks) and not tracing():
-            loss_module = direct.forward
+            loss_module = direct.shared if shared and direct.shared is not None else direct.forward
         if self._plain:  # no autocast context, no scaling: nothing between the user's calls
             outputs = model(**connector(batch)) if connector is not None else model(batch)
             total, metrics = compute_loss(loss_module, outputs, batch, shared=shared)

@@ -14,12 +14,16 @@ epoch is honoured from the next call on, as torch honours it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 from torch.nn.modules import module as _torch_module
+
+from hookwise.loss import LossModule
+from hookwise.readonly import ReadOnlyFloats
 
 #: The four global hook registries ``_call_impl`` reads (mutated in place by torch's
 #: ``register_module_*_hook`` functions, never rebound).
@@ -39,6 +43,9 @@ class DirectForward(NamedTuple):
 
     forward: Callable[..., Any]
     hooks: tuple[Any, ...]
+    #: for a :class:`~hookwise.LossModule`: its ``forward`` returning read-only metrics (the
+    #: hooks' view, built directly instead of copied); ``None`` for other modules
+    shared: Callable[..., Any] | None = None
 
 
 def direct_forward(module: Any) -> DirectForward | None:
@@ -60,4 +67,9 @@ def direct_forward(module: Any) -> DirectForward | None:
         module._backward_pre_hooks,
         module._backward_hooks,
     )
-    return DirectForward(module.forward, own + _GLOBAL_HOOKS)
+    shared = (
+        functools.partial(module.forward, metrics_type=ReadOnlyFloats)
+        if cls.forward is LossModule.forward
+        else None
+    )
+    return DirectForward(module.forward, own + _GLOBAL_HOOKS, shared)
