@@ -336,7 +336,9 @@ class LoggingCallback(Callback):
         batch_idx: int,
     ) -> None:
         """Resume the timer paused by an evaluation pass."""
-        self.train_timer.resume()  # a no-op when running
+        timer = self.train_timer
+        if timer._paused_at is not None:  # running (nearly every step): no call at all
+            timer.resume()
 
     def on_train_batch_end(
         self,
