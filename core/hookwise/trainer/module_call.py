@@ -25,13 +25,17 @@ from torch.nn.modules import module as _torch_module
 from hookwise.loss import LossModule
 from hookwise.readonly import ReadOnlyFloats
 
-#: The four global hook registries ``_call_impl`` reads (mutated in place by torch's
-#: ``register_module_*_hook`` functions, never rebound).
-_GLOBAL_HOOKS = (
-    _torch_module._global_backward_pre_hooks,
-    _torch_module._global_backward_hooks,
-    _torch_module._global_forward_hooks,
-    _torch_module._global_forward_pre_hooks,
+#: The global hook registries ``_call_impl`` reads (mutated in place by torch's
+#: ``register_module_*_hook`` functions, never rebound); one a torch release lacks is one its
+#: ``_call_impl`` does not read either.
+_GLOBAL_HOOKS = tuple(
+    getattr(_torch_module, name, {})
+    for name in (
+        "_global_backward_pre_hooks",
+        "_global_backward_hooks",
+        "_global_forward_hooks",
+        "_global_forward_pre_hooks",
+    )
 )
 #: Whether a JIT trace is being recorded (``_call_impl`` then calls ``_slow_forward``).
 tracing = torch._C._get_tracing_state
@@ -54,19 +58,22 @@ def direct_forward(module: Any) -> DirectForward | None:
     global ones (read once, before an epoch; they are changed in place, so a hook registered
     later is seen at the next call). ``None`` for anything else (called as it is)."""
     cls = type(module)
-    if not isinstance(module, nn.Module) or module._compiled_call_impl is not None:
+    if not isinstance(module, nn.Module) or getattr(module, "_compiled_call_impl", None):
         return None
     if any(
-        getattr(cls, name) is not getattr(nn.Module, name)
+        getattr(cls, name, None) is not getattr(nn.Module, name, None)
         for name in ("__call__", "_wrapped_call_impl", "_call_impl")
     ):
         return None
-    own = (
-        module._forward_pre_hooks,
-        module._forward_hooks,
-        module._backward_pre_hooks,
-        module._backward_hooks,
-    )
+    try:
+        own = (
+            module._forward_pre_hooks,
+            module._forward_hooks,
+            module._backward_pre_hooks,
+            module._backward_hooks,
+        )
+    except AttributeError:  # a torch release with other registries: call the module
+        return None
     shared = (
         functools.partial(module.forward, metrics_type=ReadOnlyFloats)
         if cls.forward is LossModule.forward
