@@ -76,6 +76,9 @@ class PluginManager(Finding, PluginState, Loading, ErrorPolicies, pluggy.PluginM
         self._impl_wrappers: list[ImplWrapper] = []
         self._opts_cache: dict[type, dict[str, Any]] = {}
         self._order_rules: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # plugin_constraints per (name, plugin id), shared by the plans built between two
+        # changes (the plans of a fit's hooks read the same plugins' constraints)
+        self._constraint_memo: dict[tuple[str, int], tuple[Any, Any]] = {}
         if hookspecs is _DEFAULT:
             self.add_hookspecs(_hookspecs)
         elif hookspecs is not None:
@@ -143,6 +146,7 @@ class PluginManager(Finding, PluginState, Loading, ErrorPolicies, pluggy.PluginM
         return caller
 
     def _invalidate_all(self) -> None:
+        self.__dict__.get("_constraint_memo", {}).clear()
         for caller in self.__dict__.get("_callers", {}).values():
             caller.invalidate()
 
@@ -184,6 +188,7 @@ class PluginManager(Finding, PluginState, Loading, ErrorPolicies, pluggy.PluginM
         """
         if plugin is None:
             return super().register(plugin, name)
+        self._constraint_memo.clear()
         plugin_name = name or self.get_canonical_name(plugin)
         policy.check_policy(on_error, plugin_name)
         for option in ("run_before", "run_after"):
@@ -222,6 +227,7 @@ class PluginManager(Finding, PluginState, Loading, ErrorPolicies, pluggy.PluginM
         """Unregister a plugin (by object or name), as pluggy does."""
         if name is None and plugin is not None:
             name = self.get_name(plugin)
+        self._constraint_memo.clear()
         removed = super().unregister(plugin=plugin, name=name)
         if name is not None and self.get_plugin(name) is None:
             self._policies.pop(name, None)
@@ -274,14 +280,18 @@ class PluginManager(Finding, PluginState, Loading, ErrorPolicies, pluggy.PluginM
         self, name: str, plugin: Any
     ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """The constraints on every hook of ``plugin``: its ``run_before``/``run_after``
-        attributes and those given when it was enabled."""
-        rules = self._order_rules.get(name, ((), ()))
-        constraints: tuple[list[tuple[str, str]], list[tuple[str, str]]] = ([], [])
-        for index, option in enumerate(("run_before", "run_after")):
-            for value in ordering.names_of(static_attribute(plugin, option), option, plugin):
-                constraints[index].append((value, f"its {option}"))
-            constraints[index].extend((value, f"{option} when enabled") for value in rules[index])
-        return constraints
+        attributes and those given when it was enabled (new lists: the caller may extend them)."""
+        key = (name, id(plugin))
+        found = self._constraint_memo.get(key)
+        if found is None:
+            rules = self._order_rules.get(name, ((), ()))
+            found = ([], [])
+            for index, option in enumerate(("run_before", "run_after")):
+                for value in ordering.names_of(static_attribute(plugin, option), option, plugin):
+                    found[index].append((value, f"its {option}"))
+                found[index].extend((value, f"{option} when enabled") for value in rules[index])
+            self._constraint_memo[key] = found
+        return list(found[0]), list(found[1])
 
     def matches_enabled(self, name: str) -> bool:
         """Whether ``name`` names an enabled plugin (as order constraints compare names)."""

@@ -138,6 +138,9 @@ def resolve(
         ``hook`` is no reason to report the constraint).
     :raises OrderCycleError: the constraints form a cycle; the message names it.
     """
+    if not any(node.before or node.after for node in nodes):  # the common case: no edges
+        plain = sorted(range(len(nodes)), key=lambda i: (nodes[i].group, nodes[i].seq, i))
+        return Resolution([nodes[i] for i in plain], lambda: _reasons(nodes, plain, {}), [])
     successors, why, ignored = _edges(nodes, enabled)
     indegree = {i: 0 for i in range(len(nodes))}
     for targets in successors.values():
