@@ -60,7 +60,10 @@ def instructions(argv: Sequence[str], *, window: bool = True) -> int:
                 "--toggle-collect=sys_call_tracing",  # see excluded()
             ]
         command += [sys.executable, *argv]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        # a fixed hash seed: string hashes (and so dictionary layouts and probe counts) are the
+        # same in every run, so two runs of the same code count the same instructions
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             raise RuntimeError(
                 f"callgrind run of {' '.join(argv)} failed ({done.returncode}):\n"
