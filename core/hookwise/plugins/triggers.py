@@ -267,7 +267,8 @@ def counters(hook: str, state: Any) -> tuple[Any, Any, str | None]:
     """``(global_step, current_epoch, stage)`` of a call's ``trainer_state``, for the generated
     code (``MISSING`` for a counter the state lacks). Called once per triggered hook call: a
     ``dict`` (the trainer's state, or its read-only view, a ``dict`` subclass) skips the
-    ``Mapping`` ABC check."""
+    ``Mapping`` ABC check. The generated code reads a ``dict`` state's step and epoch inline
+    (:func:`hookwise.plugins.codegen._counter_lines`, the same rule): keep the two in step."""
     if not isinstance(state, dict) and not isinstance(state, Mapping):
         return MISSING, MISSING, None
     stage = state.get("stage")

@@ -49,7 +49,9 @@ def compute_loss(
     total (then ``metrics`` is ``{"loss": total}``). ``metrics`` is a read-only
     :class:`~hookwise.values.LazyFloats` (the hooks of the step share it): floats when read,
     tensors until then. With ``shared=False`` (no hook receives them) a loss module's own
-    ``LazyFloats`` comes back as it is: the read-only copy costs about 4,000 instructions."""
+    ``LazyFloats`` comes back as it is: the read-only copy costs about 4,000 instructions (a
+    :class:`~hookwise.LossModule` the trainer calls directly builds the read-only view itself:
+    :mod:`hookwise.trainer.module_call`)."""
     result = loss_module(outputs, batch)
     if not isinstance(result, tuple):
         return result, ReadOnlyFloats({"loss": result.detach()})

@@ -326,11 +326,8 @@ class FitLoop:
         loss module's ``forward`` is called directly when its call would run nothing else
         (:mod:`hookwise.trainer.module_call`)."""
         trainer = self.trainer
-        connector, training, direct = (
-            trainer.train_data_connector,
-            trainer._optimization,
-            self._direct,
-        )
+        connector, training = trainer.train_data_connector, trainer._optimization
+        direct = self._direct
         if direct is not None and not any(direct.hooks) and not tracing():
             loss_module = direct.shared if shared and direct.shared is not None else direct.forward
         if self._plain:  # no autocast context, no scaling: nothing between the user's calls
